@@ -1,0 +1,32 @@
+// Blob: a read-only run of bytes whose lifetime is held by a shared owner (a heap block, a
+// mapped file, a bundle's data area). Copying a Blob shares the bytes; it never copies them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace lw {
+
+struct Blob {
+  std::shared_ptr<const void> owner;  // keeps `data` alive; may be null when size == 0
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+
+  // Copies `size` bytes from `src` into a new heap block.
+  static Blob copy_of(const void* src, size_t size);
+  // A view of part of `parent` that shares its owner. The range must lie inside parent.
+  Blob slice(size_t offset, size_t length) const { return Blob{owner, data + offset, length}; }
+};
+
+// Memory aligned to 64 bytes (cache line and AVX-512), freed with free_aligned.
+// Returns nullptr when the allocation fails; size 0 yields a valid unique pointer.
+void* alloc_aligned(size_t size);
+void free_aligned(void* p);
+
+struct AlignedDeleter {
+  void operator()(void* p) const { free_aligned(p); }
+};
+using AlignedPtr = std::unique_ptr<uint8_t, AlignedDeleter>;
+
+}  // namespace lw

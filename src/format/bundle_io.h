@@ -1,0 +1,40 @@
+// Writing and reading bundle files (layout in DESIGN.md section 4, schema in bundle.fbs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/blob.h"
+#include "graph/bundle_model.h"
+
+namespace lw::format {
+
+inline constexpr char kMagic[8] = {'L', 'W', 'B', 'U', 'N', 'D', 'L', 'E'};
+inline constexpr uint16_t kFormatMajor = 1;
+inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr size_t kHeaderSize = 64;
+inline constexpr size_t kSegmentAlign = 64;
+
+// Serializes a verified model. Const tensor data goes to 64-byte-aligned segments.
+Result<std::vector<uint8_t>> write_bundle(const ir::BundleModel& model);
+// Writes to `path` (exactly that name). kWriteFile on failure.
+Status write_bundle_file(const ir::BundleModel& model, const std::string& path);
+
+struct ReadOptions {
+  bool verify_segment_crc = true;
+};
+
+// Parses and fully validates `file`. Const tensors in the returned graphs are slices of
+// `file` (no copy), so they keep its owner alive. Never trusts the bytes: a corrupt or
+// truncated file returns kParseModel (or kInvalidFile when it is not a bundle at all) with a
+// message naming what is wrong.
+Result<ir::BundleModel> read_bundle(const Blob& file, const ReadOptions& options = {});
+
+// Maps `path` read-only (kInvalidFile when it cannot be opened or is empty).
+Result<Blob> map_file(const std::string& path);
+
+// True when `data` starts with the bundle magic (cheap sniffing, no validation).
+bool has_bundle_magic(const void* data, size_t size);
+
+}  // namespace lw::format

@@ -1,0 +1,108 @@
+// The process-wide runtime behind the C API: init/finalize, the current device, and the handle
+// tables of bundles and models. Every function is thread-safe.
+//
+// Ids: bundle ids and model ids come from one counter and are never reused within a process,
+// so a stale id is always "unknown", never someone else's model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/blob.h"
+#include "core/shape.h"
+#include "liveweight/status.h"
+
+namespace lw::rt {
+
+class Bundle;
+class Model;
+
+// Values match aclFormat.
+enum class Format : int32_t { kUndefined = -1, kNCHW = 0, kNHWC = 1, kND = 2 };
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  Dims dims;           // kDynamicDim (-1) where the size is only known at run time
+  Format format = Format::kND;
+  uint64_t bytes = 0;  // 0 when any dim is dynamic or the rank is unknown
+};
+
+enum class GraphRole : int32_t { kInference = 0, kWeightInit = 1, kWeightUpdate = 2, kOther = 3 };
+
+struct ModelInfo {
+  std::string name;
+  GraphRole role = GraphRole::kOther;
+  std::vector<TensorInfo> inputs;
+  std::vector<TensorInfo> outputs;
+};
+
+// One input or output of an execution: caller memory (host memory on the CPU backend).
+struct IoTensor {
+  void* data = nullptr;
+  size_t size = 0;      // bytes available at `data`
+  bool has_dims = false;  // true when the caller set a tensor desc for this slot
+  Dims dims;            // the desc's dims when has_dims
+};
+
+struct Config {
+  std::string backend = "cpu";  // "cpu" | "cuda"
+  int threads = 0;              // 0: the number of cores
+  bool in_place_updates = false;
+};
+
+class Runtime {
+ public:
+  static Runtime& instance();
+
+  // configPath may be null or empty (defaults, then LW_BACKEND / LW_NUM_THREADS). A JSON file
+  // otherwise: {"liveweight": {"backend": "cpu", "threads": 2}}; a missing or malformed file
+  // is kInvalidFile / kParseModel naming the problem.
+  Status init(const char* config_path);
+  // Unloads everything still loaded. kAlreadyFinalized when not initialized.
+  Status finalize();
+  bool initialized() const;
+  Config config() const;
+
+  // Devices: without GPUs only device 0 (the CPU) exists.
+  Status set_device(int32_t device_id);
+  Status reset_device(int32_t device_id);
+  Result<int32_t> current_device() const;
+
+  // Loading. A bundle needs >= 2 graphs in the file; a plain model exactly one graph.
+  // From memory: the bytes are copied (the caller may free them after the call).
+  Result<uint32_t> load_bundle_from_file(const std::string& path);
+  Result<uint32_t> load_bundle_from_memory(const void* data, size_t size);
+  Result<uint32_t> load_model_from_file(const std::string& path);
+  Result<uint32_t> load_model_from_memory(const void* data, size_t size);
+
+  // kInvalidBundleId for an unknown id (or a plain model's id).
+  Status unload_bundle(uint32_t bundle_id);
+  // Plain models; a bundle's model id is kInvalidArgument (use unload_bundle); a bundle id is
+  // accepted and unloads the bundle, as the pyACL guide's step 9 does.
+  Status unload_model(uint32_t model_id);
+  Result<size_t> bundle_model_count(uint32_t bundle_id) const;
+  Result<uint32_t> bundle_model_id(uint32_t bundle_id, size_t index) const;
+
+  // kInvalidModelId for an unknown id. The info stays valid while the caller holds it.
+  Result<std::shared_ptr<const ModelInfo>> model_info(uint32_t model_id) const;
+
+  // Runs a model. `inputs` and `outputs` must match the model's counts; each input buffer must
+  // hold its bytes and each output buffer must have room for its bytes. On success
+  // `out_dims[i]` holds output i's real dims. For an update graph, every input is checked
+  // before any weight changes.
+  Status execute(uint32_t model_id, const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
+                 std::vector<Dims>* out_dims);
+
+  // The bundle behind an id, for the native APIs and tools. kInvalidBundleId when unknown.
+  Result<std::shared_ptr<Bundle>> bundle(uint32_t bundle_id) const;
+
+ private:
+  Runtime();
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace lw::rt
