@@ -18,6 +18,7 @@ enum class StatusCode : int32_t {
   kAlreadyInitialized, // second init
   kAlreadyFinalized,   // finalize without init
   kInvalidFile,        // file missing, unreadable or not ours
+  kParseFile,          // a config file is not valid
   kParseModel,         // a model or bundle file is corrupt or inconsistent
   kInvalidModelId,     // unknown model id
   kInvalidBundleId,    // unknown bundle id

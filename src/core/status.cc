@@ -10,6 +10,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kAlreadyInitialized: return "already initialized";
     case StatusCode::kAlreadyFinalized: return "already finalized";
     case StatusCode::kInvalidFile: return "invalid file";
+    case StatusCode::kParseFile: return "bad config file";
     case StatusCode::kParseModel: return "corrupt model";
     case StatusCode::kInvalidModelId: return "invalid model id";
     case StatusCode::kInvalidBundleId: return "invalid bundle id";
