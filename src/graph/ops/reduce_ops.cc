@@ -1,0 +1,46 @@
+// Schemas of the reductions: ReduceMean (opset 13-17 form, axes as an attribute).
+#include <algorithm>
+#include <set>
+
+#include "graph/ops/op_helpers.h"
+#include "graph/ops/ops.h"
+
+namespace lw::ir {
+
+namespace {
+
+Status infer_reduce(InferContext& ctx) {
+  LW_RETURN_IF_ERROR(check_attr_kinds(ctx, {{"axes", AttrKind::kInts}, {"keepdims", AttrKind::kInt}}));
+  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "data"));
+  const Shape& x = ctx.inputs[0].shape;
+  DType t = ctx.inputs[0].dtype;
+  bool keep = ctx.node.attr_int("keepdims", 1) != 0;
+  Dims axes = ctx.node.attr_ints("axes");
+  if (!x.rank_known()) {
+    ctx.outputs[0] = TensorType{t, Shape::unknown_rank()};
+    return Status::ok();
+  }
+  int64_t r = static_cast<int64_t>(x.rank());
+  std::set<int64_t> reduced;
+  for (int64_t a : axes) {
+    LW_ASSIGN_OR_RETURN(int64_t n, normalize_axis(ctx, a, r, "axis"));
+    if (!reduced.insert(n).second) return ctx.error("axes ", axes, " repeat axis ", a);
+  }
+  if (axes.empty())
+    for (int64_t k = 0; k < r; ++k) reduced.insert(k);
+  Dims out;
+  for (int64_t k = 0; k < r; ++k) {
+    if (!reduced.count(k)) out.push_back(x.dim(static_cast<size_t>(k)));
+    else if (keep) out.push_back(1);
+  }
+  ctx.outputs[0] = TensorType{t, Shape(out)};
+  return Status::ok();
+}
+
+}  // namespace
+
+void register_reduce_ops(std::vector<OpSchema>& registry) {
+  registry.push_back(OpSchema{"ReduceMean", 1, 1, 1, 1, {}, infer_reduce});
+}
+
+}  // namespace lw::ir
