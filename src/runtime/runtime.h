@@ -12,6 +12,7 @@
 
 #include "core/blob.h"
 #include "core/shape.h"
+#include "graph/bundle_model.h"
 #include "liveweight/status.h"
 
 namespace lw::rt {
@@ -30,7 +31,7 @@ struct TensorInfo {
   uint64_t bytes = 0;  // 0 when any dim is dynamic or the rank is unknown
 };
 
-enum class GraphRole : int32_t { kInference = 0, kWeightInit = 1, kWeightUpdate = 2, kOther = 3 };
+using GraphRole = ir::GraphRole;
 
 struct ModelInfo {
   std::string name;
@@ -101,6 +102,7 @@ class Runtime {
 
  private:
   Runtime();
+  Result<uint32_t> load_blob(Blob file, bool want_bundle);
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -1,0 +1,76 @@
+#include "runtime/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace lw::rt {
+
+namespace {
+Status apply_env(Config& config, bool backend_set, bool threads_set) {
+  if (!backend_set) {
+    if (const char* b = std::getenv("LW_BACKEND"); b && *b) config.backend = b;
+  }
+  if (!threads_set) {
+    if (const char* t = std::getenv("LW_NUM_THREADS"); t && *t) {
+      char* end = nullptr;
+      long n = std::strtol(t, &end, 10);
+      if (*end != '\0' || n < 1 || n > 1024)
+        return make_error(StatusCode::kInvalidArgument, "LW_NUM_THREADS='", t, "' is not a thread count (1-1024)");
+      config.threads = static_cast<int>(n);
+    }
+  }
+  if (config.threads == 0) config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (config.backend != "cpu" && config.backend != "cuda")
+    return make_error(StatusCode::kInvalidDevice, "unknown backend '", config.backend, "' (expected \"cpu\" or \"cuda\")");
+  if (config.backend == "cuda")
+    return make_error(StatusCode::kInvalidDevice, "the CUDA backend is not available in this build of liveweight");
+  return Status::ok();
+}
+}  // namespace
+
+Result<Config> load_config(const char* path) {
+  Config config;
+  bool backend_set = false, threads_set = false;
+  if (path && *path) {
+    std::ifstream f(path);
+    if (!f) return make_error(StatusCode::kInvalidFile, "cannot open config file '", path, "': ", std::strerror(errno));
+    std::stringstream text;
+    text << f.rdbuf();
+    nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return make_error(StatusCode::kParseFile, "config file '", path, "' is not valid JSON");
+    if (!j.is_object()) return make_error(StatusCode::kParseFile, "config file '", path, "' must hold a JSON object");
+    auto lw_it = j.find("liveweight");
+    if (lw_it != j.end()) {
+      const nlohmann::json& s = *lw_it;
+      if (!s.is_object()) return make_error(StatusCode::kParseFile, "config '", path, "': \"liveweight\" must be an object");
+      if (auto it = s.find("backend"); it != s.end()) {
+        if (!it->is_string()) return make_error(StatusCode::kParseFile, "config '", path, "': \"backend\" must be a string");
+        config.backend = it->get<std::string>();
+        backend_set = true;
+      }
+      if (auto it = s.find("threads"); it != s.end()) {
+        if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1024)
+          return make_error(StatusCode::kParseFile, "config '", path, "': \"threads\" must be an integer from 1 to 1024");
+        config.threads = static_cast<int>(it->get<int64_t>());
+        threads_set = true;
+      }
+      if (auto it = s.find("in_place_updates"); it != s.end()) {
+        if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"in_place_updates\" must be true or false");
+        config.in_place_updates = it->get<bool>();
+        if (config.in_place_updates)
+          return make_error(StatusCode::kFeatureUnsupported, "config '", path,
+                            "': in-place updates are not implemented yet; updates are copy-on-write");
+      }
+    }
+  }
+  LW_RETURN_IF_ERROR(apply_env(config, backend_set, threads_set));
+  return config;
+}
+
+}  // namespace lw::rt

@@ -1,0 +1,207 @@
+#include "runtime/model.h"
+
+#include <set>
+
+#include "backends/cpu/kernel.h"
+#include "graph/op_registry.h"
+
+namespace lw::rt {
+
+namespace {
+constexpr size_t kMaxCachedPlans = 16;
+// CANN reports an input of unknown rank as the single dim -2.
+constexpr int64_t kUnknownRankDim = -2;
+
+bool has_zero_dim(const Dims& dims) {
+  for (int64_t d : dims)
+    if (d == 0) return true;
+  return false;
+}
+
+TensorInfo tensor_info(const ir::Value& v) {
+  TensorInfo t;
+  t.name = v.name;
+  t.dtype = v.dtype;
+  t.dims = v.shape.rank_known() ? v.shape.dims() : Dims{kUnknownRankDim};
+  t.format = Format::kND;
+  if (v.shape.is_static()) {
+    auto bytes = byte_size(v.dtype, v.shape.dims());
+    t.bytes = bytes.is_ok() ? *bytes : 0;
+  }
+  return t;
+}
+}  // namespace
+
+Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
+                                             std::shared_ptr<VariableStore> store, int num_threads) {
+  std::shared_ptr<Model> m(new Model());
+  m->id_ = id;
+  m->bundle_id_ = bundle_id;
+  m->num_threads_ = num_threads;
+  m->graph_ = std::move(entry.graph);
+  m->store_ = std::move(store);
+  ir::Graph& g = m->graph_;
+  LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
+
+  std::set<std::string> missing;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op == ir::kOpData || n.op == ir::kOpConst || n.op == ir::kOpVariable || n.op == ir::kOpAssign) continue;
+    if (!cpu::find_cpu_kernel(n.op)) missing.insert(n.op);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& op : missing) list += (list.empty() ? "" : ", ") + op;
+    return make_error(StatusCode::kOpNotFound, "graph '", g.name, "': the CPU backend has no kernel for: ", list);
+  }
+
+  auto info = std::make_shared<ModelInfo>();
+  info->name = g.name;
+  info->role = entry.role;
+  for (ir::ValueId v : g.inputs) info->inputs.push_back(tensor_info(g.value(v)));
+  for (ir::ValueId v : g.outputs) info->outputs.push_back(tensor_info(g.value(v)));
+  m->info_ = info;
+
+  m->input_assign_slot_.assign(g.inputs.size(), -1);
+  m->input_assign_skippable_.assign(g.inputs.size(), false);
+  auto consumers = g.consumers();
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    for (auto [node, slot] : consumers[static_cast<size_t>(g.inputs[i])]) {
+      const ir::Node& n = g.nodes[static_cast<size_t>(node)];
+      if (n.op != ir::kOpAssign || slot != 1) continue;
+      m->input_assign_slot_[i] = m->store_->find(g.value(n.inputs[0]).name);
+      m->input_assign_skippable_[i] = n.attr_int("skip_if_empty", 0) != 0;
+    }
+  }
+
+  bool all_static = true;
+  std::vector<Dims> dims;
+  for (ir::ValueId v : g.inputs) {
+    all_static = all_static && g.value(v).shape.is_static();
+    dims.push_back(g.value(v).shape.dims());
+  }
+  if (all_static) {
+    auto plan = m->plan_for(dims);
+    if (!plan.is_ok()) return plan.status();
+  }
+  return m;
+}
+
+Result<std::vector<Dims>> Model::input_dims(const std::vector<IoTensor>& inputs) const {
+  std::vector<Dims> dims(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ir::Value& v = graph_.value(graph_.inputs[i]);
+    const IoTensor& io = inputs[i];
+    auto fail = [&](const auto&... parts) {
+      return make_error(StatusCode::kInputMismatch, "input ", i, " '", v.name, "': ", parts...);
+    };
+    if (!io.data) return make_error(StatusCode::kInvalidArgument, "input ", i, " '", v.name, "': the data buffer is NULL");
+    int32_t slot = input_assign_slot_[i];
+    const VariableSlot* var = slot >= 0 ? &store_->slots()[static_cast<size_t>(slot)] : nullptr;
+
+    if (io.has_dims) {
+      dims[i] = io.dims;
+      for (int64_t d : io.dims)
+        if (d < 0) return fail("tensor desc dims ", dims_to_string(io.dims), " are negative");
+    } else if (v.shape.is_static()) {
+      dims[i] = v.shape.dims();
+    } else if (var) {
+      // No desc on an update input: the buffer must hold exactly the weight's bytes.
+      if (io.size != var->bytes)
+        return fail("has no tensor desc and its buffer holds ", io.size, " bytes, but Variable '", var->name, "' needs ",
+                    var->bytes, " (set a tensor desc: its dims to refresh, dims [0] to skip)");
+      dims[i] = var->dims;
+    } else {
+      return fail("has dynamic dims ", v.shape.to_string(), "; set its tensor desc with the real dims");
+    }
+
+    if (var && input_assign_skippable_[i] && has_zero_dim(dims[i])) {
+      if (io.size == 0) return fail("an empty (skipped) update input still needs a valid buffer of at least 1 byte");
+      continue;
+    }
+    if (var && dims[i] != var->dims)
+      return fail("dims ", dims_to_string(dims[i]), " do not match Variable '", var->name, "' ", dims_to_string(var->dims),
+                  " (use dims [0] to skip it)");
+    if (v.shape.rank_known()) {
+      const Dims& declared = v.shape.dims();
+      bool ok = declared.size() == dims[i].size();
+      for (size_t d = 0; ok && d < declared.size(); ++d) ok = declared[d] < 0 || declared[d] == dims[i][d];
+      if (!ok) return fail("dims ", dims_to_string(dims[i]), " do not match the model's ", v.shape.to_string());
+    }
+    LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(v.dtype, dims[i]));
+    if (io.size < bytes)
+      return fail("buffer holds ", io.size, " bytes but ", dtype_name(v.dtype), " ", dims_to_string(dims[i]), " needs ", bytes);
+  }
+  return dims;
+}
+
+Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dims) {
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    auto it = plans_.find(dims);
+    if (it != plans_.end()) return it->second;
+  }
+  ir::Graph g = graph_;
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    g.value(g.inputs[i]).shape = Shape(dims[i]);
+  }
+  // Re-infer from the concrete input dims: forget everything inferred from the declared ones.
+  for (ir::Value& v : g.values) {
+    int32_t p = v.producer;
+    const std::string& op = g.nodes[static_cast<size_t>(p)].op;
+    if (op != ir::kOpData && op != ir::kOpConst && op != ir::kOpVariable) {
+      v.shape = Shape::unknown_rank();
+      v.dtype = DType::kUndefined;
+    }
+  }
+  LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
+  LW_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Plan::create(std::move(g), *store_, num_threads_));
+  std::shared_ptr<const Plan> shared(std::move(plan));
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  auto [it, inserted] = plans_.emplace(dims, shared);
+  if (inserted) {
+    plan_order_.push_back(dims);
+    if (plans_.size() > kMaxCachedPlans) {
+      plans_.erase(plan_order_.front());
+      plan_order_.pop_front();
+    }
+  }
+  return it->second;
+}
+
+Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
+                      std::vector<Dims>* out_dims) {
+  if (inputs.size() != graph_.inputs.size())
+    return make_error(StatusCode::kInputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.inputs.size(),
+                      " inputs but the input dataset holds ", inputs.size(), " buffers");
+  if (outputs.size() != graph_.outputs.size())
+    return make_error(StatusCode::kOutputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.outputs.size(),
+                      " outputs but the output dataset holds ", outputs.size(), " buffers");
+  LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, plan_for(dims));
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    uint64_t need = plan->output_bytes()[k];
+    if (outputs[k].size < need || (need > 0 && !outputs[k].data))
+      return make_error(StatusCode::kOutputMismatch, "output ", k, " '", graph_.value(graph_.outputs[k]).name, "' needs ",
+                        need, " bytes for dims ", dims_to_string(plan->output_dims()[k]), " but its buffer ",
+                        outputs[k].data ? str_cat("holds ", outputs[k].size) : std::string("is NULL"));
+  }
+  std::vector<const void*> in_ptrs;
+  for (const IoTensor& io : inputs) in_ptrs.push_back(io.data);
+  std::vector<void*> out_ptrs;
+  for (const IoTensor& io : outputs) out_ptrs.push_back(io.data);
+
+  if (plan->writes_variables()) {
+    // The update holds the writer lock; its base is the snapshot current now. Nothing is
+    // published unless the whole graph ran.
+    std::unique_ptr<VariableStore::Update> update = store_->begin_update();
+    LW_RETURN_IF_ERROR(plan->run(update->base(), in_ptrs, out_ptrs, update.get()));
+    store_->commit(std::move(update));
+  } else {
+    std::shared_ptr<const WeightSnapshot> pinned = store_->current();
+    LW_RETURN_IF_ERROR(plan->run(*pinned, in_ptrs, out_ptrs, nullptr));
+  }
+  if (out_dims) *out_dims = plan->output_dims();
+  return Status::ok();
+}
+
+}  // namespace lw::rt

@@ -1,0 +1,55 @@
+// Model: one graph of a bundle (or a plain model) prepared for the CPU backend. Owns a cache of
+// Plans keyed by input dims (one Plan for a static graph; graphs with dynamic or unknown-rank
+// inputs get one per distinct input-dims signature). Thread-safe: several threads may execute
+// the same Model at once; each execution pins the weights current when it starts.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "graph/bundle_model.h"
+#include "runtime/plan.h"
+#include "runtime/runtime.h"
+#include "runtime/variable_store.h"
+
+namespace lw::rt {
+
+class Model {
+ public:
+  // `bundle_id` is 0 for a plain model. Checks that every op has a CPU kernel (one error
+  // listing all that do not) and prepares the Plan at once when the inputs are static.
+  static Result<std::shared_ptr<Model>> create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
+                                               std::shared_ptr<VariableStore> store, int num_threads);
+
+  uint32_t id() const { return id_; }
+  uint32_t bundle_id() const { return bundle_id_; }
+  std::shared_ptr<const ModelInfo> info() const { return info_; }
+
+  // Validates every input and output, then runs. See Runtime::execute.
+  Status execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs, std::vector<Dims>* out_dims);
+
+ private:
+  Model() = default;
+  Result<std::vector<Dims>> input_dims(const std::vector<IoTensor>& inputs) const;
+  Result<std::shared_ptr<const Plan>> plan_for(const std::vector<Dims>& dims);
+
+  uint32_t id_ = 0;
+  uint32_t bundle_id_ = 0;
+  int num_threads_ = 1;
+  ir::Graph graph_;  // as loaded, types inferred from the declared input dims
+  std::shared_ptr<VariableStore> store_;
+  std::shared_ptr<const ModelInfo> info_;
+  // For each input: the Variable slot of the Assign it feeds directly (update graphs), or -1.
+  std::vector<int32_t> input_assign_slot_;
+  std::vector<bool> input_assign_skippable_;
+
+  std::mutex plans_mu_;
+  std::map<std::vector<Dims>, std::shared_ptr<const Plan>> plans_;
+  std::list<std::vector<Dims>> plan_order_;  // oldest first, for eviction
+};
+
+}  // namespace lw::rt

@@ -1,0 +1,281 @@
+#include "runtime/plan.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <set>
+
+#include "runtime/memory_planner.h"
+
+namespace lw::rt {
+
+namespace {
+bool has_zero_dim(const Dims& dims) {
+  for (int64_t d : dims)
+    if (d == 0) return true;
+  return false;
+}
+}  // namespace
+
+Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore& store, int num_threads) {
+  std::unique_ptr<Plan> plan(new Plan());
+  plan->graph_ = std::move(graph);
+  plan->store_ = &store;
+  plan->num_threads_ = num_threads > 0 ? num_threads : 1;
+  const ir::Graph& g = plan->graph_;
+
+  for (const ir::Value& v : g.values)
+    if (!v.shape.is_static())
+      return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': value '", v.name, "' has shape ",
+                        v.shape.to_string(), ", which is not known for these inputs");
+
+  // Which values are graph outputs, and which output each op-produced value writes directly.
+  std::vector<int64_t> direct_output(g.values.size(), -1);
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    ir::ValueId v = g.outputs[k];
+    int32_t producer = g.value(v).producer;
+    const std::string& op = g.nodes[static_cast<size_t>(producer)].op;
+    bool is_op = op != ir::kOpData && op != ir::kOpConst && op != ir::kOpVariable;
+    if (is_op && direct_output[static_cast<size_t>(v)] < 0) direct_output[static_cast<size_t>(v)] = static_cast<int64_t>(k);
+  }
+
+  std::vector<Binding> binding(g.values.size());
+  std::vector<int32_t> arena_values;           // values placed in the arena
+  std::vector<int32_t> def_step(g.values.size(), -1), last_use(g.values.size(), -1);
+  std::set<std::string> missing_kernels;
+  std::set<int32_t> read_slots;
+
+  for (const ir::Node& n : g.nodes) {
+    if (n.op == ir::kOpData) {
+      binding[static_cast<size_t>(n.outputs[0])] = {Where::kInput, static_cast<uint64_t>(n.attr_int("index", 0)), nullptr};
+      continue;
+    }
+    if (n.op == ir::kOpConst) {
+      const ir::TensorData* t = n.attr_tensor("value");
+      binding[static_cast<size_t>(n.outputs[0])] = {Where::kConst, 0, t ? t->bytes.data : nullptr};
+      continue;
+    }
+    if (n.op == ir::kOpVariable) {
+      const ir::Value& v = g.value(n.outputs[0]);
+      int32_t slot = store.find(v.name);
+      if (slot < 0)
+        return make_error(StatusCode::kParseModel, "graph '", g.name, "' uses Variable '", v.name, "' that the bundle does not hold");
+      binding[static_cast<size_t>(n.outputs[0])] = {Where::kVariable, static_cast<uint64_t>(slot), nullptr};
+      continue;
+    }
+
+    Step step;
+    step.node = &n;
+    int32_t step_index = static_cast<int32_t>(plan->steps_.size());
+    for (size_t s = 0; s < n.inputs.size(); ++s) {
+      ir::ValueId in = n.inputs[s];
+      if (in == ir::kNoValue) {
+        step.inputs.push_back({});
+        continue;
+      }
+      step.inputs.push_back(binding[static_cast<size_t>(in)]);
+      last_use[static_cast<size_t>(in)] = step_index;
+      bool is_assign_target = n.op == ir::kOpAssign && s == 0;
+      if (binding[static_cast<size_t>(in)].where == Where::kVariable && !is_assign_target)
+        read_slots.insert(static_cast<int32_t>(binding[static_cast<size_t>(in)].index));
+    }
+
+    if (n.op == ir::kOpAssign) {
+      const ir::Value& target = g.value(n.inputs[0]);
+      const ir::Value& source = g.value(n.inputs[1]);
+      step.assign_slot = static_cast<int32_t>(binding[static_cast<size_t>(n.inputs[0])].index);
+      step.assign_skip = n.attr_int("skip_if_empty", 0) != 0 && has_zero_dim(source.shape.dims());
+      if (!step.assign_skip) {
+        if (source.dtype != target.dtype)
+          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' is ",
+                            dtype_name(source.dtype), " but Variable '", target.name, "' is ", dtype_name(target.dtype));
+        if (source.shape != target.shape)
+          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' has dims ",
+                            source.shape.to_string(), " but Variable '", target.name, "' has dims ", target.shape.to_string());
+      }
+      step.assign_bytes = store.slots()[static_cast<size_t>(step.assign_slot)].bytes;
+      plan->writes_variables_ = true;
+      plan->steps_.push_back(std::move(step));
+      continue;
+    }
+
+    cpu::KernelFactory factory = cpu::find_cpu_kernel(n.op);
+    if (!factory) {
+      missing_kernels.insert(n.op);
+      continue;
+    }
+    cpu::KernelSpec spec{n, {}, {}, {}, plan->num_threads_};
+    for (ir::ValueId in : n.inputs) {
+      if (in == ir::kNoValue) {
+        spec.inputs.push_back({});
+        spec.const_inputs.push_back(nullptr);
+        continue;
+      }
+      const ir::Value& v = g.value(in);
+      spec.inputs.push_back({v.dtype, v.shape});
+      const ir::Node& p = g.nodes[static_cast<size_t>(v.producer)];
+      spec.const_inputs.push_back(p.op == ir::kOpConst ? p.attr_tensor("value") : nullptr);
+    }
+    for (ir::ValueId out : n.outputs) {
+      const ir::Value& v = g.value(out);
+      spec.outputs.push_back({v.dtype, v.shape});
+      int64_t k = direct_output[static_cast<size_t>(out)];
+      if (k >= 0) {
+        binding[static_cast<size_t>(out)] = {Where::kOutput, static_cast<uint64_t>(k), nullptr};
+      } else {
+        binding[static_cast<size_t>(out)] = {Where::kArena, 0, nullptr};
+        arena_values.push_back(out);
+        def_step[static_cast<size_t>(out)] = step_index;
+      }
+    }
+    auto kernel = factory(spec);
+    if (!kernel.is_ok()) return kernel.status().with_context(str_cat("node '", n.name, "' (", n.op, "): "));
+    step.kernel = std::move(kernel).value();
+    plan->steps_.push_back(std::move(step));
+  }
+  if (!missing_kernels.empty()) {
+    std::string list;
+    for (const auto& op : missing_kernels) list += (list.empty() ? "" : ", ") + op;
+    return make_error(StatusCode::kOpNotFound, "graph '", g.name, "': the CPU backend has no kernel for: ", list);
+  }
+
+  // Place activations; scratch goes after them.
+  std::vector<Lifetime> lifetimes;
+  for (int32_t v : arena_values) {
+    const ir::Value& val = g.value(v);
+    LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(val.dtype, val.shape.dims()));
+    int32_t first = def_step[static_cast<size_t>(v)];
+    lifetimes.push_back({bytes, first, std::max(first, last_use[static_cast<size_t>(v)])});
+  }
+  // Values read by the final output copies live to the end.
+  for (size_t i = 0; i < arena_values.size(); ++i)
+    for (ir::ValueId out : g.outputs)
+      if (out == arena_values[i]) lifetimes[i].last = static_cast<int32_t>(plan->steps_.size());
+  ArenaPlan arena = plan_arena(lifetimes);
+  for (size_t i = 0; i < arena_values.size(); ++i)
+    binding[static_cast<size_t>(arena_values[i])].index = arena.offsets[i];
+  uint64_t scratch = 0;
+  for (const Step& s : plan->steps_)
+    if (s.kernel) scratch = std::max<uint64_t>(scratch, s.kernel->scratch_bytes());
+  plan->scratch_offset_ = (arena.arena_bytes + 63) / 64 * 64;
+  plan->arena_bytes_ = plan->scratch_offset_ + scratch;
+
+  // Rebind step inputs/outputs now that arena offsets are known.
+  for (Step& s : plan->steps_) {
+    for (size_t i = 0; i < s.inputs.size(); ++i)
+      if (s.node->inputs[i] != ir::kNoValue) s.inputs[i] = binding[static_cast<size_t>(s.node->inputs[i])];
+    s.outputs.clear();
+    for (ir::ValueId out : s.node->outputs) s.outputs.push_back(binding[static_cast<size_t>(out)]);
+  }
+
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const ir::Value& v = g.value(g.outputs[k]);
+    LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(v.dtype, v.shape.dims()));
+    plan->output_dims_.push_back(v.shape.dims());
+    plan->output_bytes_.push_back(bytes);
+    if (direct_output[static_cast<size_t>(g.outputs[k])] != static_cast<int64_t>(k))
+      plan->final_copies_.push_back({binding[static_cast<size_t>(g.outputs[k])], k, bytes});
+  }
+  plan->variables_read_.assign(read_slots.begin(), read_slots.end());
+  return plan;
+}
+
+Status Plan::resolve(const Binding& b, const WeightSnapshot& weights, const std::vector<const void*>& inputs,
+                     const std::vector<void*>& outputs, uint8_t* arena, const void** out) const {
+  switch (b.where) {
+    case Where::kArena: *out = arena + b.index; return Status::ok();
+    case Where::kInput: *out = inputs[b.index]; return Status::ok();
+    case Where::kOutput: *out = outputs[b.index]; return Status::ok();
+    case Where::kConst: *out = b.data; return Status::ok();
+    case Where::kVariable: {
+      const auto& buffer = weights.buffers[b.index];
+      *out = buffer ? buffer->data() : nullptr;
+      return Status::ok();
+    }
+    case Where::kNone: *out = nullptr; return Status::ok();
+  }
+  return make_error(StatusCode::kInternal, "bad binding");
+}
+
+uint8_t* Plan::acquire_arena() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!arena_pool_.empty()) {
+      uint8_t* a = arena_pool_.back().release();
+      arena_pool_.pop_back();
+      return a;
+    }
+  }
+  return static_cast<uint8_t*>(alloc_aligned(arena_bytes_));
+}
+
+void Plan::release_arena(uint8_t* arena) const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  arena_pool_.emplace_back(arena);
+}
+
+Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& inputs,
+                 const std::vector<void*>& outputs, VariableStore::Update* update) const {
+  for (int32_t slot : variables_read_)
+    if (!weights.buffers[static_cast<size_t>(slot)])
+      return make_error(StatusCode::kInvalidArgument, "graph '", graph_.name, "' reads Variable '",
+                        store_->slots()[static_cast<size_t>(slot)].name,
+                        "', which has never been written: run the weight-init graph or an update that sets it first");
+  if (writes_variables_ && !update) return make_error(StatusCode::kInternal, "update graph run without an update");
+
+  uint8_t* arena = acquire_arena();
+  if (!arena) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", arena_bytes_, " bytes of activation memory");
+  omp_set_num_threads(num_threads_);
+
+  Status status;
+  std::vector<const void*> in_ptrs;
+  std::vector<void*> out_ptrs;
+  for (const Step& s : steps_) {
+    if (!s.kernel) {  // Assign
+      if (s.assign_skip) continue;
+      const void* src = nullptr;
+      status = resolve(s.inputs[1], weights, inputs, outputs, arena, &src);
+      if (!status.is_ok()) break;
+      auto staged = update->stage(s.assign_slot);
+      if (!staged.is_ok()) {
+        status = staged.status();
+        break;
+      }
+      parallel_copy((*staged)->data(), src, s.assign_bytes);
+      continue;
+    }
+    bool empty = false;
+    for (ir::ValueId out : s.node->outputs)
+      if (has_zero_dim(graph_.value(out).shape.dims())) empty = true;
+    if (empty) continue;
+    in_ptrs.assign(s.inputs.size(), nullptr);
+    out_ptrs.assign(s.outputs.size(), nullptr);
+    for (size_t i = 0; i < s.inputs.size(); ++i) {
+      status = resolve(s.inputs[i], weights, inputs, outputs, arena, &in_ptrs[i]);
+      if (!status.is_ok()) break;
+    }
+    for (size_t i = 0; i < s.outputs.size() && status.is_ok(); ++i) {
+      const void* p = nullptr;
+      status = resolve(s.outputs[i], weights, inputs, outputs, arena, &p);
+      out_ptrs[i] = const_cast<void*>(p);
+    }
+    if (!status.is_ok()) break;
+    status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+    if (!status.is_ok()) {
+      status = status.with_context(str_cat("node '", s.node->name, "' (", s.node->op, "): "));
+      break;
+    }
+  }
+  if (status.is_ok()) {
+    for (const Copy& c : final_copies_) {
+      const void* src = nullptr;
+      status = resolve(c.from, weights, inputs, outputs, arena, &src);
+      if (!status.is_ok()) break;
+      if (src != outputs[c.output]) std::memmove(outputs[c.output], src, c.bytes);
+    }
+  }
+  release_arena(arena);
+  return status;
+}
+
+}  // namespace lw::rt

@@ -1,0 +1,81 @@
+// Plan: one graph prepared for one set of static input shapes on the CPU backend: every node
+// resolved to a kernel, every activation placed in one arena, graph outputs written straight
+// into the caller's buffers. Created once, run many times, from several threads at once
+// (run() is const; each run brings its own arena).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backends/cpu/kernel.h"
+#include "graph/ir.h"
+#include "runtime/variable_store.h"
+
+namespace lw::rt {
+
+class Plan {
+ public:
+  // `graph` must have static shapes on every value after inference; the Plan keeps a copy.
+  // `store` maps Variable names to slots and outlives the Plan.
+  static Result<std::unique_ptr<Plan>> create(ir::Graph graph, const VariableStore& store, int num_threads);
+
+  const std::vector<Dims>& output_dims() const { return output_dims_; }
+  const std::vector<uint64_t>& output_bytes() const { return output_bytes_; }
+  // Variable slots this graph reads (they must have been written before it runs).
+  const std::vector<int32_t>& variables_read() const { return variables_read_; }
+  bool writes_variables() const { return writes_variables_; }
+  uint64_t arena_bytes() const { return arena_bytes_; }
+
+  // Runs the graph. inputs/outputs: one pointer per graph input/output, already checked for
+  // size. `weights` is the pinned snapshot; `update` receives Assign writes (required when
+  // writes_variables()).
+  Status run(const WeightSnapshot& weights, const std::vector<const void*>& inputs,
+             const std::vector<void*>& outputs, VariableStore::Update* update) const;
+
+ private:
+  enum class Where : uint8_t { kArena, kInput, kOutput, kConst, kVariable, kNone };
+  struct Binding {
+    Where where = Where::kNone;
+    uint64_t index = 0;  // arena offset, input/output index, or variable slot
+    const void* data = nullptr;  // kConst
+  };
+  struct Step {
+    const ir::Node* node = nullptr;
+    std::unique_ptr<cpu::Kernel> kernel;  // null for an Assign
+    std::vector<Binding> inputs;
+    std::vector<Binding> outputs;
+    // Assign only:
+    int32_t assign_slot = -1;
+    uint64_t assign_bytes = 0;
+    bool assign_skip = false;
+  };
+  struct Copy {
+    Binding from;
+    size_t output;
+    uint64_t bytes;
+  };
+
+  Plan() = default;
+  Status resolve(const Binding& b, const WeightSnapshot& weights, const std::vector<const void*>& inputs,
+                 const std::vector<void*>& outputs, uint8_t* arena, const void** out) const;
+  uint8_t* acquire_arena() const;
+  void release_arena(uint8_t* arena) const;
+
+  ir::Graph graph_;
+  const VariableStore* store_ = nullptr;
+  std::vector<Step> steps_;
+  std::vector<Copy> final_copies_;
+  std::vector<Dims> output_dims_;
+  std::vector<uint64_t> output_bytes_;
+  std::vector<int32_t> variables_read_;
+  bool writes_variables_ = false;
+  uint64_t arena_bytes_ = 0;
+  uint64_t scratch_offset_ = 0;  // scratch region at the end of the arena
+  int num_threads_ = 1;
+
+  mutable std::mutex pool_mu_;
+  mutable std::vector<AlignedPtr> arena_pool_;
+};
+
+}  // namespace lw::rt

@@ -1,0 +1,87 @@
+#include "runtime/variable_store.h"
+
+#include <omp.h>
+
+#include <cstring>
+
+namespace lw::rt {
+
+Result<std::shared_ptr<WeightBuffer>> WeightBuffer::allocate(uint64_t bytes) {
+  auto buffer = std::make_shared<WeightBuffer>();
+  buffer->data_.reset(static_cast<uint8_t*>(alloc_aligned(bytes)));
+  if (!buffer->data_) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+  buffer->size_ = bytes;
+  return buffer;
+}
+
+VariableStore::VariableStore(std::vector<VariableSlot> slots) : slots_(std::move(slots)) {
+  auto snapshot = std::make_shared<WeightSnapshot>();
+  snapshot->buffers.resize(slots_.size());
+  current_ = std::move(snapshot);
+}
+
+int32_t VariableStore::find(const std::string& name) const {
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].name == name) return static_cast<int32_t>(i);
+  return -1;
+}
+
+std::shared_ptr<const WeightSnapshot> VariableStore::current() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  return current_;
+}
+
+VariableStore::Update::Update(VariableStore* store, std::unique_lock<std::mutex> lock)
+    : store_(store), lock_(std::move(lock)), base_(store->current()), staged_(store->slots_.size()) {}
+
+Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
+  if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
+    return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
+  auto& entry = staged_[static_cast<size_t>(slot)];
+  if (!entry) {
+    LW_ASSIGN_OR_RETURN(entry, WeightBuffer::allocate(store_->slots_[static_cast<size_t>(slot)].bytes));
+  }
+  return entry.get();
+}
+
+bool VariableStore::Update::empty() const {
+  for (const auto& s : staged_)
+    if (s) return false;
+  return true;
+}
+
+std::unique_ptr<VariableStore::Update> VariableStore::begin_update() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  return std::unique_ptr<Update>(new Update(this, std::move(lock)));
+}
+
+void VariableStore::commit(std::unique_ptr<Update> update) {
+  if (!update || update->empty()) return;
+  // The writer lock is still held by `update`, so base_ is the current snapshot.
+  auto next = std::make_shared<WeightSnapshot>();
+  next->version = update->base_->version + 1;
+  next->buffers = update->base_->buffers;
+  for (size_t i = 0; i < update->staged_.size(); ++i)
+    if (update->staged_[i]) next->buffers[i] = std::move(update->staged_[i]);
+  std::lock_guard<std::mutex> lock(current_mu_);
+  current_ = std::move(next);
+}
+
+void parallel_copy(void* dst, const void* src, size_t n) {
+  constexpr size_t kChunk = size_t{1} << 20;
+  if (n < 2 * kChunk || omp_get_max_threads() == 1) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(src);
+#pragma omp parallel for schedule(static)
+  for (long c = 0; c < chunks; ++c) {
+    size_t begin = static_cast<size_t>(c) * kChunk;
+    size_t len = begin + kChunk > n ? n - begin : kChunk;
+    std::memcpy(d + begin, s + begin, len);
+  }
+}
+
+}  // namespace lw::rt

@@ -1,0 +1,94 @@
+// VariableStore: the weights of one bundle, shared by all its models, with snapshot isolation.
+//
+// The store publishes immutable WeightSnapshots. An execution pins the snapshot current when it
+// starts (a shared_ptr copy) and reads only that one, so it never sees a half-applied update.
+// An update stages fresh buffers for the Variables it writes (copy-on-write per Variable) and
+// commits them as a new snapshot with version + 1; buffers of older snapshots are freed when the
+// last execution holding them ends. Updates are serialized by begin_update()'s lock.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/blob.h"
+#include "core/shape.h"
+#include "liveweight/status.h"
+
+namespace lw::rt {
+
+struct VariableSlot {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  Dims dims;
+  uint64_t bytes = 0;
+};
+
+// One Variable's storage (plain row-major layout on the CPU backend).
+class WeightBuffer {
+ public:
+  static Result<std::shared_ptr<WeightBuffer>> allocate(uint64_t bytes);
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  AlignedPtr data_;
+  uint64_t size_ = 0;
+};
+
+struct WeightSnapshot {
+  uint64_t version = 0;
+  // One entry per slot; null for a Variable that has never been written.
+  std::vector<std::shared_ptr<const WeightBuffer>> buffers;
+};
+
+class VariableStore {
+ public:
+  explicit VariableStore(std::vector<VariableSlot> slots);
+
+  const std::vector<VariableSlot>& slots() const { return slots_; }
+  // Slot index of `name`, or -1.
+  int32_t find(const std::string& name) const;
+
+  std::shared_ptr<const WeightSnapshot> current() const;
+  uint64_t version() const { return current()->version; }
+
+  // An update in progress. Holds the writer lock until committed or destroyed; destroying it
+  // without commit() discards every staged write.
+  class Update {
+   public:
+    const WeightSnapshot& base() const { return *base_; }
+    // A fresh buffer for `slot`, to be filled by the caller and published by commit().
+    Result<WeightBuffer*> stage(int32_t slot);
+    bool empty() const;
+
+   private:
+    friend class VariableStore;
+    Update(VariableStore* store, std::unique_lock<std::mutex> lock);
+    VariableStore* store_;
+    std::unique_lock<std::mutex> lock_;
+    std::shared_ptr<const WeightSnapshot> base_;
+    std::vector<std::shared_ptr<WeightBuffer>> staged_;
+  };
+
+  std::unique_ptr<Update> begin_update();
+  // Publishes the staged buffers as the next version (no-op when nothing was staged).
+  void commit(std::unique_ptr<Update> update);
+
+ private:
+  std::vector<VariableSlot> slots_;
+  mutable std::mutex current_mu_;  // guards current_ (a pointer swap, never held long)
+  std::shared_ptr<const WeightSnapshot> current_;
+  std::mutex writer_mu_;           // one update at a time
+};
+
+// Copies n bytes using the intra-op threads for large copies (weight refresh runs at memory
+// bandwidth rather than one core's copy speed).
+void parallel_copy(void* dst, const void* src, size_t n);
+
+}  // namespace lw::rt
