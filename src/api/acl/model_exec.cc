@@ -1,0 +1,147 @@
+// Plain models: load, execute, unload.
+#include <string>
+#include <vector>
+
+#include "acl/acl_mdl.h"
+#include "api/acl/error_map.h"
+#include "api/acl/handles.h"
+#include "api/acl/output_dims_store.h"
+#include "liveweight/str_cat.h"
+#include "runtime/runtime.h"
+
+using lw::acl::fail;
+using lw::acl::fail_status;
+using lw::acl::guard;
+
+namespace {
+
+// Turns a dataset into the runtime's IoTensors. `use_dims`: pass the dims of descriptions the
+// caller set (descriptions aclmdlExecute itself wrote on an output dataset are results, not
+// requests, and are left out). Returns ACL_SUCCESS or the failure (text set).
+aclError to_io_tensors(const char* fn, const char* which, const aclmdlDataset& dataset,
+                       std::vector<lw::rt::IoTensor>* out) {
+  out->clear();
+  out->reserve(dataset.slots.size());
+  for (size_t i = 0; i < dataset.slots.size(); ++i) {
+    const auto& slot = dataset.slots[i];
+    auto buffer = lw::acl::data_buffers().find(slot.buffer);
+    if (!buffer)
+      return fail(ACL_ERROR_INVALID_PARAM, fn,
+                  lw::str_cat(which, " buffer ", i, " was destroyed after it was added to the dataset"));
+    lw::rt::IoTensor io;
+    io.data = buffer->data;
+    io.size = buffer->size;
+    if (slot.desc != nullptr && !slot.desc_from_execute) {
+      auto desc = lw::acl::tensor_descs().find(slot.desc);
+      if (desc) {
+        io.has_dims = true;
+        io.dims = desc->dims;
+      }
+    }
+    out->push_back(std::move(io));
+  }
+  return ACL_SUCCESS;
+}
+
+// Writes each output's real dims into its slot's description (in place when aclmdlExecute wrote
+// one before, so a pointer the caller holds keeps working).
+void store_output_descs(const lw::rt::ModelInfo& info, const std::vector<lw::Dims>& out_dims, aclmdlDataset* output) {
+  size_t n = std::min(out_dims.size(), output->slots.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto& slot = output->slots[i];
+    aclTensorDesc fresh;
+    fresh.dtype = i < info.outputs.size() ? static_cast<aclDataType>(info.outputs[i].dtype) : ACL_DT_UNDEFINED;
+    fresh.format = ACL_FORMAT_ND;
+    fresh.dims = out_dims[i];
+    if (i < info.outputs.size()) fresh.name = info.outputs[i].name;
+    auto existing = lw::acl::tensor_descs().find(slot.desc);
+    if (existing && slot.desc_from_execute) {
+      fresh.owned_by_dataset = true;
+      *existing = std::move(fresh);
+      continue;
+    }
+    aclTensorDesc* copy = lw::acl::new_owned_desc_copy(fresh);
+    lw::acl::release_owned_desc(slot.desc);
+    slot.desc = copy;
+    slot.desc_from_execute = true;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+ACL_FUNC_VISIBILITY aclError aclmdlLoadFromFile(const char* modelPath, uint32_t* modelId) {
+  static constexpr const char* kFn = "aclmdlLoadFromFile";
+  return guard(kFn, [&]() -> aclError {
+    if (modelPath == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "modelPath is NULL");
+    if (modelId == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "modelId is NULL");
+    auto id = lw::rt::Runtime::instance().load_model_from_file(modelPath);
+    if (!id) return fail_status(kFn, id.status());
+    *modelId = *id;
+    return ACL_SUCCESS;
+  });
+}
+
+ACL_FUNC_VISIBILITY aclError aclmdlLoadFromMem(const void* model, size_t modelSize, uint32_t* modelId) {
+  static constexpr const char* kFn = "aclmdlLoadFromMem";
+  return guard(kFn, [&]() -> aclError {
+    if (model == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "model is NULL");
+    if (modelSize == 0) return fail(ACL_ERROR_INVALID_PARAM, kFn, "modelSize is 0");
+    if (modelId == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "modelId is NULL");
+    auto id = lw::rt::Runtime::instance().load_model_from_memory(model, modelSize);
+    if (!id) return fail_status(kFn, id.status());
+    *modelId = *id;
+    return ACL_SUCCESS;
+  });
+}
+
+ACL_FUNC_VISIBILITY aclError aclmdlExecute(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output) {
+  static constexpr const char* kFn = "aclmdlExecute";
+  return guard(kFn, [&]() -> aclError {
+    if (input == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input dataset is NULL (use an empty dataset for no inputs)");
+    if (output == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output dataset is NULL (use an empty dataset for no outputs)");
+    auto in = lw::acl::datasets().find(input);
+    if (!in) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input is not a live dataset");
+    auto out = lw::acl::datasets().find(output);
+    if (!out) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output is not a live dataset");
+
+    lw::rt::Runtime& runtime = lw::rt::Runtime::instance();
+    auto info = runtime.model_info(modelId);
+    if (!info) return fail_status(kFn, info.status());
+    if (!*info) return fail(ACL_ERROR_INTERNAL_ERROR, kFn, lw::str_cat("the runtime returned no info for model ", modelId));
+
+    std::vector<lw::rt::IoTensor> inputs;
+    std::vector<lw::rt::IoTensor> outputs;
+    aclError err = to_io_tensors(kFn, "input", *in, &inputs);
+    if (err != ACL_SUCCESS) return err;
+    err = to_io_tensors(kFn, "output", *out, &outputs);
+    if (err != ACL_SUCCESS) return err;
+
+    std::vector<lw::Dims> out_dims;
+    lw::Status st = runtime.execute(modelId, inputs, outputs, &out_dims);
+    if (!st.is_ok()) return fail_status(kFn, st);
+    store_output_descs(**info, out_dims, out.get());
+    lw::acl::record_output_dims(modelId, std::move(out_dims));
+    return ACL_SUCCESS;
+  });
+}
+
+ACL_FUNC_VISIBILITY aclError aclmdlUnload(uint32_t modelId) {
+  static constexpr const char* kFn = "aclmdlUnload";
+  return guard(kFn, [&]() -> aclError {
+    lw::rt::Runtime& runtime = lw::rt::Runtime::instance();
+    // A bundle id unloads the bundle: note its models first so their recorded dims go too.
+    std::vector<uint32_t> ids{modelId};
+    if (auto count = runtime.bundle_model_count(modelId)) {
+      for (size_t i = 0; i < *count; ++i)
+        if (auto id = runtime.bundle_model_id(modelId, i)) ids.push_back(*id);
+    }
+    lw::Status st = runtime.unload_model(modelId);
+    if (!st.is_ok()) return fail_status(kFn, st);
+    for (uint32_t id : ids) lw::acl::forget_output_dims(id);
+    return ACL_SUCCESS;
+  });
+}
+
+}  // extern "C"
