@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "runtime/variable_store.h"
+
+namespace lw::rt {
+namespace {
+
+VariableStore make_store() {
+  return VariableStore({{"a", DType::kFloat32, {2}, 8}, {"b", DType::kFloat32, {3}, 12}});
+}
+
+TEST(VariableStore, StartsUnwrittenAtVersionZero) {
+  VariableStore store = make_store();
+  auto snap = store.current();
+  EXPECT_EQ(snap->version, 0u);
+  EXPECT_EQ(snap->buffers.size(), 2u);
+  EXPECT_EQ(snap->buffers[0], nullptr);
+  EXPECT_EQ(store.find("b"), 1);
+  EXPECT_EQ(store.find("zz"), -1);
+}
+
+TEST(VariableStore, PinnedSnapshotNeverSeesLaterUpdates) {
+  VariableStore store = make_store();
+  auto update = store.begin_update();
+  auto buf = update->stage(0);
+  ASSERT_TRUE(buf.is_ok());
+  float one[2] = {1, 1};
+  std::memcpy((*buf)->data(), one, 8);
+  store.commit(std::move(update));
+
+  auto pinned = store.current();
+  EXPECT_EQ(pinned->version, 1u);
+  const WeightBuffer* old_a = pinned->buffers[0].get();
+
+  update = store.begin_update();
+  buf = update->stage(0);
+  float two[2] = {2, 2};
+  std::memcpy((*buf)->data(), two, 8);
+  store.commit(std::move(update));
+
+  // The pinned snapshot still holds version 1's bytes; the new one has version 2's.
+  EXPECT_EQ(pinned->buffers[0].get(), old_a);
+  EXPECT_EQ(reinterpret_cast<const float*>(pinned->buffers[0]->data())[0], 1.0f);
+  auto now = store.current();
+  EXPECT_EQ(now->version, 2u);
+  EXPECT_EQ(reinterpret_cast<const float*>(now->buffers[0]->data())[0], 2.0f);
+  EXPECT_EQ(now->buffers[1], nullptr);  // untouched variables stay as they were
+}
+
+TEST(VariableStore, DiscardedUpdateChangesNothing) {
+  VariableStore store = make_store();
+  {
+    auto update = store.begin_update();
+    ASSERT_TRUE(update->stage(1).is_ok());
+    // destroyed without commit
+  }
+  EXPECT_EQ(store.current()->version, 0u);
+  EXPECT_EQ(store.current()->buffers[1], nullptr);
+  auto empty = store.begin_update();
+  store.commit(std::move(empty));  // nothing staged: no new version
+  EXPECT_EQ(store.current()->version, 0u);
+}
+
+TEST(VariableStore, StageRejectsBadSlot) {
+  VariableStore store = make_store();
+  auto update = store.begin_update();
+  EXPECT_FALSE(update->stage(2).is_ok());
+  EXPECT_FALSE(update->stage(-1).is_ok());
+}
+
+TEST(ParallelCopy, CopiesLargeAndSmallBuffersExactly) {
+  for (size_t n : {size_t{0}, size_t{7}, size_t{1} << 20, (size_t{5} << 20) + 3}) {
+    std::vector<uint8_t> src(n), dst(n, 0);
+    for (size_t i = 0; i < n; ++i) src[i] = static_cast<uint8_t>(i * 31 + 7);
+    parallel_copy(dst.data(), src.data(), n);
+    EXPECT_EQ(src, dst) << n;
+  }
+}
+
+}  // namespace
+}  // namespace lw::rt
