@@ -38,8 +38,16 @@ std::vector<std::string> split_commas(const std::string& s) {
 std::string dims_text(const lw::TensorSummary& t) {
   if (!t.rank_known) return "[unknown rank]";
   std::string s = "[";
-  for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? "," : "") + (t.dims[i] < 0 ? std::string("?") : std::to_string(t.dims[i]));
-  return s + "]";
+  for (size_t i = 0; i < t.dims.size(); ++i) {
+    if (i) s += ',';
+    if (t.dims[i] < 0) {
+      s += '?';
+    } else {
+      s += std::to_string(t.dims[i]);
+    }
+  }
+  s += ']';
+  return s;
 }
 
 int fail(const lw::Status& status) {
