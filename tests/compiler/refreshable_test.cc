@@ -70,8 +70,11 @@ TEST(Refreshable, ConversionBuildsTheThreeGraphsAsCannDoes) {
   EXPECT_EQ(upd.value(upd.inputs[0]).name, "b_var_data");
   EXPECT_EQ(upd.value(upd.inputs[1]).name, "W_var_data");
   EXPECT_FALSE(upd.value(upd.inputs[0]).shape.rank_known());
-  for (const auto& n : upd.nodes)
-    if (n.op == ir::kOpAssign) EXPECT_EQ(n.attr_int("skip_if_empty", 0), 1);
+  for (const auto& n : upd.nodes) {
+    if (n.op == ir::kOpAssign) {
+      EXPECT_EQ(n.attr_int("skip_if_empty", 0), 1);
+    }
+  }
   EXPECT_TRUE(upd.outputs.empty());
   EXPECT_TRUE(upd.verify().is_ok());
 }
