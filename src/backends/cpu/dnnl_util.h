@@ -1,0 +1,25 @@
+// oneDNN glue for the CPU kernels: one process-wide CPU engine, a stream per thread, and
+// conversions. The engine is created on first use and never destroyed; the streams are
+// thread_local. Errors from oneDNN (thrown as dnnl::error) become Status values here and
+// never escape a kernel.
+#pragma once
+
+#include <string>
+
+#include "backends/cpu/kernel.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace lw::cpu {
+
+// The CPU engine (index 0). Thread-safe; throws dnnl::error if oneDNN cannot create it.
+const dnnl::engine& dnnl_cpu_engine();
+// This thread's in-order stream on dnnl_cpu_engine().
+dnnl::stream& dnnl_thread_stream();
+
+// Plain row-major memory descriptor of `dims` (f32 unless told).
+dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+
+// "node 'x' (Op): oneDNN <what> failed: <status>" for a caught dnnl::error.
+Status dnnl_failure(const ir::Node& node, const char* what, const dnnl::error& e);
+
+}  // namespace lw::cpu

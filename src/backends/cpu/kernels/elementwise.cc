@@ -1,0 +1,278 @@
+// Elementwise CPU kernels: broadcasting binary ops (Add, Sub, Mul, Div, Pow, Equal), Where,
+// unary math and activations, Clip. Ops are functors inlined into typed loops; broadcasting
+// goes through a collapsed StridedPlan so same-shape, scalar and per-channel cases run as
+// contiguous or scalar-operand inner loops.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/strided.h"
+
+namespace lw::cpu {
+
+namespace {
+
+struct AddOp { template <typename T> static T f(T a, T b) { return a + b; } };
+struct SubOp { template <typename T> static T f(T a, T b) { return a - b; } };
+struct MulOp { template <typename T> static T f(T a, T b) { return a * b; } };
+struct DivOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_integral_v<T>) {
+      // Zero divisors are rejected before the loop; -1 avoids the INT_MIN / -1 trap.
+      if (b == T(-1)) return static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(a));
+      return b == 0 ? T(0) : a / b;
+    } else {
+      return a / b;
+    }
+  }
+};
+struct PowOp { template <typename T> static T f(T a, T b) { return std::pow(a, b); } };
+struct EqualOp { template <typename T> static uint8_t f(T a, T b) { return a == b ? 1 : 0; } };
+
+template <typename T, typename Out, typename Op>
+class BinaryKernel final : public Kernel {
+ public:
+  BinaryKernel(StridedPlan plan, int threads, int64_t b_count, bool check_zero_divisor, std::string name)
+      : plan_(std::move(plan)), threads_(threads), b_count_(b_count), check_zero_(check_zero_divisor),
+        name_(std::move(name)) {}
+
+  Status run(const KernelRun& r) const override {
+    const T* a = static_cast<const T*>(r.inputs[0]);
+    const T* b = static_cast<const T*>(r.inputs[1]);
+    Out* o = static_cast<Out*>(r.outputs[0]);
+    if (check_zero_) {
+      for (int64_t i = 0; i < b_count_; ++i)
+        if (b[i] == T(0))
+          return make_error(StatusCode::kInvalidArgument, "node '", name_, "' (Div): integer division by zero");
+    }
+    const int64_t sa = plan_.inner_stride(0), sb = plan_.inner_stride(1);
+    run_strided<2>(plan_, threads_, [&](const std::array<int64_t, 2>& off, int64_t out_off, int64_t n) {
+      const T* pa = a + off[0];
+      const T* pb = b + off[1];
+      Out* po = o + out_off;
+      if (sa == 1 && sb == 1) {
+        for (int64_t i = 0; i < n; ++i) po[i] = Op::f(pa[i], pb[i]);
+      } else if (sa == 1 && sb == 0) {
+        const T vb = *pb;
+        for (int64_t i = 0; i < n; ++i) po[i] = Op::f(pa[i], vb);
+      } else if (sa == 0 && sb == 1) {
+        const T va = *pa;
+        for (int64_t i = 0; i < n; ++i) po[i] = Op::f(va, pb[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i) po[i] = Op::f(pa[i * sa], pb[i * sb]);
+      }
+    });
+    return Status::ok();
+  }
+
+ private:
+  StridedPlan plan_;
+  int threads_;
+  int64_t b_count_;
+  bool check_zero_;
+  std::string name_;
+};
+
+StridedPlan binary_plan(const KernelSpec& spec, size_t n_inputs) {
+  const Dims& out = spec.outputs[0].shape.dims();
+  std::vector<Dims> strides;
+  for (size_t i = 0; i < n_inputs; ++i) strides.push_back(broadcast_strides(spec.inputs[i].shape.dims(), out));
+  return make_strided_plan(out, strides);
+}
+
+template <typename T, typename Out, typename Op>
+Result<std::unique_ptr<Kernel>> binary_of(const KernelSpec& spec, bool check_zero) {
+  return make_kernel<BinaryKernel<T, Out, Op>>(binary_plan(spec, 2), spec.num_threads,
+                                               numel(spec.inputs[1].shape.dims()), check_zero, spec.node.name);
+}
+
+template <typename Op>
+Result<std::unique_ptr<Kernel>> make_arith(const KernelSpec& spec) {
+  DType t = spec.inputs[0].dtype;
+  if (spec.inputs[1].dtype != t)
+    return kernel_error(spec, StatusCode::kUnsupportedDtype, "inputs differ in type");
+  constexpr bool is_div = std::is_same_v<Op, DivOp>;
+  switch (t) {
+    case DType::kFloat32: return binary_of<float, float, Op>(spec, false);
+    case DType::kInt64: return binary_of<int64_t, int64_t, Op>(spec, is_div);
+    case DType::kInt32: return binary_of<int32_t, int32_t, Op>(spec, is_div);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kInt64, DType::kInt32});
+  }
+}
+
+Result<std::unique_ptr<Kernel>> make_pow(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  LW_RETURN_IF_ERROR(require_dtype(spec, 1, {DType::kFloat32}));
+  return binary_of<float, float, PowOp>(spec, false);
+}
+
+Result<std::unique_ptr<Kernel>> make_equal(const KernelSpec& spec) {
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return binary_of<float, uint8_t, EqualOp>(spec, false);
+    case DType::kInt64: return binary_of<int64_t, uint8_t, EqualOp>(spec, false);
+    case DType::kInt32: return binary_of<int32_t, uint8_t, EqualOp>(spec, false);
+    case DType::kBool: return binary_of<uint8_t, uint8_t, EqualOp>(spec, false);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kInt64, DType::kInt32, DType::kBool});
+  }
+}
+
+// Where over any element type of size sizeof(T): only bytes move.
+template <typename T>
+class WhereKernel final : public Kernel {
+ public:
+  WhereKernel(StridedPlan plan, int threads) : plan_(std::move(plan)), threads_(threads) {}
+  Status run(const KernelRun& r) const override {
+    const uint8_t* c = static_cast<const uint8_t*>(r.inputs[0]);
+    const T* x = static_cast<const T*>(r.inputs[1]);
+    const T* y = static_cast<const T*>(r.inputs[2]);
+    T* o = static_cast<T*>(r.outputs[0]);
+    const int64_t sc = plan_.inner_stride(0), sx = plan_.inner_stride(1), sy = plan_.inner_stride(2);
+    run_strided<3>(plan_, threads_, [&](const std::array<int64_t, 3>& off, int64_t out_off, int64_t n) {
+      const uint8_t* pc = c + off[0];
+      const T* px = x + off[1];
+      const T* py = y + off[2];
+      T* po = o + out_off;
+      for (int64_t i = 0; i < n; ++i) po[i] = pc[i * sc] ? px[i * sx] : py[i * sy];
+    });
+    return Status::ok();
+  }
+
+ private:
+  StridedPlan plan_;
+  int threads_;
+};
+
+Result<std::unique_ptr<Kernel>> make_where(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kBool}));
+  StridedPlan plan = binary_plan(spec, 3);
+  switch (dtype_size(spec.inputs[1].dtype)) {
+    case 1: return make_kernel<WhereKernel<uint8_t>>(std::move(plan), spec.num_threads);
+    case 2: return make_kernel<WhereKernel<uint16_t>>(std::move(plan), spec.num_threads);
+    case 4: return make_kernel<WhereKernel<uint32_t>>(std::move(plan), spec.num_threads);
+    case 8: return make_kernel<WhereKernel<uint64_t>>(std::move(plan), spec.num_threads);
+    default:
+      return kernel_error(spec, StatusCode::kUnsupportedDtype, "the CPU kernel does not support ",
+                          dtype_name(spec.inputs[1].dtype));
+  }
+}
+
+// ---- unary ----
+
+struct ReluOp { template <typename T> T operator()(T x) const { return x > T(0) ? x : T(0); } };
+struct NegOp { template <typename T> T operator()(T x) const { return -x; } };
+struct AbsOp { template <typename T> T operator()(T x) const { return x < T(0) ? -x : x; } };
+struct SigmoidOp { float operator()(float x) const { return 1.0f / (1.0f + std::exp(-x)); } };
+struct TanhOp { float operator()(float x) const { return std::tanh(x); } };
+struct ExpOp { float operator()(float x) const { return std::exp(x); } };
+struct LogOp { float operator()(float x) const { return std::log(x); } };
+struct SqrtOp { float operator()(float x) const { return std::sqrt(x); } };
+struct ErfOp { float operator()(float x) const { return std::erf(x); } };
+struct LeakyReluOp {
+  float alpha;
+  float operator()(float x) const { return x < 0.0f ? alpha * x : x; }
+};
+
+template <typename T, typename Op>
+class UnaryKernel final : public Kernel {
+ public:
+  UnaryKernel(int64_t n, int threads, Op op) : n_(n), threads_(threads), op_(op) {}
+  Status run(const KernelRun& r) const override {
+    const T* x = static_cast<const T*>(r.inputs[0]);
+    T* y = static_cast<T*>(r.outputs[0]);
+    const Op op = op_;
+    parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
+    });
+    return Status::ok();
+  }
+
+ private:
+  int64_t n_;
+  int threads_;
+  Op op_;
+};
+
+template <typename T, typename Op>
+Result<std::unique_ptr<Kernel>> unary_of(const KernelSpec& spec, Op op = Op{}) {
+  return make_kernel<UnaryKernel<T, Op>>(numel(spec.inputs[0].shape.dims()), spec.num_threads, op);
+}
+
+template <typename Op>
+Result<std::unique_ptr<Kernel>> make_float_unary(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, Op>(spec);
+}
+
+template <typename Op>
+Result<std::unique_ptr<Kernel>> make_signed_unary(const KernelSpec& spec) {
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return unary_of<float, Op>(spec);
+    case DType::kInt64: return unary_of<int64_t, Op>(spec);
+    case DType::kInt32: return unary_of<int32_t, Op>(spec);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kInt64, DType::kInt32});
+  }
+}
+
+Result<std::unique_ptr<Kernel>> make_leaky_relu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, LeakyReluOp>(spec, LeakyReluOp{spec.node.attr_float("alpha", 0.01f)});
+}
+
+// Clip reads its optional min/max scalars at run time: they are data, not attributes.
+class ClipKernel final : public Kernel {
+ public:
+  ClipKernel(int64_t n, bool has_min, bool has_max, int threads)
+      : n_(n), has_min_(has_min), has_max_(has_max), threads_(threads) {}
+  Status run(const KernelRun& r) const override {
+    const float* x = static_cast<const float*>(r.inputs[0]);
+    float* y = static_cast<float*>(r.outputs[0]);
+    const float lo = has_min_ ? *static_cast<const float*>(r.inputs[1]) : -std::numeric_limits<float>::infinity();
+    const float hi = has_max_ ? *static_cast<const float*>(r.inputs[2]) : std::numeric_limits<float>::infinity();
+    parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+    });
+    return Status::ok();
+  }
+
+ private:
+  int64_t n_;
+  bool has_min_, has_max_;
+  int threads_;
+};
+
+Result<std::unique_ptr<Kernel>> make_clip(const KernelSpec& spec) {
+  for (size_t i = 0; i < spec.inputs.size(); ++i) LW_RETURN_IF_ERROR(require_dtype(spec, i, {DType::kFloat32}));
+  for (size_t i = 1; i < spec.inputs.size(); ++i)
+    if (spec.inputs[i].dtype != DType::kUndefined && numel(spec.inputs[i].shape.dims()) != 1)
+      return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " must be a scalar");
+  auto present = [&](size_t i) { return spec.inputs.size() > i && spec.inputs[i].dtype != DType::kUndefined; };
+  return make_kernel<ClipKernel>(numel(spec.inputs[0].shape.dims()), present(1), present(2), spec.num_threads);
+}
+
+}  // namespace
+
+void register_elementwise_kernels(std::vector<KernelEntry>& registry) {
+  registry.push_back({"Add", make_arith<AddOp>});
+  registry.push_back({"Sub", make_arith<SubOp>});
+  registry.push_back({"Mul", make_arith<MulOp>});
+  registry.push_back({"Div", make_arith<DivOp>});
+  registry.push_back({"Pow", make_pow});
+  registry.push_back({"Equal", make_equal});
+  registry.push_back({"Where", make_where});
+  registry.push_back({"Relu", make_signed_unary<ReluOp>});
+  registry.push_back({"Neg", make_signed_unary<NegOp>});
+  registry.push_back({"Abs", make_signed_unary<AbsOp>});
+  registry.push_back({"Sigmoid", make_float_unary<SigmoidOp>});
+  registry.push_back({"Tanh", make_float_unary<TanhOp>});
+  registry.push_back({"Exp", make_float_unary<ExpOp>});
+  registry.push_back({"Log", make_float_unary<LogOp>});
+  registry.push_back({"Sqrt", make_float_unary<SqrtOp>});
+  registry.push_back({"Erf", make_float_unary<ErfOp>});
+  registry.push_back({"LeakyRelu", make_leaky_relu});
+  registry.push_back({"Clip", make_clip});
+}
+
+}  // namespace lw::cpu

@@ -1,0 +1,63 @@
+// Small helpers shared by the CPU kernels: errors that name the node, dtype checks,
+// element counts and a static-partition OpenMP parallel loop. Header-only; thread-safe.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+
+#include "backends/cpu/kernel.h"
+
+namespace lw::cpu {
+
+template <typename... Parts>
+Status kernel_error(const KernelSpec& spec, StatusCode code, const Parts&... parts) {
+  return make_error(code, "node '", spec.node.name, "' (", spec.node.op, "): ", parts...);
+}
+
+// kUnsupportedDtype unless input `i` (when present) has one of `allowed`.
+inline Status require_dtype(const KernelSpec& spec, size_t i, std::initializer_list<DType> allowed) {
+  if (i >= spec.inputs.size() || spec.inputs[i].dtype == DType::kUndefined) return Status::ok();
+  DType t = spec.inputs[i].dtype;
+  for (DType a : allowed)
+    if (a == t) return Status::ok();
+  return kernel_error(spec, StatusCode::kUnsupportedDtype, "the CPU kernel does not support ", dtype_name(t),
+                      " for input ", i);
+}
+
+inline int64_t numel(const Dims& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+// Threads worth using for `work` units when one thread should get at least `grain`.
+inline int threads_for(int64_t work, int64_t grain, int max_threads) {
+  if (max_threads <= 1 || work <= grain) return 1;
+  return static_cast<int>(std::min<int64_t>(max_threads, work / grain));
+}
+
+// Calls fn(begin, end) over contiguous slices of [0, n), one per thread.
+template <typename Fn>
+void parallel_ranges(int64_t n, int threads, Fn&& fn) {
+  if (threads <= 1 || n <= 1) {
+    if (n > 0) fn(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+    if (begin < end) fn(begin, end);
+  }
+}
+
+template <typename K, typename... Args>
+Result<std::unique_ptr<Kernel>> make_kernel(Args&&... args) {
+  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
+}
+
+}  // namespace lw::cpu

@@ -1,0 +1,172 @@
+// MatMul (numpy semantics, batch broadcast) and Gemm (transA/transB, alpha, beta, C
+// broadcast) through oneDNN's matmul primitive. Weights stay in their plain ONNX layout
+// because they may be refreshed between runs. Gemm's C goes in as the primitive's bias when
+// alpha = beta = 1; otherwise it is broadcast into the output first and folded in by a sum
+// post-op scaled by beta, with alpha as the output scale.
+#include <cstring>
+
+#include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/strided.h"
+
+namespace lw::cpu {
+
+namespace {
+
+constexpr size_t kMaxDnnlRank = 12;  // DNNL_MAX_NDIMS
+
+struct MatMulSetup {
+  dnnl::memory::desc a, b, dst, bias;
+  bool has_bias = false;
+  float alpha = 1.0f, beta = 0.0f;
+  bool c_used = false;        // Gemm's C takes part (present and beta != 0)
+  bool sum_c = false;         // C copied into dst before the primitive adds to it
+  StridedPlan c_plan;         // C broadcast to dst
+  bool k_zero = false;        // empty reduction: dst = beta * C (or 0)
+  bool empty = false;         // nothing to compute
+};
+
+class MatMulKernel final : public Kernel {
+ public:
+  MatMulKernel(MatMulSetup s, dnnl::matmul prim, size_t scratch, dnnl::memory::desc scratch_md, int threads,
+               const ir::Node& node)
+      : s_(std::move(s)), prim_(std::move(prim)), scratch_(scratch), scratch_md_(std::move(scratch_md)),
+        threads_(threads), name_(node.name), op_(node.op) {}
+
+  size_t scratch_bytes() const override { return scratch_; }
+
+  Status run(const KernelRun& r) const override {
+    if (s_.empty) return Status::ok();
+    float* dst = static_cast<float*>(r.outputs[0]);
+    if (s_.k_zero || s_.sum_c) {
+      const float* c = s_.c_used ? static_cast<const float*>(r.inputs[2]) : nullptr;
+      const float scale = s_.k_zero ? s_.beta : 1.0f;
+      if (c == nullptr) {
+        std::memset(dst, 0, static_cast<size_t>(s_.c_plan.total) * sizeof(float));
+      } else {
+        const int64_t sc = s_.c_plan.inner_stride(0);
+        run_strided<1>(s_.c_plan, threads_, [&](const std::array<int64_t, 1>& off, int64_t out_off, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) dst[out_off + i] = scale * c[off[0] + i * sc];
+        });
+      }
+      if (s_.k_zero) return Status::ok();
+    }
+    try {
+      const dnnl::engine& eng = dnnl_cpu_engine();
+      dnnl::stream& stream = dnnl_thread_stream();
+      dnnl::memory a(s_.a, eng, const_cast<void*>(r.inputs[0]));
+      dnnl::memory b(s_.b, eng, const_cast<void*>(r.inputs[1]));
+      dnnl::memory d(s_.dst, eng, dst);
+      std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, d}};
+      if (s_.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s_.bias, eng, const_cast<void*>(r.inputs[2])));
+      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
+      prim_.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN matmul failed: ", e.what());
+    }
+    return Status::ok();
+  }
+
+ private:
+  MatMulSetup s_;
+  dnnl::matmul prim_;
+  size_t scratch_;
+  dnnl::memory::desc scratch_md_;
+  int threads_;
+  std::string name_, op_;
+};
+
+Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, const Dims& dst_dims, int64_t k) {
+  s.empty = numel(dst_dims) == 0;
+  s.k_zero = k == 0;
+  if (s.empty || s.k_zero)
+    return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(), 0, dnnl::memory::desc(), spec.num_threads, spec.node);
+  try {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
+    if (s.sum_c) {
+      dnnl::post_ops po;
+      po.append_sum(s.beta);
+      attr.set_post_ops(po);
+    }
+    auto desc = s.has_bias ? dnnl::matmul::desc(s.a, s.b, s.bias, s.dst) : dnnl::matmul::desc(s.a, s.b, s.dst);
+    dnnl::matmul::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+    dnnl::memory::desc scratch_md = pd.scratchpad_desc();
+    size_t scratch = scratch_md.get_size();
+    return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(pd), scratch, scratch_md, spec.num_threads, spec.node);
+  } catch (const dnnl::error& e) {
+    return dnnl_failure(spec.node, "matmul creation", e);
+  }
+}
+
+Result<std::unique_ptr<Kernel>> make_matmul(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  LW_RETURN_IF_ERROR(require_dtype(spec, 1, {DType::kFloat32}));
+  Dims a = spec.inputs[0].shape.dims(), b = spec.inputs[1].shape.dims();
+  if (a.empty() || b.empty()) return kernel_error(spec, StatusCode::kInvalidArgument, "inputs must not be scalars");
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  size_t r = std::max(a.size(), b.size());
+  if (r > kMaxDnnlRank)
+    return kernel_error(spec, StatusCode::kFeatureUnsupported, "rank ", r, " is above oneDNN's limit of ", kMaxDnnlRank);
+  a.insert(a.begin(), r - a.size(), 1);
+  b.insert(b.begin(), r - b.size(), 1);
+  Dims dst(r);
+  for (size_t i = 0; i + 2 < r; ++i) dst[i] = std::max(a[i], b[i]) == 1 ? 1 : (a[i] == 1 ? b[i] : a[i]);
+  dst[r - 2] = a[r - 2];
+  dst[r - 1] = b[r - 1];
+  if (numel(dst) != numel(spec.outputs[0].shape.dims()))
+    return kernel_error(spec, StatusCode::kInternal, "output shape ", spec.outputs[0].shape.to_string(),
+                        " does not match ", dst);
+  MatMulSetup s;
+  s.a = plain_desc(a);
+  s.b = plain_desc(b);
+  s.dst = plain_desc(dst);
+  s.c_plan = make_strided_plan(dst, {Dims(dst.size(), 0)});
+  return build(spec, std::move(s), dst, a[r - 1]);
+}
+
+Result<std::unique_ptr<Kernel>> make_gemm(const KernelSpec& spec) {
+  for (size_t i = 0; i < spec.inputs.size(); ++i) LW_RETURN_IF_ERROR(require_dtype(spec, i, {DType::kFloat32}));
+  const Dims& a = spec.inputs[0].shape.dims();
+  const Dims& b = spec.inputs[1].shape.dims();
+  if (a.size() != 2 || b.size() != 2) return kernel_error(spec, StatusCode::kInvalidArgument, "A and B must be 2-D");
+  bool ta = spec.node.attr_int("transA", 0) != 0, tb = spec.node.attr_int("transB", 0) != 0;
+  int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], n = tb ? b[0] : b[1];
+  using dt = dnnl::memory::data_type;
+  MatMulSetup s;
+  s.a = ta ? dnnl::memory::desc({m, k}, dt::f32, {1, m}) : plain_desc({m, k});
+  s.b = tb ? dnnl::memory::desc({k, n}, dt::f32, {1, k}) : plain_desc({k, n});
+  s.dst = plain_desc({m, n});
+  s.alpha = spec.node.attr_float("alpha", 1.0f);
+  s.beta = spec.node.attr_float("beta", 1.0f);
+  bool has_c = spec.inputs.size() > 2 && spec.inputs[2].dtype != DType::kUndefined && s.beta != 0.0f;
+  Dims dst = {m, n};
+  s.c_used = has_c;
+  if (has_c) {
+    Dims c = spec.inputs[2].shape.dims();
+    if (c.size() > 2) return kernel_error(spec, StatusCode::kInvalidArgument, "C must have rank <= 2");
+    s.c_plan = make_strided_plan(dst, {broadcast_strides(c, dst)});
+    if (s.alpha == 1.0f && s.beta == 1.0f && k != 0) {
+      c.insert(c.begin(), 2 - c.size(), 1);
+      s.has_bias = true;
+      s.bias = plain_desc(c);
+    } else {
+      s.sum_c = true;
+    }
+  } else {
+    s.c_plan = make_strided_plan(dst, {Dims{0, 0}});
+  }
+  return build(spec, std::move(s), dst, k);
+}
+
+}  // namespace
+
+void register_matmul_kernels(std::vector<KernelEntry>& registry) {
+  registry.push_back({"MatMul", make_matmul});
+  registry.push_back({"Gemm", make_gemm});
+}
+
+}  // namespace lw::cpu
