@@ -19,7 +19,18 @@ class AclDevice : public ::testing::Test {
 
 TEST_F(AclDevice, SetGetResetDevice) {
   int32_t device = -1;
-  EXPECT_ACL_FAIL(aclrtGetDevice(&device), ACL_ERROR_INVALID_DEVICE, "aclrtGetDevice");
+  // A thread that never set a device has none (checked on a fresh thread: the runtime keeps
+  // the current device per thread).
+  aclError fresh_err = ACL_SUCCESS;
+  bool fresh_text = false;
+  std::thread t([&] {
+    int32_t d = -1;
+    fresh_err = aclrtGetDevice(&d);
+    fresh_text = lw::test::error_text_named("aclrtGetDevice");
+  });
+  t.join();
+  EXPECT_EQ(fresh_err, ACL_ERROR_INVALID_DEVICE);
+  EXPECT_TRUE(fresh_text);
   ASSERT_ACL_OK(aclrtSetDevice(0));
   EXPECT_ACL_OK(aclrtGetDevice(&device));
   EXPECT_EQ(device, 0);
