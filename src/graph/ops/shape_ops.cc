@@ -72,12 +72,21 @@ Status infer_reshape(InferContext& ctx) {
     return ctx.error("shape ", *requested, " has both 0 and -1 with allowzero=1");
   int64_t in_count = x.rank_known() ? dims_product(x.dims(), 0, x.rank()) : kDynamicDim;
   if (minus_one >= 0) {
+    // Dims copied with 0 cancel out, so [N?, 3, 4] -> [0, -1] still gives [N?, 12].
+    auto copied = [&](size_t i) { return !allow_zero && i < requested->size() && (*requested)[i] == 0; };
     int64_t known = 1;
     bool dynamic = false;
     for (size_t i = 0; i < out.size(); ++i) {
-      if (static_cast<int>(i) == minus_one) continue;
+      if (static_cast<int>(i) == minus_one || copied(i)) continue;
       if (out[i] < 0) dynamic = true;
       else known *= out[i];
+    }
+    if (x.rank_known()) {
+      in_count = 1;
+      for (size_t i = 0; i < x.rank() && in_count >= 0; ++i) {
+        if (copied(i)) continue;
+        in_count = x.dim(i) < 0 ? kDynamicDim : in_count * x.dim(i);
+      }
     }
     if (in_count < 0 || dynamic) {
       out[minus_one] = kDynamicDim;
