@@ -23,6 +23,14 @@ constexpr uint32_t kNoConstant = 0xFFFFFFFFu;
 
 std::string fb_string(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+// The FlatBuffers verifier only guarantees 4-byte alignment for a vector's elements, so 8-byte
+// elements are copied out rather than loaded in place.
+int64_t load_i64(const FbVector<int64_t>& v, uint32_t i) {
+  int64_t out;
+  std::memcpy(&out, v.Data() + size_t{i} * sizeof(int64_t), sizeof out);
+  return out;
+}
+
 class ProgramReader {
  public:
   ProgramReader(const Blob& file, const BundleHeader& header, const fbs::Program& program,
@@ -77,7 +85,7 @@ class ProgramReader {
     LW_RETURN_IF_ERROR(spend(uint64_t{8} * v->size(), where));
     dims.reserve(v->size());
     for (uint32_t i = 0; i < v->size(); ++i) {
-      int64_t d = v->Get(i);
+      int64_t d = load_i64(*v, i);
       if (d < min_dim) return error(where, ": dim ", i, " is ", d, " (must be >= ", min_dim, ")");
       dims.push_back(d);
     }
@@ -264,7 +272,8 @@ class ProgramReader {
         std::vector<int64_t> v;
         if (const auto* ints = fa.ints()) {
           LW_RETURN_IF_ERROR(spend(uint64_t{8} * ints->size(), where));
-          v.assign(ints->begin(), ints->end());
+          v.resize(ints->size());
+          for (uint32_t i = 0; i < ints->size(); ++i) v[i] = load_i64(*ints, i);
         }
         return ir::Attribute(std::move(v));
       }
