@@ -30,9 +30,11 @@ TensorIn omitted() {
   return in;
 }
 
-Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
-                                      int num_outputs, int threads) {
-  ir::Graph g;
+Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                              int num_outputs, int threads) {
+  PreparedOp p;
+  p.graph = std::make_unique<ir::Graph>();
+  ir::Graph& g = *p.graph;
   g.name = "one_node";
   ir::Node node;
   node.op = op;
@@ -47,13 +49,13 @@ Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<T
       td.dtype = in.dtype;
       td.dims = in.dims;
       td.bytes = Blob::copy_of(in.bytes.data(), in.bytes.size());
-      node.inputs.push_back(g.add_const("in" + std::to_string(i), std::move(td)));
+      node.inputs.push_back(g.add_const(str_cat("in", i), std::move(td)));
     } else {
-      node.inputs.push_back(g.add_data("in" + std::to_string(i), in.dtype, Shape(in.dims)));
+      node.inputs.push_back(g.add_data(str_cat("in", i), in.dtype, Shape(in.dims)));
     }
   }
   for (int i = 0; i < num_outputs; ++i)
-    node.outputs.push_back(g.add_value("out" + std::to_string(i), DType::kUndefined, Shape::unknown_rank()));
+    node.outputs.push_back(g.add_value(str_cat("out", i), DType::kUndefined, Shape::unknown_rank()));
   int32_t node_index = g.add_node(std::move(node));
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   const ir::Node& n = g.nodes[static_cast<size_t>(node_index)];
@@ -76,9 +78,16 @@ Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<T
     const ir::Value& v = g.value(out);
     if (!v.shape.is_static()) return make_error(StatusCode::kInternal, "output shape not static: ", v.shape.to_string());
     spec.outputs.push_back(ir::TensorType{v.dtype, v.shape});
+    TensorOut o;
+    o.dtype = v.dtype;
+    o.dims = v.shape.dims();
+    p.outputs.push_back(std::move(o));
   }
-  LW_ASSIGN_OR_RETURN(auto kernel, factory(spec));
+  LW_ASSIGN_OR_RETURN(p.kernel, factory(spec));
+  return p;
+}
 
+Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs) {
   std::vector<AlignedPtr> in_buffers, out_buffers;
   std::vector<const void*> in_ptrs;
   std::vector<void*> out_ptrs;
@@ -91,23 +100,25 @@ Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<T
     if (!in.bytes.empty()) std::memcpy(in_buffers.back().get(), in.bytes.data(), in.bytes.size());
     in_ptrs.push_back(in_buffers.back().get());
   }
-  std::vector<TensorOut> outs;
-  for (const auto& t : spec.outputs) {
-    TensorOut o;
-    o.dtype = t.dtype;
-    o.dims = t.shape.dims();
-    o.bytes.resize(static_cast<size_t>(count(o.dims)) * dtype_size(t.dtype));
+  std::vector<TensorOut> outs = p.outputs;
+  for (TensorOut& o : outs) {
+    o.bytes.resize(static_cast<size_t>(count(o.dims)) * dtype_size(o.dtype));
     out_buffers.emplace_back(static_cast<uint8_t*>(alloc_aligned(o.bytes.size())));
     std::memset(out_buffers.back().get(), 0xAB, o.bytes.size());  // garbage, so unwritten outputs show
     out_ptrs.push_back(out_buffers.back().get());
-    outs.push_back(std::move(o));
   }
-  AlignedPtr scratch(static_cast<uint8_t*>(alloc_aligned(kernel->scratch_bytes())));
+  AlignedPtr scratch(static_cast<uint8_t*>(alloc_aligned(p.kernel->scratch_bytes())));
   cpu::KernelRun run{in_ptrs.data(), out_ptrs.data(), scratch.get()};
-  LW_RETURN_IF_ERROR(kernel->run(run));
+  LW_RETURN_IF_ERROR(p.kernel->run(run));
   for (size_t i = 0; i < outs.size(); ++i)
     if (!outs[i].bytes.empty()) std::memcpy(outs[i].bytes.data(), out_buffers[i].get(), outs[i].bytes.size());
   return outs;
+}
+
+Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                                      int num_outputs, int threads) {
+  LW_ASSIGN_OR_RETURN(PreparedOp p, prepare_op(op, inputs, attrs, num_outputs, threads));
+  return execute(p, inputs);
 }
 
 std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,18 @@ struct TensorOut {
 };
 
 using Attrs = std::map<std::string, ir::Attribute>;
+
+// A kernel created for one node, ready to run several times (the graph it refers to is kept).
+struct PreparedOp {
+  std::unique_ptr<ir::Graph> graph;
+  std::unique_ptr<cpu::Kernel> kernel;
+  std::vector<TensorOut> outputs;  // dtype and dims of each output, bytes empty
+};
+Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs = {},
+                              int num_outputs = 1, int threads = 2);
+// Runs a prepared kernel on `inputs` (same shapes as prepared) with fresh buffers. Thread-safe
+// as far as the kernel is.
+Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs);
 
 // Runs `op` once. Fails with the Status of inference, kernel lookup, creation or run.
 Result<std::vector<TensorOut>> run_op(const std::string& op, const std::vector<TensorIn>& inputs,
