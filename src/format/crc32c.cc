@@ -50,7 +50,7 @@ uint32_t update_portable(uint32_t c, const uint8_t* p, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t update_hardware(uint32_t c, const uint8_t* p, size_t n) {
+__attribute__((target("sse4.2"))) uint32_t update_hardware_serial(uint32_t c, const uint8_t* p, size_t n) {
   uint64_t c64 = c;
   while (n >= 8) {
     c64 = _mm_crc32_u64(c64, load_le64(p));
@@ -60,6 +60,51 @@ __attribute__((target("sse4.2"))) uint32_t update_hardware(uint32_t c, const uin
   uint32_t c32 = static_cast<uint32_t>(c64);
   while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
+}
+
+// The crc32 instruction has a latency of 3 cycles and a throughput of 1, so three independent
+// streams over consecutive blocks run about three times faster than one. The streams are
+// joined with the linear map "append kBlock zero bytes" to a raw CRC state, tabulated once.
+constexpr size_t kBlock = 4096;
+
+struct ZeroShift {
+  std::array<std::array<uint32_t, 256>, 4> t{};
+  uint32_t apply(uint32_t c) const {
+    return t[0][c & 0xFF] ^ t[1][(c >> 8) & 0xFF] ^ t[2][(c >> 16) & 0xFF] ^ t[3][c >> 24];
+  }
+};
+
+ZeroShift make_zero_shift() {
+  static const uint8_t zeros[kBlock] = {};
+  uint32_t basis[32];
+  for (int k = 0; k < 32; ++k) basis[k] = update_hardware_serial(1u << k, zeros, kBlock);
+  ZeroShift z;
+  for (int byte = 0; byte < 4; ++byte)
+    for (uint32_t v = 0; v < 256; ++v) {
+      uint32_t out = 0;
+      for (int bit = 0; bit < 8; ++bit)
+        if (v & (1u << bit)) out ^= basis[byte * 8 + bit];
+      z.t[static_cast<size_t>(byte)][v] = out;
+    }
+  return z;
+}
+
+__attribute__((target("sse4.2"))) uint32_t update_hardware(uint32_t c, const uint8_t* p, size_t n) {
+  if (n >= 3 * kBlock) {
+    static const ZeroShift shift = make_zero_shift();
+    while (n >= 3 * kBlock) {
+      uint64_t a = c, b = 0, d = 0;
+      for (size_t i = 0; i < kBlock; i += 8) {
+        a = _mm_crc32_u64(a, load_le64(p + i));
+        b = _mm_crc32_u64(b, load_le64(p + kBlock + i));
+        d = _mm_crc32_u64(d, load_le64(p + 2 * kBlock + i));
+      }
+      c = shift.apply(shift.apply(static_cast<uint32_t>(a)) ^ static_cast<uint32_t>(b)) ^ static_cast<uint32_t>(d);
+      p += 3 * kBlock;
+      n -= 3 * kBlock;
+    }
+  }
+  return update_hardware_serial(c, p, n);
 }
 
 bool detect_hardware() {

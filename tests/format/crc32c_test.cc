@@ -50,6 +50,22 @@ TEST(Crc32c, PathsAgreeWithBitwiseReferenceAtEveryLengthAndAlignment) {
     }
 }
 
+TEST(Crc32c, LongBuffersTakeTheInterleavedPathAndAgree) {
+  // Long enough for the three-stream hardware path (blocks of 3 x 4096 bytes) plus a tail.
+  std::mt19937 rng(11);
+  std::vector<uint8_t> buf(3 * 3 * 4096 + 777);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  for (size_t offset : {size_t{0}, size_t{1}, size_t{5}})
+    for (size_t n : {size_t{3 * 4096 - 1}, size_t{3 * 4096}, size_t{3 * 4096 + 1}, size_t{2 * 3 * 4096 + 100},
+                     buf.size() - 5}) {
+      uint32_t want = crc32c_bitwise(buf.data() + offset, n);
+      EXPECT_EQ(crc32c(buf.data() + offset, n), want) << "offset " << offset << " length " << n;
+      EXPECT_EQ(crc32c_portable(buf.data() + offset, n), want) << "offset " << offset << " length " << n;
+      uint32_t head = crc32c(buf.data() + offset, 13);
+      EXPECT_EQ(crc32c(buf.data() + offset + 13, n - 13, head), want) << "continued, offset " << offset;
+    }
+}
+
 TEST(Crc32c, ContinuesAcrossChunks) {
   std::vector<uint8_t> buf(777);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>(i * 31 + 7);
