@@ -84,8 +84,15 @@ Result<std::unique_ptr<Kernel>> make_transpose(const KernelSpec& spec) {
   Dims perm = spec.node.attr_ints("perm");
   if (!spec.node.has_attr("perm"))
     for (size_t i = 0; i < in.size(); ++i) perm.push_back(static_cast<int64_t>(in.size() - 1 - i));
-  for (int64_t& p : perm)
+  std::vector<bool> seen(in.size(), false);
+  if (perm.size() != in.size())
+    return kernel_error(spec, StatusCode::kInvalidArgument, "perm ", perm, " does not match rank ", in.size());
+  for (int64_t& p : perm) {
     if (p < 0) p += static_cast<int64_t>(in.size());
+    if (p < 0 || p >= static_cast<int64_t>(in.size()) || seen[static_cast<size_t>(p)])
+      return kernel_error(spec, StatusCode::kInvalidArgument, "perm is not a permutation");
+    seen[static_cast<size_t>(p)] = true;
+  }
   StridedPlan plan = make_strided_plan(spec.outputs[0].shape.dims(), {permuted_strides(in, perm)});
   switch (dtype_size(spec.inputs[0].dtype)) {
     case 1: return make_kernel<TransposeKernel<uint8_t>>(std::move(plan), spec.num_threads);
@@ -133,10 +140,14 @@ Result<std::unique_ptr<Kernel>> make_concat(const KernelSpec& spec) {
     return kernel_error(spec, StatusCode::kUnsupportedDtype, "unsupported type ", dtype_name(spec.outputs[0].dtype));
   int64_t axis = spec.node.attr_int("axis", 0);
   if (axis < 0) axis += static_cast<int64_t>(out.size());
+  if (axis < 0 || axis >= static_cast<int64_t>(out.size()))
+    return kernel_error(spec, StatusCode::kInvalidArgument, "axis out of range");
   int64_t outer = numel(Dims(out.begin(), out.begin() + axis));
   std::vector<size_t> rows;
   for (const auto& in : spec.inputs) {
     const Dims& d = in.shape.dims();
+    if (d.size() != out.size() || dtype_size(in.dtype) != esize)
+      return kernel_error(spec, StatusCode::kInvalidArgument, "inputs disagree with the output in rank or type");
     rows.push_back(static_cast<size_t>(numel(Dims(d.begin() + axis, d.end()))) * esize);
   }
   return make_kernel<ConcatKernel>(outer, std::move(rows), spec.num_threads);

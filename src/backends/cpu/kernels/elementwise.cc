@@ -83,8 +83,18 @@ StridedPlan binary_plan(const KernelSpec& spec, size_t n_inputs) {
   return make_strided_plan(out, strides);
 }
 
+// The plan trusts inference; a spec that disagrees with it must not turn into wild reads.
+Status check_broadcast(const KernelSpec& spec, size_t n_inputs) {
+  for (size_t i = 0; i < n_inputs; ++i)
+    if (!broadcasts_to(spec.inputs[i].shape.dims(), spec.outputs[0].shape.dims()))
+      return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " ", spec.inputs[i].shape.dims(),
+                          " does not broadcast to the output ", spec.outputs[0].shape.dims());
+  return Status::ok();
+}
+
 template <typename T, typename Out, typename Op>
 Result<std::unique_ptr<Kernel>> binary_of(const KernelSpec& spec, bool check_zero) {
+  LW_RETURN_IF_ERROR(check_broadcast(spec, 2));
   return make_kernel<BinaryKernel<T, Out, Op>>(binary_plan(spec, 2), spec.num_threads,
                                                numel(spec.inputs[1].shape.dims()), check_zero, spec.node.name);
 }
@@ -147,6 +157,7 @@ class WhereKernel final : public Kernel {
 
 Result<std::unique_ptr<Kernel>> make_where(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kBool}));
+  LW_RETURN_IF_ERROR(check_broadcast(spec, 3));
   StridedPlan plan = binary_plan(spec, 3);
   switch (dtype_size(spec.inputs[1].dtype)) {
     case 1: return make_kernel<WhereKernel<uint8_t>>(std::move(plan), spec.num_threads);

@@ -135,6 +135,7 @@ Result<std::unique_ptr<Kernel>> make_gemm(const KernelSpec& spec) {
   if (a.size() != 2 || b.size() != 2) return kernel_error(spec, StatusCode::kInvalidArgument, "A and B must be 2-D");
   bool ta = spec.node.attr_int("transA", 0) != 0, tb = spec.node.attr_int("transB", 0) != 0;
   int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], n = tb ? b[0] : b[1];
+  if ((tb ? b[1] : b[0]) != k) return kernel_error(spec, StatusCode::kInvalidArgument, "A ", a, " and B ", b, " disagree");
   using dt = dnnl::memory::data_type;
   MatMulSetup s;
   s.a = ta ? dnnl::memory::desc({m, k}, dt::f32, {1, m}) : plain_desc({m, k});
@@ -147,7 +148,8 @@ Result<std::unique_ptr<Kernel>> make_gemm(const KernelSpec& spec) {
   s.c_used = has_c;
   if (has_c) {
     Dims c = spec.inputs[2].shape.dims();
-    if (c.size() > 2) return kernel_error(spec, StatusCode::kInvalidArgument, "C must have rank <= 2");
+    if (!broadcasts_to(c, dst))
+      return kernel_error(spec, StatusCode::kInvalidArgument, "C ", c, " does not broadcast to ", dst);
     s.c_plan = make_strided_plan(dst, {broadcast_strides(c, dst)});
     if (s.alpha == 1.0f && s.beta == 1.0f && k != 0) {
       c.insert(c.begin(), 2 - c.size(), 1);

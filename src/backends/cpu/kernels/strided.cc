@@ -13,6 +13,14 @@ Dims broadcast_strides(const Dims& in_dims, const Dims& out_dims) {
   return strides;
 }
 
+bool broadcasts_to(const Dims& in_dims, const Dims& out_dims) {
+  if (in_dims.size() > out_dims.size()) return false;
+  size_t shift = out_dims.size() - in_dims.size();
+  for (size_t k = 0; k < in_dims.size(); ++k)
+    if (in_dims[k] != 1 && in_dims[k] != out_dims[k + shift]) return false;
+  return true;
+}
+
 Dims permuted_strides(const Dims& in_dims, const Dims& perm) {
   Dims in_strides(in_dims.size(), 1);
   for (size_t k = in_dims.size(); k-- > 1;) in_strides[k - 1] = in_strides[k] * in_dims[k];

@@ -22,6 +22,8 @@ struct StridedPlan {
 
 // Strides of `in_dims` seen from `out_dims` under numpy broadcasting (in_dims right-aligned).
 Dims broadcast_strides(const Dims& in_dims, const Dims& out_dims);
+// True when `in_dims` broadcasts to exactly `out_dims`.
+bool broadcasts_to(const Dims& in_dims, const Dims& out_dims);
 // Input strides for each output dim of a transpose: output dim i reads input dim perm[i].
 Dims permuted_strides(const Dims& in_dims, const Dims& perm);
 // Drops size-1 dims and merges dims that every input walks contiguously.
