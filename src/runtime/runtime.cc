@@ -15,7 +15,18 @@ namespace lw::rt {
 namespace {
 std::atomic<uint32_t> g_next_id{1};
 uint32_t next_id() { return g_next_id.fetch_add(1); }
-thread_local int32_t t_current_device = -1;
+
+// The current device is per thread. Each aclInit..aclFinalize cycle is a generation: a device
+// set in an earlier generation is not current any more.
+std::atomic<uint64_t> g_generation{1};
+struct CurrentDevice {
+  int32_t device = -1;
+  uint64_t generation = 0;
+};
+thread_local CurrentDevice t_current;
+
+void set_current_device(int32_t device) { t_current = {device, g_generation.load()}; }
+int32_t current_device_id() { return t_current.generation == g_generation.load() ? t_current.device : -1; }
 }  // namespace
 
 struct Runtime::State {
@@ -50,6 +61,7 @@ Status Runtime::finalize() {
   state_->models.clear();
   state_->devices_in_use.clear();
   state_->initialized = false;
+  g_generation.fetch_add(1);
   return Status::ok();
 }
 
@@ -73,7 +85,16 @@ Status Runtime::set_device(int32_t device_id) {
   if (device_id != 0)
     return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
   ++state_->devices_in_use[device_id];
-  t_current_device = device_id;
+  set_current_device(device_id);
+  return Status::ok();
+}
+
+Status Runtime::use_device(int32_t device_id) {
+  std::shared_lock lock(state_->mu);
+  LW_REQUIRE_INIT();
+  if (device_id != 0)
+    return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
+  set_current_device(device_id);
   return Status::ok();
 }
 
@@ -86,16 +107,16 @@ Status Runtime::reset_device(int32_t device_id) {
   if (it == state_->devices_in_use.end())
     return make_error(StatusCode::kInvalidDevice, "device ", device_id, " was not set (call aclrtSetDevice first)");
   if (--it->second == 0) state_->devices_in_use.erase(it);
-  if (t_current_device == device_id) t_current_device = -1;
+  if (current_device_id() == device_id) set_current_device(-1);
   return Status::ok();
 }
 
 Result<int32_t> Runtime::current_device() const {
   std::shared_lock lock(state_->mu);
   LW_REQUIRE_INIT();
-  if (t_current_device < 0)
-    return make_error(StatusCode::kInvalidDevice, "no device is set on this thread (call aclrtSetDevice first)");
-  return t_current_device;
+  int32_t device = current_device_id();
+  if (device < 0) return make_error(StatusCode::kInvalidDevice, "no device is set on this thread (call aclrtSetDevice first)");
+  return device;
 }
 
 namespace {

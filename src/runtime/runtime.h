@@ -68,7 +68,10 @@ class Runtime {
   Config config() const;
 
   // Devices: without GPUs only device 0 (the CPU) exists.
+  // aclrtSetDevice: counts the device as in use and makes it current on this thread.
   Status set_device(int32_t device_id);
+  // Makes a device current on this thread without counting it (contexts use this).
+  Status use_device(int32_t device_id);
   Status reset_device(int32_t device_id);
   Result<int32_t> current_device() const;
 

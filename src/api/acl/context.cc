@@ -104,7 +104,7 @@ ACL_FUNC_VISIBILITY aclError aclrtCreateContext(aclrtContext* context, int32_t d
   static constexpr const char* kFn = "aclrtCreateContext";
   return guard(kFn, [&]() -> aclError {
     if (context == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "context is NULL");
-    lw::Status st = lw::rt::Runtime::instance().set_device(deviceId);
+    lw::Status st = lw::rt::Runtime::instance().use_device(deviceId);
     if (!st.is_ok()) return lw::acl::fail_status(kFn, st);
     lw::acl::Context* ctx = lw::acl::new_context(deviceId, false);
     lw::acl::set_current(ctx);
@@ -134,7 +134,7 @@ ACL_FUNC_VISIBILITY aclError aclrtSetCurrentContext(aclrtContext context) {
     if (context == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "context is NULL");
     auto live = lw::acl::contexts().find(context);
     if (!live) return fail(ACL_ERROR_INVALID_PARAM, kFn, "context is not a live context (destroyed already, or never created)");
-    lw::Status st = lw::rt::Runtime::instance().set_device(live->device);
+    lw::Status st = lw::rt::Runtime::instance().use_device(live->device);
     if (!st.is_ok()) return lw::acl::fail_status(kFn, st);
     lw::acl::set_current(live.get());
     return ACL_SUCCESS;
