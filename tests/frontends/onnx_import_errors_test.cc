@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <climits>
 #include <random>
 
 #include "frontends/onnx/onnx_importer.h"
@@ -200,30 +201,93 @@ TEST(OnnxErrors, InputShapesMustNameAnInput) {
   expect_error(import_onnx_bytes(b.data(), b.size(), on_init), StatusCode::kInvalidArgument, {"'w'"});
 }
 
-// Truncations and random byte flips of a real model never crash; failures carry a message.
+// Truncations and random byte flips of real models never crash; failures carry a message.
 TEST(OnnxErrors, TruncatedAndCorruptedModelsNeverCrash) {
-  std::vector<uint8_t> bytes = read_file_bytes(test_model_dir("mlp") + "/model.onnx");
-  ASSERT_GT(bytes.size(), 1000u);
-  size_t failures = 0;
-  auto check = [&](const std::vector<uint8_t>& b) {
-    auto r = import_onnx_bytes(b.data(), b.size());
-    if (!r.is_ok()) {
-      ++failures;
-      EXPECT_FALSE(r.status().message().empty());
-    } else {
-      EXPECT_TRUE(r->verify().is_ok());
+  for (const char* model : {"mlp", "cnn_bn", "mlp_opset11"}) {
+    std::vector<uint8_t> bytes = read_file_bytes(test_model_dir(model) + "/model.onnx");
+    ASSERT_GT(bytes.size(), 1000u);
+    size_t failures = 0;
+    auto check = [&](const std::vector<uint8_t>& b) {
+      auto r = import_onnx_bytes(b.data(), b.size());
+      if (!r.is_ok()) {
+        ++failures;
+        EXPECT_FALSE(r.status().message().empty());
+      } else {
+        EXPECT_TRUE(r->verify().is_ok());
+      }
+    };
+    for (size_t len = 0; len < bytes.size(); len += (len < 256 ? 1 : 7))
+      check(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(len)));
+    std::mt19937 rng(12345);
+    for (int iter = 0; iter < 2000; ++iter) {
+      std::vector<uint8_t> b = bytes;
+      int flips = 1 + static_cast<int>(rng() % 8);
+      for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+      check(b);
     }
-  };
-  for (size_t len = 0; len < bytes.size(); len += (len < 256 ? 1 : 7))
-    check(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(len)));
-  std::mt19937 rng(12345);
-  for (int iter = 0; iter < 3000; ++iter) {
-    std::vector<uint8_t> b = bytes;
-    int flips = 1 + static_cast<int>(rng() % 8);
-    for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());
-    check(b);
+    EXPECT_GT(failures, 0u) << model;
   }
-  EXPECT_GT(failures, 0u);
+}
+
+// Field-level damage that still parses as a ModelProto: wrong dims, attribute values, op
+// types and wiring reach the graph builder and type inference, which must answer with a Status.
+TEST(OnnxErrors, StructurallyDamagedModelsNeverCrash) {
+  std::vector<uint8_t> bytes = read_file_bytes(test_model_dir("cnn_bn") + "/model.onnx");
+  onnx::ModelProto base;
+  ASSERT_TRUE(base.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  const int64_t kValues[] = {0, 1, -1, 2, 3, -7, 1000, int64_t{1} << 33, INT64_MAX, INT64_MIN};
+  const char* kOps[] = {"Relu", "Conv", "Gemm", "MaxPool", "Flatten", "BatchNormalization", "Reshape", "Add"};
+  std::mt19937 rng(777);
+  auto pick_value = [&] { return kValues[rng() % (sizeof(kValues) / sizeof(kValues[0]))]; };
+  size_t ok = 0;
+  for (int iter = 0; iter < 1500; ++iter) {
+    onnx::ModelProto m = base;
+    auto* g = m.mutable_graph();
+    for (int k = 0, edits = 1 + static_cast<int>(rng() % 3); k < edits; ++k) {
+      auto* node = g->mutable_node(static_cast<int>(rng() % static_cast<unsigned>(g->node_size())));
+      switch (rng() % 7) {
+        case 0:  // an attribute int or ints entry
+          for (auto& a : *node->mutable_attribute()) {
+            if (a.type() == onnx::AttributeProto::INT) a.set_i(pick_value());
+            if (a.type() == onnx::AttributeProto::INTS && a.ints_size() > 0)
+              a.set_ints(static_cast<int>(rng() % static_cast<unsigned>(a.ints_size())), pick_value());
+          }
+          break;
+        case 1:  // drop the last input
+          if (node->input_size() > 0) node->mutable_input()->RemoveLast();
+          break;
+        case 2:  // another op type
+          node->set_op_type(kOps[rng() % (sizeof(kOps) / sizeof(kOps[0]))]);
+          break;
+        case 3: {  // an initializer's dims
+          auto* t = g->mutable_initializer(static_cast<int>(rng() % static_cast<unsigned>(g->initializer_size())));
+          if (t->dims_size() > 0) t->set_dims(static_cast<int>(rng() % static_cast<unsigned>(t->dims_size())), pick_value());
+          else t->add_dims(pick_value());
+          break;
+        }
+        case 4: {  // the graph input's dims
+          auto* shape = g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+          shape->mutable_dim(static_cast<int>(rng() % static_cast<unsigned>(shape->dim_size())))->set_dim_value(pick_value());
+          break;
+        }
+        case 5:  // feed the node from the graph input instead
+          if (node->input_size() > 0) node->set_input(static_cast<int>(rng() % static_cast<unsigned>(node->input_size())), "input");
+          break;
+        default:  // an extra, empty or duplicated input
+          node->add_input(rng() % 2 ? "" : node->input_size() > 0 ? node->input(0) : "input");
+          break;
+      }
+    }
+    std::string b = m.SerializeAsString();
+    auto r = import_onnx_bytes(b.data(), b.size());
+    if (r.is_ok()) {
+      ++ok;
+      EXPECT_TRUE(r->verify().is_ok());
+    } else {
+      EXPECT_FALSE(r.status().message().empty());
+    }
+  }
+  EXPECT_LT(ok, 1500u);
 }
 
 }  // namespace
