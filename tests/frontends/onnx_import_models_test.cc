@@ -22,6 +22,9 @@ struct ModelCase {
   int onnx_inputs;  // graph inputs the file lists (old exports list initializers too)
 };
 
+// Keeps CTest's test names readable (the default prints the bytes of the struct).
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
+
 const std::vector<std::string> kMlpOps = {"Gemm", "Relu", "Gemm", "Tanh", "Gemm"};
 
 std::vector<ModelCase> cases() {

@@ -168,7 +168,10 @@ def make(outdir, name):
     state_mixed = {k: v.clone() for k, v in state_b.items()}
     state_mixed[first_key] = state_a[first_key].clone()
     mixed.load_state_dict(state_mixed)
-    np.save(os.path.join(d, "out_b_skip0.npy"), run(mixed.eval(), x))
+    out_skip0 = run(mixed.eval(), x)
+    if np.allclose(out_skip0, run(mb, x)) or np.allclose(out_skip0, run(ma, x)):
+        raise SystemExit(f"{name}: keeping {inits[0].name!r} at A does not change the output")
+    np.save(os.path.join(d, "out_b_skip0.npy"), out_skip0)
 
     b_inits = {t.name: numpy_helper.to_array(t) for t in model_b.graph.initializer}
     manifest = []
