@@ -232,6 +232,8 @@ TEST(OpsInference, FlattenTransposeConcat) {
 TEST(OpsInference, SqueezeUnsqueezeShapeGather) {
   EXPECT_SHAPE(infer("Squeeze", {data({1, 3, 1, 4}), ints({0, -2})}), S({3, 4}));
   EXPECT_SHAPE(infer("Squeeze", {data({1, 3, 1, 4})}), S({3, 4}));
+  EXPECT_SHAPE(infer("Squeeze", {data({1, 3, 1, 4}), ints({})}), S({3, 4}));
+  EXPECT_SHAPE(infer("Squeeze", {data({1, D, 4})}), Shape::unknown_rank());
   EXPECT_SHAPE(infer("Squeeze", {data({1, D, 4}), ints({0})}), S({D, 4}));
   EXPECT_INFER_ERROR(infer("Squeeze", {data({1, 3}), ints({1})}), "not 1");
   EXPECT_INFER_ERROR(infer("Squeeze", {data({1, 3}), ints({2})}), "out of range");

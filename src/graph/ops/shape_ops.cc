@@ -198,7 +198,8 @@ Status infer_squeeze(InferContext& ctx) {
   std::optional<Dims> axes;
   if (ctx.has_input(1)) {
     LW_ASSIGN_OR_RETURN(axes, const_ints(ctx, 1));
-    if (!axes) {
+    if (axes && axes->empty()) axes.reset();  // an empty list squeezes every unit dim, as no list does
+    else if (!axes) {
       ctx.outputs[0] = TensorType{t, Shape::unknown_rank()};
       return Status::ok();
     }
