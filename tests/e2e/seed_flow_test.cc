@@ -112,7 +112,9 @@ class BundleRun {
     EXPECT_EQ(aclmdlBundleGetModelNum(bundle_id, &count), ACL_SUCCESS);
     EXPECT_EQ(count, has_init ? 3u : 2u);
     EXPECT_EQ(aclmdlBundleGetModelId(bundle_id, 0, &infer_id_), ACL_SUCCESS);
-    if (has_init) EXPECT_EQ(aclmdlBundleGetModelId(bundle_id, 1, &init_id_), ACL_SUCCESS);
+    if (has_init) {
+      EXPECT_EQ(aclmdlBundleGetModelId(bundle_id, 1, &init_id_), ACL_SUCCESS);
+    }
     EXPECT_EQ(aclmdlBundleGetModelId(bundle_id, has_init ? 2 : 1, &update_id_), ACL_SUCCESS);
     update_desc_ = aclmdlCreateDesc();
     EXPECT_EQ(aclmdlGetDesc(update_desc_, update_id_), ACL_SUCCESS);
