@@ -1,0 +1,96 @@
+// lw::Session: the native C++ way to run a bundle — load, init, infer, update by weight name —
+// without datasets and descs. It drives the same runtime as the C API (and initializes it on
+// first use if aclInit was not called), so a bundle opened here is also visible to C API calls
+// by bundle_id().
+//
+// Thread-safety: infer() and update() may be called from several threads at once; each
+// inference uses the weights current when it starts (an update publishes all its weights at
+// once or none). close() must not race with other calls on the same Session.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "liveweight/dtype.h"
+#include "liveweight/export.h"
+#include "liveweight/status.h"
+
+namespace lw {
+
+// A caller's tensor: not owned; must stay valid for the call. Dense, row-major.
+struct ArrayView {
+  const void* data = nullptr;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> dims;
+  size_t bytes = 0;  // bytes available at data
+};
+
+// A tensor the Session allocated (inference outputs); shares ownership of its bytes.
+struct Array {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> dims;
+  std::shared_ptr<uint8_t> data;
+  size_t bytes = 0;
+};
+
+struct WeightInfo {
+  std::string name;    // the Variable, "<initializer>_var"
+  std::string source;  // the initializer, or "" when built by hand
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> dims;
+  uint64_t bytes = 0;
+  int32_t update_input = -1;
+};
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> dims;  // -1 dynamic; {-2} unknown rank
+};
+
+class LW_API Session {
+ public:
+  // Loads a bundle file (mapped) or a copy of bundle bytes.
+  static Result<std::unique_ptr<Session>> open(const std::string& path);
+  static Result<std::unique_ptr<Session>> open_bytes(const void* data, size_t size);
+  ~Session();  // unloads the bundle if still open
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs the weight-init graph (kFeatureUnsupported when the bundle has none).
+  Status init();
+  // Runs the inference graph. Inputs in graph order, with their real dims.
+  Result<std::vector<Array>> infer(const std::vector<ArrayView>& inputs);
+  // Refreshes the named weights (initializer or Variable names); the others keep their values.
+  // Every entry is checked first: an unknown name or wrong dtype/dims/size rejects the whole
+  // update and changes nothing.
+  Status update(const std::map<std::string, ArrayView>& weights);
+
+  // Number of applied weight updates (init counts as one).
+  uint64_t version() const;
+  const std::vector<WeightInfo>& weights() const { return weights_; }
+  const std::vector<TensorSpec>& inputs() const { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const { return outputs_; }
+  uint32_t bundle_id() const { return bundle_id_; }
+  bool is_open() const { return open_; }
+  // Unloads the bundle; later calls fail with kInvalidBundleId. Idempotent.
+  Status close();
+
+ private:
+  Session() = default;
+  static Result<std::unique_ptr<Session>> attach(Result<uint32_t> bundle_id);
+  Status check_open() const;
+
+  uint32_t bundle_id_ = 0;
+  bool open_ = false;
+  uint32_t infer_id_ = 0, init_id_ = 0, update_id_ = 0;
+  bool has_init_ = false;
+  std::vector<WeightInfo> weights_;
+  std::vector<TensorSpec> inputs_, outputs_;
+  std::vector<std::string> update_inputs_;  // Variable name per update input
+};
+
+}  // namespace lw

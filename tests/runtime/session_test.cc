@@ -1,0 +1,131 @@
+// The native Session API against the PyTorch references of the test models.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "liveweight/build.h"
+#include "liveweight/session.h"
+#include "support/test_support.h"
+
+namespace lw {
+namespace {
+
+struct Model {
+  std::string bundle;
+  test::NpyArray input, out_a, out_b, out_b_skip0;
+  std::vector<std::pair<std::string, test::NpyArray>> weights_b;
+};
+
+Model load(const std::string& name) {
+  Model m;
+  std::string dir = test::test_models_dir() + "/" + name;
+  m.bundle = test::temp_path(name + ".om");
+  Status st = build_bundle_from_onnx(dir + "/model.onnx", m.bundle);
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  m.input = test::read_npy(dir + "/input.npy");
+  m.out_a = test::read_npy(dir + "/out_a.npy");
+  m.out_b = test::read_npy(dir + "/out_b.npy");
+  m.out_b_skip0 = test::read_npy(dir + "/out_b_skip0.npy");
+  std::ifstream f(dir + "/weights.json");
+  for (const auto& w : nlohmann::json::parse(f))
+    m.weights_b.push_back({w["name"].get<std::string>(), test::read_npy(dir + "/" + w["file"].get<std::string>())});
+  return m;
+}
+
+ArrayView view(const test::NpyArray& a) { return {a.bytes.data(), DType::kFloat32, a.shape, a.bytes.size()}; }
+
+std::vector<float> run(Session& s, const test::NpyArray& x) {
+  auto out = s.infer({view(x)});
+  EXPECT_TRUE(out.is_ok()) << out.status().message();
+  if (!out.is_ok()) return {};
+  const float* p = reinterpret_cast<const float*>(out->at(0).data.get());
+  return std::vector<float>(p, p + out->at(0).bytes / sizeof(float));
+}
+
+double error(const std::vector<float>& got, const test::NpyArray& want) {
+  EXPECT_EQ(got.size(), want.numel());
+  return test::max_scaled_error(got.data(), want.f32(), std::min(got.size(), want.numel()));
+}
+
+TEST(Session, InitUpdateByNameAndVersions) {
+  Model m = load("cnn_bn");
+  auto s = Session::open(m.bundle);
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  Session& session = **s;
+  EXPECT_EQ(session.version(), 0u);
+  ASSERT_TRUE(session.init().is_ok());
+  EXPECT_EQ(session.version(), 1u);
+  EXPECT_LT(error(run(session, m.input), m.out_a), 1e-4);
+
+  // Update all but the first weight, by initializer name.
+  std::map<std::string, ArrayView> partial;
+  for (size_t i = 1; i < m.weights_b.size(); ++i) partial[m.weights_b[i].first] = view(m.weights_b[i].second);
+  ASSERT_TRUE(session.update(partial).is_ok());
+  EXPECT_EQ(session.version(), 2u);
+  EXPECT_LT(error(run(session, m.input), m.out_b_skip0), 1e-4);
+
+  // The first one by its Variable name.
+  Status st = session.update({{m.weights_b[0].first + "_var", view(m.weights_b[0].second)}});
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(session.version(), 3u);
+  EXPECT_LT(error(run(session, m.input), m.out_b), 1e-4);
+}
+
+TEST(Session, RejectedUpdateChangesNothing) {
+  Model m = load("mlp");
+  auto s = Session::open(m.bundle);
+  ASSERT_TRUE(s.is_ok());
+  Session& session = **s;
+  ASSERT_TRUE(session.init().is_ok());
+  std::vector<float> before = run(session, m.input);
+
+  // One good weight and one unknown name: nothing changes.
+  Status unknown = session.update({{m.weights_b[0].first, view(m.weights_b[0].second)}, {"no_such_weight", view(m.input)}});
+  EXPECT_FALSE(unknown.is_ok());
+  EXPECT_NE(unknown.message().find("no_such_weight"), std::string::npos);
+  // One good weight and one of the wrong dims: nothing changes, the error names the input.
+  ArrayView wrong = view(m.weights_b[1].second);
+  wrong.dims.push_back(1);
+  Status bad_dims = session.update({{m.weights_b[0].first, view(m.weights_b[0].second)}, {m.weights_b[1].first, wrong}});
+  EXPECT_FALSE(bad_dims.is_ok());
+  EXPECT_NE(bad_dims.message().find(m.weights_b[1].first + "_var_data"), std::string::npos) << bad_dims.message();
+
+  EXPECT_EQ(session.version(), 1u);
+  std::vector<float> after = run(session, m.input);
+  ASSERT_EQ(before.size(), after.size());
+  EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0);
+}
+
+TEST(Session, OpenBytesAndClose) {
+  Model m = load("mlp");
+  std::vector<uint8_t> bytes = test::read_file_bytes(m.bundle);
+  auto s = Session::open_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  Session& session = **s;
+  EXPECT_EQ(session.weights().size(), m.weights_b.size());
+  EXPECT_EQ(session.weights()[0].source, m.weights_b[0].first);
+  EXPECT_EQ(session.inputs().size(), 1u);
+  auto before_init = session.infer({view(m.input)});
+  ASSERT_FALSE(before_init.is_ok());
+  EXPECT_NE(before_init.status().message().find("never been written"), std::string::npos);
+  ASSERT_TRUE(session.init().is_ok());
+  EXPECT_LT(error(run(session, m.input), m.out_a), 1e-4);
+  EXPECT_TRUE(session.close().is_ok());
+  EXPECT_TRUE(session.close().is_ok());
+  EXPECT_FALSE(session.infer({view(m.input)}).is_ok());
+  EXPECT_FALSE(session.update({}).is_ok());
+}
+
+TEST(Session, OpenFailsOnMissingOrCorruptFiles) {
+  auto missing = Session::open("/nonexistent/bundle.om");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidFile);
+  uint8_t junk[100] = {1, 2, 3};
+  auto corrupt = Session::open_bytes(junk, sizeof(junk));
+  ASSERT_FALSE(corrupt.is_ok());
+}
+
+}  // namespace
+}  // namespace lw
