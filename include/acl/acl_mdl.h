@@ -121,6 +121,13 @@ ACL_FUNC_VISIBILITY aclError aclmdlLoadFromMem(const void* model, size_t modelSi
  * run the same model at once with different datasets. */
 ACL_FUNC_VISIBILITY aclError aclmdlExecute(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output);
 
+/* aclmdlExecute queued on `stream` (NULL: runs now, synchronously). The model id and the datasets
+ * are checked now; the buffers and input dims are taken now, and the model runs when the stream
+ * reaches it. Its failure, if any, is returned by aclrtSynchronizeStream. The output dataset's
+ * descriptions are written when the run finishes: read them after synchronizing. */
+ACL_FUNC_VISIBILITY aclError aclmdlExecuteAsync(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output,
+                                                aclrtStream stream);
+
 /* Unloads a plain model. A model id that belongs to a bundle is ACL_ERROR_INVALID_PARAM (use
  * aclmdlBundleUnload); a bundle id unloads the whole bundle. */
 ACL_FUNC_VISIBILITY aclError aclmdlUnload(uint32_t modelId);

@@ -66,6 +66,25 @@ ACL_FUNC_VISIBILITY aclError aclrtSetCurrentContext(aclrtContext context);
  * ACL_ERROR_INVALID_RESOURCE_HANDLE when the thread has none (or it was destroyed). */
 ACL_FUNC_VISIBILITY aclError aclrtGetCurrentContext(aclrtContext* context);
 
+/* ---- streams ----
+ * A stream is an in-order queue of work: on the CPU backend each stream has its own worker
+ * thread, so work on different streams runs concurrently. A NULL stream is the default stream,
+ * on which work runs synchronously in the calling thread. Failures of queued work are reported
+ * by aclrtSynchronizeStream (the first one since the last synchronize). Buffers, datasets and
+ * descs given to asynchronous calls must stay valid and untouched until the stream is
+ * synchronized. Stream handles may be used from any thread. */
+
+/* Creates a stream. Needs aclInit. */
+ACL_FUNC_VISIBILITY aclError aclrtCreateStream(aclrtStream* stream);
+
+/* Waits for the stream's queued work, then destroys it. A destroyed or unknown stream is
+ * ACL_ERROR_INVALID_PARAM. */
+ACL_FUNC_VISIBILITY aclError aclrtDestroyStream(aclrtStream stream);
+
+/* Waits until all work submitted to the stream so far has finished; returns the first failure of
+ * that work (with its text) or ACL_SUCCESS. NULL (the default stream) returns at once. */
+ACL_FUNC_VISIBILITY aclError aclrtSynchronizeStream(aclrtStream stream);
+
 /* ---- memory ----
  * On the CPU backend "device" memory is 64-byte-aligned host memory that the library tracks, so
  * aclrtMemcpy can check its kind against where the pointers live. None of these need aclInit.
@@ -96,6 +115,11 @@ ACL_FUNC_VISIBILITY aclError aclrtMemcpy(void* dst, size_t destMax, const void* 
 
 /* Sets `count` bytes at devPtr to (value & 0xff). devPtr with its whole range must lie inside one
  * aclrtMalloc block; count > maxCount is ACL_ERROR_INVALID_PARAM. */
+/* aclrtMemcpy queued on `stream`: the arguments are checked now (same rules and codes as
+ * aclrtMemcpy), the copy happens when the stream reaches it. */
+ACL_FUNC_VISIBILITY aclError aclrtMemcpyAsync(void* dst, size_t destMax, const void* src, size_t count,
+                                              aclrtMemcpyKind kind, aclrtStream stream);
+
 ACL_FUNC_VISIBILITY aclError aclrtMemset(void* devPtr, size_t maxCount, int32_t value, size_t count);
 
 #ifdef __cplusplus

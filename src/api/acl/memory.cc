@@ -8,6 +8,7 @@
 
 #include "acl/acl_rt.h"
 #include "api/acl/error_map.h"
+#include "api/acl/memory.h"
 #include "core/blob.h"
 #include "liveweight/str_cat.h"
 
@@ -116,6 +117,32 @@ aclError check_side(const char* fn, const char* side, const void* p, size_t coun
 
 }  // namespace
 
+namespace lw::acl {
+
+aclError check_memcpy(const char* kFn, void* dst, size_t destMax, const void* src, size_t count, aclrtMemcpyKind kind) {
+  if (dst == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "dst is NULL");
+  if (src == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "src is NULL");
+  if (count > destMax)
+    return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat("count ", count, " is larger than destMax ", destMax));
+  bool src_device = false;
+  bool dst_device = false;
+  bool infer = false;
+  switch (kind) {
+    case ACL_MEMCPY_HOST_TO_HOST: break;
+    case ACL_MEMCPY_HOST_TO_DEVICE: dst_device = true; break;
+    case ACL_MEMCPY_DEVICE_TO_HOST: src_device = true; break;
+    case ACL_MEMCPY_DEVICE_TO_DEVICE: src_device = dst_device = true; break;
+    case ACL_MEMCPY_DEFAULT: infer = true; break;
+    default:
+      return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat("kind ", static_cast<int>(kind), " is not an aclrtMemcpyKind value"));
+  }
+  aclError err = check_side(kFn, "src", src, count, src_device, infer, kind);
+  if (err != ACL_SUCCESS) return err;
+  return check_side(kFn, "dst", dst, count, dst_device, infer, kind);
+}
+
+}  // namespace lw::acl
+
 extern "C" {
 
 ACL_FUNC_VISIBILITY aclError aclrtMalloc(void** devPtr, size_t size, aclrtMemMallocPolicy policy) {
@@ -193,25 +220,7 @@ ACL_FUNC_VISIBILITY aclError aclrtMemcpy(void* dst, size_t destMax, const void* 
                                          aclrtMemcpyKind kind) {
   static constexpr const char* kFn = "aclrtMemcpy";
   return guard(kFn, [&]() -> aclError {
-    if (dst == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "dst is NULL");
-    if (src == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "src is NULL");
-    if (count > destMax)
-      return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat("count ", count, " is larger than destMax ", destMax));
-    bool src_device = false;
-    bool dst_device = false;
-    bool infer = false;
-    switch (kind) {
-      case ACL_MEMCPY_HOST_TO_HOST: break;
-      case ACL_MEMCPY_HOST_TO_DEVICE: dst_device = true; break;
-      case ACL_MEMCPY_DEVICE_TO_HOST: src_device = true; break;
-      case ACL_MEMCPY_DEVICE_TO_DEVICE: src_device = dst_device = true; break;
-      case ACL_MEMCPY_DEFAULT: infer = true; break;
-      default:
-        return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat("kind ", static_cast<int>(kind), " is not an aclrtMemcpyKind value"));
-    }
-    aclError err = check_side(kFn, "src", src, count, src_device, infer, kind);
-    if (err != ACL_SUCCESS) return err;
-    err = check_side(kFn, "dst", dst, count, dst_device, infer, kind);
+    aclError err = lw::acl::check_memcpy(kFn, dst, destMax, src, count, kind);
     if (err != ACL_SUCCESS) return err;
     if (count != 0 && dst != src) std::memmove(dst, src, count);
     return ACL_SUCCESS;

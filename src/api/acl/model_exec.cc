@@ -6,6 +6,7 @@
 #include "api/acl/error_map.h"
 #include "api/acl/handles.h"
 #include "api/acl/output_dims_store.h"
+#include "api/acl/stream.h"
 #include "liveweight/str_cat.h"
 #include "runtime/runtime.h"
 
@@ -67,6 +68,43 @@ void store_output_descs(const lw::rt::ModelInfo& info, const std::vector<lw::Dim
   }
 }
 
+// One execution, checked and captured at submission: the datasets stay referenced (they must
+// stay live until the run finishes anyway), the buffers and dims are taken now.
+struct Execution {
+  uint32_t model_id = 0;
+  std::shared_ptr<const lw::rt::ModelInfo> info;
+  std::shared_ptr<aclmdlDataset> output;
+  std::vector<lw::rt::IoTensor> inputs;
+  std::vector<lw::rt::IoTensor> outputs;
+};
+
+aclError prepare_execution(const char* kFn, uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output,
+                           Execution* exec) {
+  if (input == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input dataset is NULL (use an empty dataset for no inputs)");
+  if (output == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output dataset is NULL (use an empty dataset for no outputs)");
+  auto in = lw::acl::datasets().find(input);
+  if (!in) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input is not a live dataset");
+  auto out = lw::acl::datasets().find(output);
+  if (!out) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output is not a live dataset");
+  auto info = lw::rt::Runtime::instance().model_info(modelId);
+  if (!info) return fail_status(kFn, info.status());
+  if (!*info) return fail(ACL_ERROR_INTERNAL_ERROR, kFn, lw::str_cat("the runtime returned no info for model ", modelId));
+  exec->model_id = modelId;
+  exec->info = *info;
+  exec->output = out;
+  aclError err = to_io_tensors(kFn, "input", *in, &exec->inputs);
+  if (err != ACL_SUCCESS) return err;
+  return to_io_tensors(kFn, "output", *out, &exec->outputs);
+}
+
+lw::Status finish_execution(const Execution& exec) {
+  std::vector<lw::Dims> out_dims;
+  LW_RETURN_IF_ERROR(lw::rt::Runtime::instance().execute(exec.model_id, exec.inputs, exec.outputs, &out_dims));
+  store_output_descs(*exec.info, out_dims, exec.output.get());
+  lw::acl::record_output_dims(exec.model_id, std::move(out_dims));
+  return lw::Status::ok();
+}
+
 }  // namespace
 
 extern "C" {
@@ -99,30 +137,31 @@ ACL_FUNC_VISIBILITY aclError aclmdlLoadFromMem(const void* model, size_t modelSi
 ACL_FUNC_VISIBILITY aclError aclmdlExecute(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output) {
   static constexpr const char* kFn = "aclmdlExecute";
   return guard(kFn, [&]() -> aclError {
-    if (input == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input dataset is NULL (use an empty dataset for no inputs)");
-    if (output == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output dataset is NULL (use an empty dataset for no outputs)");
-    auto in = lw::acl::datasets().find(input);
-    if (!in) return fail(ACL_ERROR_INVALID_PARAM, kFn, "input is not a live dataset");
-    auto out = lw::acl::datasets().find(output);
-    if (!out) return fail(ACL_ERROR_INVALID_PARAM, kFn, "output is not a live dataset");
-
-    lw::rt::Runtime& runtime = lw::rt::Runtime::instance();
-    auto info = runtime.model_info(modelId);
-    if (!info) return fail_status(kFn, info.status());
-    if (!*info) return fail(ACL_ERROR_INTERNAL_ERROR, kFn, lw::str_cat("the runtime returned no info for model ", modelId));
-
-    std::vector<lw::rt::IoTensor> inputs;
-    std::vector<lw::rt::IoTensor> outputs;
-    aclError err = to_io_tensors(kFn, "input", *in, &inputs);
+    Execution exec;
+    aclError err = prepare_execution(kFn, modelId, input, output, &exec);
     if (err != ACL_SUCCESS) return err;
-    err = to_io_tensors(kFn, "output", *out, &outputs);
-    if (err != ACL_SUCCESS) return err;
+    lw::Status st = finish_execution(exec);
+    return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
+  });
+}
 
-    std::vector<lw::Dims> out_dims;
-    lw::Status st = runtime.execute(modelId, inputs, outputs, &out_dims);
-    if (!st.is_ok()) return fail_status(kFn, st);
-    store_output_descs(**info, out_dims, out.get());
-    lw::acl::record_output_dims(modelId, std::move(out_dims));
+ACL_FUNC_VISIBILITY aclError aclmdlExecuteAsync(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output,
+                                                aclrtStream stream) {
+  static constexpr const char* kFn = "aclmdlExecuteAsync";
+  return guard(kFn, [&]() -> aclError {
+    std::shared_ptr<lw::rt::Stream> queue;
+    if (stream != nullptr) {
+      queue = lw::acl::find_stream(stream);
+      if (!queue) return fail(ACL_ERROR_INVALID_PARAM, kFn, "stream is not a live stream (destroyed, or never created)");
+    }
+    auto exec = std::make_shared<Execution>();
+    aclError err = prepare_execution(kFn, modelId, input, output, exec.get());
+    if (err != ACL_SUCCESS) return err;
+    if (!queue) {
+      lw::Status st = finish_execution(*exec);
+      return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
+    }
+    queue->submit([exec]() { return finish_execution(*exec); });
     return ACL_SUCCESS;
   });
 }
