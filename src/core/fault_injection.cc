@@ -1,0 +1,51 @@
+#include "core/fault_injection.h"
+
+#include <atomic>
+#include <thread>
+
+namespace lw::fault {
+
+namespace {
+
+std::atomic<bool> g_armed{false};
+std::atomic<uint64_t> g_target{0};
+std::atomic<uint64_t> g_count{0};
+std::atomic<bool> g_fired{false};
+std::atomic<bool> g_all_threads{false};
+std::atomic<std::thread::id> g_owner{};
+// Plain thread_local bool: no constructor, so it is safe to read from operator new.
+thread_local bool t_uncounted = false;
+
+}  // namespace
+
+void arm_allocation_failure(uint64_t k, Scope scope) {
+  g_armed.store(false, std::memory_order_seq_cst);
+  g_count.store(0);
+  g_fired.store(false);
+  g_target.store(k);
+  g_all_threads.store(scope == Scope::kAllThreads);
+  g_owner.store(std::this_thread::get_id());
+  if (k != 0) g_armed.store(true, std::memory_order_seq_cst);
+}
+
+uint64_t disarm_allocation_failure() {
+  g_armed.store(false, std::memory_order_seq_cst);
+  return g_count.load();
+}
+
+bool allocation_failure_fired() { return g_fired.load(); }
+
+bool should_fail_allocation() {
+  if (!g_armed.load(std::memory_order_relaxed)) return false;
+  if (t_uncounted) return false;
+  if (!g_all_threads.load(std::memory_order_relaxed) && g_owner.load() != std::this_thread::get_id()) return false;
+  uint64_t n = g_count.fetch_add(1) + 1;
+  if (n != g_target.load(std::memory_order_relaxed)) return false;
+  g_fired.store(true);
+  return true;
+}
+
+ScopedUncounted::ScopedUncounted() : previous_(t_uncounted) { t_uncounted = true; }
+ScopedUncounted::~ScopedUncounted() { t_uncounted = previous_; }
+
+}  // namespace lw::fault
