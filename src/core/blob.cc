@@ -12,7 +12,7 @@ void* alloc_aligned(size_t size) {
   // aligned_alloc wants a multiple of the alignment and would return NULL for 0.
   size_t rounded = size == 0 ? kAlign : (size + kAlign - 1) / kAlign * kAlign;
   if (rounded < size) return nullptr;
-  if (fault::should_fail_allocation()) return nullptr;
+  if (fault::should_fail_allocation(size)) return nullptr;
   return std::aligned_alloc(kAlign, rounded);
 }
 

@@ -13,6 +13,8 @@ std::atomic<uint64_t> g_count{0};
 std::atomic<bool> g_fired{false};
 std::atomic<bool> g_all_threads{false};
 std::atomic<std::thread::id> g_owner{};
+std::atomic<bool> g_watch{false};
+std::atomic<size_t> g_largest{0};
 // Plain thread_local bool: no constructor, so it is safe to read from operator new.
 thread_local bool t_uncounted = false;
 
@@ -35,7 +37,19 @@ uint64_t disarm_allocation_failure() {
 
 bool allocation_failure_fired() { return g_fired.load(); }
 
-bool should_fail_allocation() {
+void watch_allocation_sizes(bool on) {
+  if (on) g_largest.store(0);
+  g_watch.store(on);
+}
+
+size_t largest_watched_allocation() { return g_largest.load(); }
+
+bool should_fail_allocation(size_t size) {
+  if (g_watch.load(std::memory_order_relaxed)) {
+    size_t seen = g_largest.load(std::memory_order_relaxed);
+    while (size > seen && !g_largest.compare_exchange_weak(seen, size)) {
+    }
+  }
   if (!g_armed.load(std::memory_order_relaxed)) return false;
   if (t_uncounted) return false;
   if (!g_all_threads.load(std::memory_order_relaxed) && g_owner.load() != std::this_thread::get_id()) return false;

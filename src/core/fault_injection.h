@@ -11,6 +11,7 @@
 // workers; kArmingThread: only the thread that called arm()).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace lw::fault {
@@ -24,8 +25,14 @@ uint64_t disarm_allocation_failure();
 // True once the armed failure has been delivered.
 bool allocation_failure_fired();
 
-// Called at each allocation point: counts it when armed and in scope, true when it must fail.
-bool should_fail_allocation();
+// Called at each allocation point with the bytes asked for: counts it when armed and in scope,
+// true when it must fail. Also records the size while a size watch is on.
+bool should_fail_allocation(size_t size = 0);
+
+// Size watch: records the largest single allocation made on any thread while on, so a test can
+// check that an input claiming huge sizes is refused before anything of that size is asked for.
+void watch_allocation_sizes(bool on);
+size_t largest_watched_allocation();
 
 // Suspends counting on this thread while alive (for a test's own bookkeeping allocations).
 class ScopedUncounted {
