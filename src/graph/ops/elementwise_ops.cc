@@ -64,6 +64,33 @@ void register_elementwise_ops(std::vector<OpSchema>& registry) {
                                 LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
                                 return infer_binary(ctx, DType::kBool);
                               }});
+  for (const char* op : {"Less", "Greater", "LessOrEqual", "GreaterOrEqual"})
+    registry.push_back(OpSchema{op, 2, 2, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "A"));
+                                  LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+                                  return infer_binary(ctx, DType::kBool);
+                                }});
+  for (const char* op : {"And", "Or", "Xor"})
+    registry.push_back(OpSchema{op, 2, 2, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, {DType::kBool}, "A"));
+                                  LW_RETURN_IF_ERROR(check_dtype(ctx, 1, {DType::kBool}, "B"));
+                                  return infer_binary(ctx, DType::kBool);
+                                }});
+  registry.push_back(unary("Not", {DType::kBool}));
+  // Variadic numpy-broadcasting reductions over their inputs.
+  for (const char* op : {"Max", "Min", "Sum", "Mean"})
+    registry.push_back(OpSchema{op, 1, 64, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "data_0"));
+                                  std::vector<Shape> shapes;
+                                  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+                                    if (!ctx.has_input(i)) return ctx.error("input ", i, " is missing");
+                                    LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, i));
+                                    shapes.push_back(ctx.inputs[i].shape);
+                                  }
+                                  LW_ASSIGN_OR_RETURN(Shape s, broadcast_shapes(ctx, shapes));
+                                  ctx.outputs[0] = TensorType{ctx.inputs[0].dtype, s};
+                                  return Status::ok();
+                                }});
 
   registry.push_back(OpSchema{"Where", 3, 3, 1, 1, {}, [](InferContext& ctx) -> Status {
                                 LW_RETURN_IF_ERROR(check_dtype(ctx, 0, {DType::kBool}, "condition"));
@@ -76,8 +103,13 @@ void register_elementwise_ops(std::vector<OpSchema>& registry) {
                               }});
 
   for (const char* op : {"Relu", "Neg", "Abs"}) registry.push_back(unary(op, kNumericTypes));
-  for (const char* op : {"Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf"}) registry.push_back(unary(op, kFloatTypes));
+  for (const char* op : {"Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf", "Reciprocal", "Floor", "Ceil", "Round",
+                         "Softplus", "Softsign", "Sin", "Cos", "HardSwish", "Sign"})
+    registry.push_back(unary(op, kFloatTypes));
   registry.push_back(unary("LeakyRelu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
+  registry.push_back(unary("Elu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
+  registry.push_back(unary("Selu", kFloatTypes, {{"alpha", AttrKind::kFloat}, {"gamma", AttrKind::kFloat}}));
+  registry.push_back(unary("HardSigmoid", kFloatTypes, {{"alpha", AttrKind::kFloat}, {"beta", AttrKind::kFloat}}));
   registry.push_back(unary("Identity", {}));
 
   registry.push_back(OpSchema{"Clip", 1, 3, 1, 1, {}, [](InferContext& ctx) -> Status {

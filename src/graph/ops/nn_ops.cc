@@ -1,5 +1,5 @@
 // Schemas of the neural-network ops: Gemm, MatMul, Conv, the pools, BatchNormalization
-// (inference) and Softmax.
+// (inference), Softmax, LogSoftmax and LayerNormalization.
 #include <algorithm>
 
 #include "graph/ops/op_helpers.h"
@@ -214,6 +214,38 @@ Status infer_softmax(InferContext& ctx) {
   return Status::ok();
 }
 
+Status infer_layer_norm(InferContext& ctx) {
+  LW_RETURN_IF_ERROR(check_attr_kinds(
+      ctx, {{"axis", AttrKind::kInt}, {"epsilon", AttrKind::kFloat}, {"stash_type", AttrKind::kInt}}));
+  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kFloatTypes, "X"));
+  LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+  LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
+  const Shape& x = ctx.inputs[0].shape;
+  Shape stat = Shape::unknown_rank();
+  if (x.rank_known()) {
+    int64_t r = static_cast<int64_t>(x.rank());
+    if (r == 0) return ctx.error("input X must have rank >= 1");
+    LW_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", -1), r, "axis"));
+    Dims sd = x.dims();
+    for (size_t i = static_cast<size_t>(axis); i < sd.size(); ++i) sd[i] = 1;
+    stat = Shape(sd);
+    // Scale and B broadcast unidirectionally to the normalized tail.
+    Shape tail(Dims(x.dims().begin() + axis, x.dims().end()));
+    for (size_t i = 1; i < 3; ++i) {
+      if (!ctx.has_input(i) || !ctx.inputs[i].shape.rank_known()) continue;
+      LW_ASSIGN_OR_RETURN(Shape b, broadcast_shapes(ctx, {tail, ctx.inputs[i].shape}));
+      if (b.rank() != tail.rank() || (b.is_static() && tail.is_static() && b != tail))
+        return ctx.error("input ", i, " ", ctx.inputs[i].shape.to_string(), " does not broadcast to the normalized dims ",
+                         tail.to_string());
+    }
+  }
+  ctx.outputs[0] = ctx.inputs[0];
+  int64_t stash = ctx.node.attr_int("stash_type", 1);
+  if (stash != 1) return ctx.error("stash_type ", stash, " is not supported (only 1, float32 statistics)");
+  for (size_t i = 1; i < ctx.outputs.size(); ++i) ctx.outputs[i] = TensorType{DType::kFloat32, stat};
+  return Status::ok();
+}
+
 }  // namespace
 
 void register_nn_ops(std::vector<OpSchema>& registry) {
@@ -225,6 +257,8 @@ void register_nn_ops(std::vector<OpSchema>& registry) {
   registry.push_back(OpSchema{"GlobalAveragePool", 1, 1, 1, 1, {}, infer_global_pool});
   registry.push_back(OpSchema{"BatchNormalization", 5, 5, 1, 3, {}, infer_batch_norm});
   registry.push_back(OpSchema{"Softmax", 1, 1, 1, 1, {}, infer_softmax});
+  registry.push_back(OpSchema{"LogSoftmax", 1, 1, 1, 1, {}, infer_softmax});
+  registry.push_back(OpSchema{"LayerNormalization", 2, 3, 1, 3, {}, infer_layer_norm});
 }
 
 }  // namespace lw::ir

@@ -1,4 +1,5 @@
-// Schemas of the reductions: ReduceMean (opset 13-17 form, axes as an attribute).
+// Schemas of the reductions (opset 13-17 forms: ReduceSum's axes are input 1, the other
+// reductions' axes an attribute).
 #include <algorithm>
 #include <set>
 
@@ -10,12 +11,28 @@ namespace lw::ir {
 namespace {
 
 Status infer_reduce(InferContext& ctx) {
-  LW_RETURN_IF_ERROR(check_attr_kinds(ctx, {{"axes", AttrKind::kInts}, {"keepdims", AttrKind::kInt}}));
+  LW_RETURN_IF_ERROR(check_attr_kinds(
+      ctx, {{"axes", AttrKind::kInts}, {"keepdims", AttrKind::kInt}, {"noop_with_empty_axes", AttrKind::kInt}}));
   LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "data"));
   const Shape& x = ctx.inputs[0].shape;
   DType t = ctx.inputs[0].dtype;
   bool keep = ctx.node.attr_int("keepdims", 1) != 0;
   Dims axes = ctx.node.attr_ints("axes");
+  bool noop_empty = ctx.node.attr_int("noop_with_empty_axes", 0) != 0;
+  if (ctx.has_input(1)) {
+    // ReduceSum-13 form: axes as an int64 shape input.
+    LW_RETURN_IF_ERROR(check_dtype(ctx, 1, {DType::kInt64}, "axes"));
+    LW_ASSIGN_OR_RETURN(auto from_input, const_ints(ctx, 1));
+    if (!from_input) {
+      ctx.outputs[0] = TensorType{t, keep && x.rank_known() ? Shape(Dims(x.rank(), kDynamicDim)) : Shape::unknown_rank()};
+      return Status::ok();
+    }
+    axes = *from_input;
+  }
+  if (axes.empty() && noop_empty) {
+    ctx.outputs[0] = ctx.inputs[0];
+    return Status::ok();
+  }
   if (!x.rank_known()) {
     ctx.outputs[0] = TensorType{t, Shape::unknown_rank()};
     return Status::ok();
@@ -40,7 +57,11 @@ Status infer_reduce(InferContext& ctx) {
 }  // namespace
 
 void register_reduce_ops(std::vector<OpSchema>& registry) {
-  registry.push_back(OpSchema{"ReduceMean", 1, 1, 1, 1, {}, infer_reduce});
+  // Opsets 13-17: ReduceSum takes axes as input 1, the others as an attribute.
+  for (const char* op : {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1",
+                         "ReduceL2", "ReduceLogSumExp", "ReduceLogSum"})
+    registry.push_back(OpSchema{op, 1, 1, 1, 1, {}, infer_reduce});
+  registry.push_back(OpSchema{"ReduceSum", 1, 2, 1, 1, {1}, infer_reduce});
 }
 
 }  // namespace lw::ir

@@ -5,6 +5,12 @@
 namespace lw::ir {
 
 namespace {
+// Larger window attributes describe no real model; bounding them keeps every size below in
+// int64 range (a kernel of 2^31 with a dilation of 2^31 still fits).
+constexpr int64_t kMaxWindowAttr = int64_t{1} << 31;
+// Padded input sizes above this would overflow the output-size arithmetic (span + s - 1).
+constexpr int64_t kMaxSpatialSpan = int64_t{1} << 60;
+
 template <typename... Parts>
 Status node_error(const Node& node, const Parts&... parts) {
   return make_error(StatusCode::kParseModel, "node '", node.name, "' (", node.op, "): ", parts...);
@@ -16,8 +22,10 @@ Result<Dims> read_positive(const Node& node, const char* name, size_t rank, int6
   const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
   if (!v) return node_error(node, "attribute '", name, "' must be ints");
   if (v->size() != rank) return node_error(node, "attribute '", name, "' has ", v->size(), " values, expected ", rank);
-  for (int64_t x : *v)
+  for (int64_t x : *v) {
     if (x <= 0) return node_error(node, "attribute '", name, "' must be positive, got ", *v);
+    if (x > kMaxWindowAttr) return node_error(node, "attribute '", name, "' value ", x, " exceeds ", kMaxWindowAttr);
+  }
   return *v;
 }
 }  // namespace
@@ -64,6 +72,8 @@ Result<SpatialParams> read_spatial_params(const Node& node, size_t rank, const D
     bool any = false;
     for (size_t i = 0; i < rank; ++i) {
       if ((*v)[i] < 0 || (*v)[i + rank] < 0) return node_error(node, "attribute 'pads' must not be negative, got ", *v);
+      if ((*v)[i] > kMaxWindowAttr || (*v)[i + rank] > kMaxWindowAttr)
+        return node_error(node, "attribute 'pads' values must not exceed ", kMaxWindowAttr, ", got ", *v);
       p.pads_begin[i] = (*v)[i];
       p.pads_end[i] = (*v)[i + rank];
       any = any || (*v)[i] != 0 || (*v)[i + rank] != 0;
@@ -88,6 +98,7 @@ Result<Dims> spatial_output_dims(const Node& node, SpatialParams& p, const Dims&
       out[i] = kDynamicDim;
       continue;
     }
+    if (in[i] > kMaxSpatialSpan) return node_error(node, "input dim ", in[i], " is too large in spatial dim ", i);
     switch (p.auto_pad) {
       case AutoPad::kSameUpper:
       case AutoPad::kSameLower: {
@@ -101,7 +112,10 @@ Result<Dims> spatial_output_dims(const Node& node, SpatialParams& p, const Dims&
       case AutoPad::kValid:
       case AutoPad::kNotSet: {
         if (p.auto_pad == AutoPad::kValid) p.pads_begin[i] = p.pads_end[i] = 0;
-        int64_t span = in[i] + p.pads_begin[i] + p.pads_end[i] - k;
+        int64_t span = 0;
+        if (__builtin_add_overflow(in[i], p.pads_begin[i] + p.pads_end[i], &span) || span > kMaxSpatialSpan)
+          return node_error(node, "input dim ", in[i], " plus pads is too large in spatial dim ", i);
+        span -= k;
         if (span < 0)
           return node_error(node, "window of size ", k, " is larger than the padded input (", in[i], " + pads ",
                             p.pads_begin[i], "+", p.pads_end[i], ") in spatial dim ", i);

@@ -31,6 +31,30 @@ struct DivOp {
 };
 struct PowOp { template <typename T> static T f(T a, T b) { return std::pow(a, b); } };
 struct EqualOp { template <typename T> static uint8_t f(T a, T b) { return a == b ? 1 : 0; } };
+struct LessOp { template <typename T> static uint8_t f(T a, T b) { return a < b ? 1 : 0; } };
+struct GreaterOp { template <typename T> static uint8_t f(T a, T b) { return a > b ? 1 : 0; } };
+struct LessEqualOp { template <typename T> static uint8_t f(T a, T b) { return a <= b ? 1 : 0; } };
+struct GreaterEqualOp { template <typename T> static uint8_t f(T a, T b) { return a >= b ? 1 : 0; } };
+struct AndOp { template <typename T> static uint8_t f(T a, T b) { return (a && b) ? 1 : 0; } };
+struct OrOp { template <typename T> static uint8_t f(T a, T b) { return (a || b) ? 1 : 0; } };
+struct XorOp { template <typename T> static uint8_t f(T a, T b) { return ((a != 0) != (b != 0)) ? 1 : 0; } };
+// NaN propagates through Max/Min as ONNX (numpy maximum/minimum) specifies.
+struct MaxOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    return a < b ? b : a;
+  }
+};
+struct MinOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    return b < a ? b : a;
+  }
+};
 
 template <typename T, typename Out, typename Op>
 class BinaryKernel final : public Kernel {
@@ -129,6 +153,97 @@ Result<std::unique_ptr<Kernel>> make_equal(const KernelSpec& spec) {
   }
 }
 
+template <typename Op>
+Result<std::unique_ptr<Kernel>> make_compare(const KernelSpec& spec) {
+  if (spec.inputs[1].dtype != spec.inputs[0].dtype)
+    return kernel_error(spec, StatusCode::kUnsupportedDtype, "inputs differ in type");
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return binary_of<float, uint8_t, Op>(spec, false);
+    case DType::kFloat64: return binary_of<double, uint8_t, Op>(spec, false);
+    case DType::kInt64: return binary_of<int64_t, uint8_t, Op>(spec, false);
+    case DType::kInt32: return binary_of<int32_t, uint8_t, Op>(spec, false);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
+}
+
+template <typename Op>
+Result<std::unique_ptr<Kernel>> make_logic(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kBool}));
+  LW_RETURN_IF_ERROR(require_dtype(spec, 1, {DType::kBool}));
+  return binary_of<uint8_t, uint8_t, Op>(spec, false);
+}
+
+// Max, Min, Sum, Mean over any number of inputs: a chain of broadcasting passes that each
+// fold one more input into the output (the output is read back as the accumulator).
+template <typename T>
+class VariadicKernel final : public Kernel {
+ public:
+  using Fn = T (*)(T, T);
+  VariadicKernel(std::vector<StridedPlan> plans, StridedPlan first, Fn fn, bool mean, int64_t n, int threads)
+      : plans_(std::move(plans)), first_(std::move(first)), fn_(fn), mean_(mean), n_(n), threads_(threads) {}
+  Status run(const KernelRun& r) const override {
+    T* o = static_cast<T*>(r.outputs[0]);
+    const T* x0 = static_cast<const T*>(r.inputs[0]);
+    const int64_t s0 = first_.inner_stride(0);
+    run_strided<1>(first_, threads_, [&](const std::array<int64_t, 1>& off, int64_t out_off, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) o[out_off + i] = x0[off[0] + i * s0];
+    });
+    for (size_t k = 0; k < plans_.size(); ++k) {
+      const T* x = static_cast<const T*>(r.inputs[k + 1]);
+      const StridedPlan& p = plans_[k];
+      const int64_t sa = p.inner_stride(0), sb = p.inner_stride(1);
+      run_strided<2>(p, threads_, [&](const std::array<int64_t, 2>& off, int64_t out_off, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) o[out_off + i] = fn_(o[off[0] + i * sa], x[off[1] + i * sb]);
+      });
+    }
+    if (mean_) {
+      const T count = static_cast<T>(plans_.size() + 1);
+      for (int64_t i = 0; i < n_; ++i) o[i] = o[i] / count;
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::vector<StridedPlan> plans_;
+  StridedPlan first_;
+  Fn fn_;
+  bool mean_;
+  int64_t n_;
+  int threads_;
+};
+
+template <typename T>
+Result<std::unique_ptr<Kernel>> variadic_of(const KernelSpec& spec) {
+  const std::string& op = spec.node.op;
+  typename VariadicKernel<T>::Fn fn = op == "Max"   ? &MaxOp::f<T>
+                                      : op == "Min" ? &MinOp::f<T>
+                                                    : &AddOp::f<T>;
+  const Dims& out = spec.outputs[0].shape.dims();
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    if (spec.inputs[i].dtype != spec.inputs[0].dtype)
+      return kernel_error(spec, StatusCode::kUnsupportedDtype, "inputs differ in type");
+    if (!broadcasts_to(spec.inputs[i].shape.dims(), out))
+      return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " does not broadcast to the output");
+  }
+  Dims same = broadcast_strides(out, out);
+  StridedPlan first = make_strided_plan(out, {broadcast_strides(spec.inputs[0].shape.dims(), out)});
+  std::vector<StridedPlan> plans;
+  for (size_t i = 1; i < spec.inputs.size(); ++i)
+    plans.push_back(make_strided_plan(out, {same, broadcast_strides(spec.inputs[i].shape.dims(), out)}));
+  return make_kernel<VariadicKernel<T>>(std::move(plans), std::move(first), fn, op == "Mean", numel(out),
+                                        spec.num_threads);
+}
+
+Result<std::unique_ptr<Kernel>> make_variadic(const KernelSpec& spec) {
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return variadic_of<float>(spec);
+    case DType::kFloat64: return variadic_of<double>(spec);
+    case DType::kInt64: return variadic_of<int64_t>(spec);
+    case DType::kInt32: return variadic_of<int32_t>(spec);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
+}
+
 // Where over any element type of size sizeof(T): only bytes move.
 template <typename T>
 class WhereKernel final : public Kernel {
@@ -181,6 +296,34 @@ struct ExpOp { float operator()(float x) const { return std::exp(x); } };
 struct LogOp { float operator()(float x) const { return std::log(x); } };
 struct SqrtOp { float operator()(float x) const { return std::sqrt(x); } };
 struct ErfOp { float operator()(float x) const { return std::erf(x); } };
+struct ReciprocalOp { float operator()(float x) const { return 1.0f / x; } };
+struct FloorOp { float operator()(float x) const { return std::floor(x); } };
+struct CeilOp { float operator()(float x) const { return std::ceil(x); } };
+// Round half to even, as ONNX specifies (the default floating-point rounding mode).
+struct RoundOp { float operator()(float x) const { return std::nearbyint(x); } };
+struct SoftplusOp {
+  float operator()(float x) const { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+};
+struct SoftsignOp { float operator()(float x) const { return x / (1.0f + std::fabs(x)); } };
+struct SinOp { float operator()(float x) const { return std::sin(x); } };
+struct CosOp { float operator()(float x) const { return std::cos(x); } };
+struct SignOp { float operator()(float x) const { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x; } };
+struct HardSwishOp {
+  float operator()(float x) const { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); }
+};
+struct HardSigmoidOp {
+  float alpha, beta;
+  float operator()(float x) const { return std::min(1.0f, std::max(0.0f, alpha * x + beta)); }
+};
+struct EluOp {
+  float alpha;
+  float operator()(float x) const { return x < 0.0f ? alpha * (std::exp(x) - 1.0f) : x; }
+};
+struct SeluOp {
+  float alpha, gamma;
+  float operator()(float x) const { return x <= 0.0f ? gamma * (alpha * std::exp(x) - alpha) : gamma * x; }
+};
+struct NotOp { uint8_t operator()(uint8_t x) const { return x ? 0 : 1; } };
 struct LeakyReluOp {
   float alpha;
   float operator()(float x) const { return x < 0.0f ? alpha * x : x; }
@@ -230,6 +373,29 @@ Result<std::unique_ptr<Kernel>> make_signed_unary(const KernelSpec& spec) {
 Result<std::unique_ptr<Kernel>> make_leaky_relu(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
   return unary_of<float, LeakyReluOp>(spec, LeakyReluOp{spec.node.attr_float("alpha", 0.01f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_hard_sigmoid(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, HardSigmoidOp>(
+      spec, HardSigmoidOp{spec.node.attr_float("alpha", 0.2f), spec.node.attr_float("beta", 0.5f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_elu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, EluOp>(spec, EluOp{spec.node.attr_float("alpha", 1.0f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_selu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, SeluOp>(
+      spec, SeluOp{spec.node.attr_float("alpha", 1.67326319217681884765625f),
+                   spec.node.attr_float("gamma", 1.05070102214813232421875f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_not(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kBool}));
+  return unary_of<uint8_t, NotOp>(spec);
 }
 
 // Clip reads its optional min/max scalars at run time: they are data, not attributes.
@@ -284,6 +450,28 @@ void register_elementwise_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"Erf", make_float_unary<ErfOp>});
   registry.push_back({"LeakyRelu", make_leaky_relu});
   registry.push_back({"Clip", make_clip});
+  registry.push_back({"Less", make_compare<LessOp>});
+  registry.push_back({"Greater", make_compare<GreaterOp>});
+  registry.push_back({"LessOrEqual", make_compare<LessEqualOp>});
+  registry.push_back({"GreaterOrEqual", make_compare<GreaterEqualOp>});
+  registry.push_back({"And", make_logic<AndOp>});
+  registry.push_back({"Or", make_logic<OrOp>});
+  registry.push_back({"Xor", make_logic<XorOp>});
+  registry.push_back({"Not", make_not});
+  for (const char* op : {"Max", "Min", "Sum", "Mean"}) registry.push_back({op, make_variadic});
+  registry.push_back({"Reciprocal", make_float_unary<ReciprocalOp>});
+  registry.push_back({"Floor", make_float_unary<FloorOp>});
+  registry.push_back({"Ceil", make_float_unary<CeilOp>});
+  registry.push_back({"Round", make_float_unary<RoundOp>});
+  registry.push_back({"Softplus", make_float_unary<SoftplusOp>});
+  registry.push_back({"Softsign", make_float_unary<SoftsignOp>});
+  registry.push_back({"Sin", make_float_unary<SinOp>});
+  registry.push_back({"Cos", make_float_unary<CosOp>});
+  registry.push_back({"Sign", make_float_unary<SignOp>});
+  registry.push_back({"HardSwish", make_float_unary<HardSwishOp>});
+  registry.push_back({"HardSigmoid", make_hard_sigmoid});
+  registry.push_back({"Elu", make_elu});
+  registry.push_back({"Selu", make_selu});
 }
 
 }  // namespace lw::cpu

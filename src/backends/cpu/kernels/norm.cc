@@ -5,6 +5,7 @@
 
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/strided.h"
 
 namespace lw::cpu {
 
@@ -57,8 +58,8 @@ Result<std::unique_ptr<Kernel>> make_batch_norm(const KernelSpec& spec) {
 
 class SoftmaxKernel final : public Kernel {
  public:
-  SoftmaxKernel(int64_t outer, int64_t axis, int64_t inner, int threads)
-      : outer_(outer), axis_(axis), inner_(inner), threads_(threads) {}
+  SoftmaxKernel(int64_t outer, int64_t axis, int64_t inner, bool log, int threads)
+      : outer_(outer), axis_(axis), inner_(inner), log_(log), threads_(threads) {}
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     float* y = static_cast<float*>(r.outputs[0]);
@@ -71,6 +72,13 @@ class SoftmaxKernel final : public Kernel {
         const int64_t s = inner_;
         float mx = -INFINITY;
         for (int64_t k = 0; k < axis_; ++k) mx = std::max(mx, xp[k * s]);
+        if (log_) {
+          double sum = 0.0;
+          for (int64_t k = 0; k < axis_; ++k) sum += std::exp(static_cast<double>(xp[k * s] - mx));
+          const float lse = mx + static_cast<float>(std::log(sum));
+          for (int64_t k = 0; k < axis_; ++k) yp[k * s] = xp[k * s] - lse;
+          continue;
+        }
         float sum = 0.0f;
         for (int64_t k = 0; k < axis_; ++k) {
           float v = std::exp(xp[k * s] - mx);
@@ -86,6 +94,7 @@ class SoftmaxKernel final : public Kernel {
 
  private:
   int64_t outer_, axis_, inner_;
+  bool log_;
   int threads_;
 };
 
@@ -97,7 +106,94 @@ Result<std::unique_ptr<Kernel>> make_softmax(const KernelSpec& spec) {
   if (axis < 0) axis += r;
   if (axis < 0 || axis >= r) return kernel_error(spec, StatusCode::kInvalidArgument, "axis out of range");
   return make_kernel<SoftmaxKernel>(numel(Dims(x.begin(), x.begin() + axis)), x[static_cast<size_t>(axis)],
-                                    numel(Dims(x.begin() + axis + 1, x.end())), spec.num_threads);
+                                    numel(Dims(x.begin() + axis + 1, x.end())), spec.node.op == "LogSoftmax",
+                                    spec.num_threads);
+}
+
+// LayerNormalization (opset 17): normalizes each row of the dims from `axis` on, then applies
+// Scale and B broadcast over that row; optional outputs Mean and InvStdDev per row.
+class LayerNormKernel final : public Kernel {
+ public:
+  LayerNormKernel(int64_t rows, int64_t cols, Dims scale_strides, Dims bias_strides, Dims tail, float eps, int threads)
+      : rows_(rows), cols_(cols), scale_idx_(expand(scale_strides, tail)), bias_idx_(expand(bias_strides, tail)),
+        eps_(eps), threads_(threads) {}
+  Status run(const KernelRun& r) const override {
+    const float* x = static_cast<const float*>(r.inputs[0]);
+    const float* scale = static_cast<const float*>(r.inputs[1]);
+    const float* bias = bias_idx_.empty() ? nullptr : static_cast<const float*>(r.inputs[2]);
+    float* y = static_cast<float*>(r.outputs[0]);
+    float* mean_out = n_outputs_ > 1 ? static_cast<float*>(r.outputs[1]) : nullptr;
+    float* inv_out = n_outputs_ > 2 ? static_cast<float*>(r.outputs[2]) : nullptr;
+    parallel_ranges(rows_, threads_for(rows_ * cols_, 16384, threads_), [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const float* xp = x + row * cols_;
+        float* yp = y + row * cols_;
+        double sum = 0.0;
+        for (int64_t k = 0; k < cols_; ++k) sum += xp[k];
+        const double mean = sum / static_cast<double>(cols_);
+        double var = 0.0;
+        for (int64_t k = 0; k < cols_; ++k) var += (xp[k] - mean) * (xp[k] - mean);
+        var /= static_cast<double>(cols_);
+        const double inv = 1.0 / std::sqrt(var + eps_);
+        for (int64_t k = 0; k < cols_; ++k) {
+          double v = (xp[k] - mean) * inv * scale[scale_idx_[static_cast<size_t>(k)]];
+          if (bias) v += bias[bias_idx_[static_cast<size_t>(k)]];
+          yp[k] = static_cast<float>(v);
+        }
+        if (mean_out) mean_out[row] = static_cast<float>(mean);
+        if (inv_out) inv_out[row] = static_cast<float>(inv);
+      }
+    });
+    return Status::ok();
+  }
+  void set_outputs(size_t n) { n_outputs_ = n; }
+
+ private:
+  // Per column of the normalized row, the element of a broadcast parameter it reads.
+  static Dims expand(const Dims& strides, const Dims& tail) {
+    if (strides.empty()) return {};
+    Dims idx(static_cast<size_t>(numel(tail)));
+    for (size_t k = 0; k < idx.size(); ++k) {
+      int64_t rem = static_cast<int64_t>(k), off = 0;
+      for (size_t d = tail.size(); d-- > 0;) {
+        off += (rem % tail[d]) * strides[d];
+        rem /= tail[d];
+      }
+      idx[k] = off;
+    }
+    return idx;
+  }
+
+  int64_t rows_, cols_;
+  Dims scale_idx_, bias_idx_;
+  float eps_;
+  int threads_;
+  size_t n_outputs_ = 1;
+};
+
+Result<std::unique_ptr<Kernel>> make_layer_norm(const KernelSpec& spec) {
+  for (size_t i = 0; i < spec.inputs.size(); ++i) LW_RETURN_IF_ERROR(require_dtype(spec, i, {DType::kFloat32}));
+  const Dims& x = spec.inputs[0].shape.dims();
+  int64_t r = static_cast<int64_t>(x.size());
+  int64_t axis = spec.node.attr_int("axis", -1);
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r) return kernel_error(spec, StatusCode::kInvalidArgument, "axis out of range");
+  Dims tail(x.begin() + axis, x.end());
+  auto param_strides = [&](size_t i) -> Result<Dims> {
+    if (i >= spec.inputs.size() || spec.inputs[i].dtype == DType::kUndefined) return Dims{};
+    const Dims& p = spec.inputs[i].shape.dims();
+    if (!broadcasts_to(p, tail))
+      return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " ", p, " does not broadcast to ", tail);
+    return broadcast_strides(p, tail);
+  };
+  LW_ASSIGN_OR_RETURN(Dims scale, param_strides(1));
+  LW_ASSIGN_OR_RETURN(Dims bias, param_strides(2));
+  if (numel(tail) == 0) return kernel_error(spec, StatusCode::kInvalidArgument, "the normalized dims are empty");
+  if (scale.empty() && tail.empty()) scale = Dims{};
+  auto k = std::make_unique<LayerNormKernel>(numel(Dims(x.begin(), x.begin() + axis)), numel(tail), scale, bias, tail,
+                                             spec.node.attr_float("epsilon", 1e-5f), spec.num_threads);
+  k->set_outputs(spec.outputs.size());
+  return std::unique_ptr<Kernel>(std::move(k));
 }
 
 }  // namespace
@@ -105,6 +201,8 @@ Result<std::unique_ptr<Kernel>> make_softmax(const KernelSpec& spec) {
 void register_norm_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"BatchNormalization", make_batch_norm});
   registry.push_back({"Softmax", make_softmax});
+  registry.push_back({"LogSoftmax", make_softmax});
+  registry.push_back({"LayerNormalization", make_layer_norm});
 }
 
 }  // namespace lw::cpu

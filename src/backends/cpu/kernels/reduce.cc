@@ -1,6 +1,9 @@
-// ReduceMean over any set of axes. Reduced dims are walked with an odometer over their
+// The reductions (Mean, Sum, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp) over any
+// set of axes. Reduced dims are walked with an odometer over their
 // strides; the innermost reduced run is contiguous when the trailing axes are reduced.
 // Sums accumulate in double so long reductions keep float32 accuracy.
+#include <algorithm>
+#include <limits>
 #include <array>
 #include <cmath>
 #include <set>
@@ -12,10 +15,22 @@ namespace lw::cpu {
 
 namespace {
 
-class ReduceMeanKernel final : public Kernel {
+enum class Reduce { kMean, kSum, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp };
+
+// The identity of each reduction (what an empty reduction returns).
+double reduce_init(Reduce mode) {
+  switch (mode) {
+    case Reduce::kMax: return -std::numeric_limits<double>::infinity();
+    case Reduce::kMin: return std::numeric_limits<double>::infinity();
+    case Reduce::kProd: return 1.0;
+    default: return 0.0;
+  }
+}
+
+class ReduceKernel final : public Kernel {
  public:
-  ReduceMeanKernel(Dims kept_dims, Dims kept_strides, Dims red_dims, Dims red_strides, int threads)
-      : kept_dims_(std::move(kept_dims)), kept_strides_(std::move(kept_strides)), red_dims_(std::move(red_dims)),
+  ReduceKernel(Reduce mode, Dims kept_dims, Dims kept_strides, Dims red_dims, Dims red_strides, int threads)
+      : mode_(mode), kept_dims_(std::move(kept_dims)), kept_strides_(std::move(kept_strides)), red_dims_(std::move(red_dims)),
         red_strides_(std::move(red_strides)), threads_(threads) {
     outputs_ = numel(kept_dims_);
     count_ = numel(red_dims_);
@@ -34,39 +49,90 @@ class ReduceMeanKernel final : public Kernel {
           base += (rem % kept_dims_[d]) * kept_strides_[d];
           rem /= kept_dims_[d];
         }
-        double sum = 0.0;
-        for (int64_t q = 0; q < outer_count; ++q) {
-          int64_t off = base, qr = q;
-          for (size_t d = nr - 1; d-- > 0;) {
-            off += (qr % red_dims_[d]) * red_strides_[d];
-            qr /= red_dims_[d];
+        auto visit = [&](auto&& f) {
+          for (int64_t q = 0; q < outer_count; ++q) {
+            int64_t off = base, qr = q;
+            for (size_t d = nr - 1; d-- > 0;) {
+              off += (qr % red_dims_[d]) * red_strides_[d];
+              qr /= red_dims_[d];
+            }
+            const float* p = x + off;
+            if (inner_stride == 1) {
+              for (int64_t i = 0; i < inner; ++i) f(static_cast<double>(p[i]));
+            } else {
+              for (int64_t i = 0; i < inner; ++i) f(static_cast<double>(p[i * inner_stride]));
+            }
           }
-          const float* p = x + off;
-          if (inner_stride == 1) {
-            for (int64_t i = 0; i < inner; ++i) sum += p[i];
-          } else {
-            for (int64_t i = 0; i < inner; ++i) sum += p[i * inner_stride];
-          }
-        }
-        y[o] = count_ > 0 ? static_cast<float>(sum / static_cast<double>(count_)) : NAN;
+        };
+        y[o] = static_cast<float>(reduce_one(visit));
       }
     });
     return Status::ok();
   }
 
  private:
+  template <typename Visit>
+  double reduce_one(Visit&& visit) const {
+    // Accumulates in double; Max/Min keep NaN (numpy semantics), LogSumExp subtracts the max.
+    double acc = reduce_init(mode_);
+    switch (mode_) {
+      case Reduce::kMean:
+        visit([&](double v) { acc += v; });
+        return count_ > 0 ? acc / static_cast<double>(count_) : NAN;
+      case Reduce::kSum: visit([&](double v) { acc += v; }); return acc;
+      case Reduce::kSumSquare: visit([&](double v) { acc += v * v; }); return acc;
+      case Reduce::kL1: visit([&](double v) { acc += std::fabs(v); }); return acc;
+      case Reduce::kL2: visit([&](double v) { acc += v * v; }); return std::sqrt(acc);
+      case Reduce::kLogSum: visit([&](double v) { acc += v; }); return std::log(acc);
+      case Reduce::kProd: visit([&](double v) { acc *= v; }); return acc;
+      case Reduce::kMax:
+        visit([&](double v) {
+          if (!std::isnan(acc) && (std::isnan(v) || v > acc)) acc = v;
+        });
+        return acc;
+      case Reduce::kMin:
+        visit([&](double v) {
+          if (!std::isnan(acc) && (std::isnan(v) || v < acc)) acc = v;
+        });
+        return acc;
+      case Reduce::kLogSumExp: {
+        double mx = -std::numeric_limits<double>::infinity();
+        visit([&](double v) { mx = std::max(mx, v); });
+        if (!std::isfinite(mx)) {
+          visit([&](double v) { acc += std::exp(v); });
+          return std::log(acc);
+        }
+        visit([&](double v) { acc += std::exp(v - mx); });
+        return mx + std::log(acc);
+      }
+    }
+    return acc;
+  }
+
+  Reduce mode_;
   Dims kept_dims_, kept_strides_, red_dims_, red_strides_;
   int64_t outputs_ = 0, count_ = 0;
   int threads_;
 };
 
-Result<std::unique_ptr<Kernel>> make_reduce_mean(const KernelSpec& spec) {
+template <Reduce kMode>
+Result<std::unique_ptr<Kernel>> make_reduce(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
   const Dims& x = spec.inputs[0].shape.dims();
   int64_t r = static_cast<int64_t>(x.size());
+  Dims axes_list = spec.node.attr_ints("axes");
+  if (spec.inputs.size() > 1 && spec.inputs[1].dtype != DType::kUndefined) {
+    if (!spec.const_inputs[1])
+      return kernel_error(spec, StatusCode::kFeatureUnsupported, "input 'axes' must be a constant");
+    LW_ASSIGN_OR_RETURN(axes_list, ir::tensor_to_ints(*spec.const_inputs[1]));
+  }
   std::set<int64_t> axes;
-  for (int64_t a : spec.node.attr_ints("axes")) axes.insert(a < 0 ? a + r : a);
-  if (!spec.node.has_attr("axes") || spec.node.attr_ints("axes").empty())
+  for (int64_t a : axes_list) {
+    if (a < -r || a >= r) return kernel_error(spec, StatusCode::kInvalidArgument, "axis ", a, " is out of range");
+    axes.insert(a < 0 ? a + r : a);
+  }
+  // noop_with_empty_axes=1 with no axes: every dim is kept (the identity).
+  if (axes_list.empty() && spec.node.attr_int("noop_with_empty_axes", 0) == 0)
     for (int64_t k = 0; k < r; ++k) axes.insert(k);
   Dims strides(x.size(), 1);
   for (size_t k = x.size(); k-- > 1;) strides[k - 1] = strides[k] * x[k];
@@ -91,14 +157,23 @@ Result<std::unique_ptr<Kernel>> make_reduce_mean(const KernelSpec& spec) {
     red_dims.push_back(1);
     red_strides.push_back(1);
   }
-  return make_kernel<ReduceMeanKernel>(std::move(kept_dims), std::move(kept_strides), std::move(red_dims),
+  return make_kernel<ReduceKernel>(kMode, std::move(kept_dims), std::move(kept_strides), std::move(red_dims),
                                        std::move(red_strides), spec.num_threads);
 }
 
 }  // namespace
 
 void register_reduce_kernels(std::vector<KernelEntry>& registry) {
-  registry.push_back({"ReduceMean", make_reduce_mean});
+  registry.push_back({"ReduceMean", make_reduce<Reduce::kMean>});
+  registry.push_back({"ReduceSum", make_reduce<Reduce::kSum>});
+  registry.push_back({"ReduceMax", make_reduce<Reduce::kMax>});
+  registry.push_back({"ReduceMin", make_reduce<Reduce::kMin>});
+  registry.push_back({"ReduceProd", make_reduce<Reduce::kProd>});
+  registry.push_back({"ReduceSumSquare", make_reduce<Reduce::kSumSquare>});
+  registry.push_back({"ReduceL1", make_reduce<Reduce::kL1>});
+  registry.push_back({"ReduceL2", make_reduce<Reduce::kL2>});
+  registry.push_back({"ReduceLogSum", make_reduce<Reduce::kLogSum>});
+  registry.push_back({"ReduceLogSumExp", make_reduce<Reduce::kLogSumExp>});
 }
 
 }  // namespace lw::cpu
