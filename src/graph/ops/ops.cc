@@ -8,6 +8,7 @@ void register_all_ops(std::vector<OpSchema>& registry) {
   register_nn_ops(registry);
   register_shape_ops(registry);
   register_reduce_ops(registry);
+  register_tensor_ops(registry);
 }
 
 std::optional<DType> dtype_from_onnx(int64_t onnx_type) {

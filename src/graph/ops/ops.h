@@ -12,6 +12,7 @@ void register_elementwise_ops(std::vector<OpSchema>& registry);  // elementwise_
 void register_nn_ops(std::vector<OpSchema>& registry);           // nn_ops.cc
 void register_shape_ops(std::vector<OpSchema>& registry);        // shape_ops.cc
 void register_reduce_ops(std::vector<OpSchema>& registry);       // reduce_ops.cc
+void register_tensor_ops(std::vector<OpSchema>& registry);       // tensor_ops.cc
 
 // ONNX TensorProto element-type codes (Cast's `to` attribute) to and from DType.
 std::optional<DType> dtype_from_onnx(int64_t onnx_type);

@@ -11,6 +11,8 @@ void register_all_cpu_kernels(std::vector<KernelEntry>& registry) {
   register_pool_kernels(registry);
   register_norm_kernels(registry);
   register_reduce_kernels(registry);
+  register_tensor_kernels(registry);
+  register_resize_kernels(registry);
 }
 
 }  // namespace lw::cpu

@@ -14,5 +14,7 @@ void register_conv_kernels(std::vector<KernelEntry>& registry);         // conv.
 void register_pool_kernels(std::vector<KernelEntry>& registry);         // pool.cc
 void register_norm_kernels(std::vector<KernelEntry>& registry);         // norm.cc
 void register_reduce_kernels(std::vector<KernelEntry>& registry);       // reduce.cc
+void register_tensor_kernels(std::vector<KernelEntry>& registry);       // tensor.cc
+void register_resize_kernels(std::vector<KernelEntry>& registry);       // resize.cc
 
 }  // namespace lw::cpu
