@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "compiler/constant_folding.h"
 #include "graph/op_registry.h"
 
 namespace lw::compiler {
@@ -12,6 +13,8 @@ Status prepare_graph(ir::Graph& g, size_t index) {
   LW_RETURN_IF_ERROR(g.sort().with_context(context));
   LW_RETURN_IF_ERROR(g.verify().with_context(context));
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g).with_context(context));
+  auto folded = fold_constants(g);
+  if (!folded.is_ok()) return folded.status().with_context(context);
   return Status::ok();
 }
 

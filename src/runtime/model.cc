@@ -3,6 +3,7 @@
 #include <set>
 
 #include "backends/cpu/kernel.h"
+#include "compiler/constant_folding.h"
 #include "graph/op_registry.h"
 
 namespace lw::rt {
@@ -154,6 +155,8 @@ Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dim
     }
   }
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
+  // With concrete input dims, shape arithmetic (Shape -> ... -> Reshape) becomes constant.
+  LW_RETURN_IF_ERROR(compiler::fold_constants(g).status());
   LW_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Plan::create(std::move(g), *store_, num_threads_));
   std::shared_ptr<const Plan> shared(std::move(plan));
   std::lock_guard<std::mutex> lock(plans_mu_);
