@@ -1,0 +1,7 @@
+"""pyACL acl.mdl (see the acl package docstring for the conventions)."""
+from liveweight import _native as _n
+
+_m = _n.acl_mdl
+globals().update({k: getattr(_m, k) for k in dir(_m) if not k.startswith("_")})
+__all__ = [k for k in dir(_m) if not k.startswith("_")]
+del _m
