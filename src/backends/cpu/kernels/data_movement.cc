@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/cpu/kernels/half.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
 #include "graph/ops/ops.h"
@@ -240,7 +241,13 @@ Result<std::unique_ptr<Kernel>> make_shape(const KernelSpec& spec) {
 
 template <typename From, typename To>
 To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
+  if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) {
+    return convert<float, To>(to_float(v));
+  } else if constexpr (std::is_same_v<To, Half>) {
+    return to_half(convert<From, float>(v));
+  } else if constexpr (std::is_same_v<To, BFloat16>) {
+    return to_bfloat16(convert<From, float>(v));
+  } else if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     // Float to integer is undefined in C++ outside the target range: saturate, NaN -> 0.
@@ -281,6 +288,11 @@ CastFn cast_from(DType to) {
     case DType::kInt8: return cast_loop<From, int8_t>;
     case DType::kUint8: return cast_loop<From, uint8_t>;
     case DType::kBool: return cast_loop<From, bool>;
+    case DType::kUint16: return cast_loop<From, uint16_t>;
+    case DType::kUint32: return cast_loop<From, uint32_t>;
+    case DType::kUint64: return cast_loop<From, uint64_t>;
+    case DType::kFloat16: return cast_loop<From, Half>;
+    case DType::kBFloat16: return cast_loop<From, BFloat16>;
     default: return nullptr;
   }
 }
@@ -295,6 +307,11 @@ CastFn cast_fn(DType from, DType to) {
     case DType::kInt8: return cast_from<int8_t>(to);
     case DType::kUint8: return cast_from<uint8_t>(to);
     case DType::kBool: return cast_from<bool>(to);
+    case DType::kUint16: return cast_from<uint16_t>(to);
+    case DType::kUint32: return cast_from<uint32_t>(to);
+    case DType::kUint64: return cast_from<uint64_t>(to);
+    case DType::kFloat16: return cast_from<Half>(to);
+    case DType::kBFloat16: return cast_from<BFloat16>(to);
     default: return nullptr;
   }
 }

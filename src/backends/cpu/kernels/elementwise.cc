@@ -14,16 +14,38 @@ namespace lw::cpu {
 
 namespace {
 
-struct AddOp { template <typename T> static T f(T a, T b) { return a + b; } };
-struct SubOp { template <typename T> static T f(T a, T b) { return a - b; } };
-struct MulOp { template <typename T> static T f(T a, T b) { return a * b; } };
+// Integer arithmetic wraps (two's complement) instead of overflowing, which C++ leaves undefined.
+template <typename T>
+using WrapT = std::conditional_t<(sizeof(T) <= 4), uint32_t, uint64_t>;
+struct AddOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapT<T>>(a) + static_cast<WrapT<T>>(b));
+    else return a + b;
+  }
+};
+struct SubOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapT<T>>(a) - static_cast<WrapT<T>>(b));
+    else return a - b;
+  }
+};
+struct MulOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapT<T>>(a) * static_cast<WrapT<T>>(b));
+    else return a * b;
+  }
+};
 struct DivOp {
   template <typename T>
   static T f(T a, T b) {
     if constexpr (std::is_integral_v<T>) {
       // Zero divisors are rejected before the loop; -1 avoids the INT_MIN / -1 trap.
-      if (b == T(-1)) return static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(a));
-      return b == 0 ? T(0) : a / b;
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return SubOp::f<T>(T(0), a);
+      return b == 0 ? T(0) : static_cast<T>(a / b);
     } else {
       return a / b;
     }
@@ -131,16 +153,74 @@ Result<std::unique_ptr<Kernel>> make_arith(const KernelSpec& spec) {
   constexpr bool is_div = std::is_same_v<Op, DivOp>;
   switch (t) {
     case DType::kFloat32: return binary_of<float, float, Op>(spec, false);
+    case DType::kFloat64: return binary_of<double, double, Op>(spec, false);
     case DType::kInt64: return binary_of<int64_t, int64_t, Op>(spec, is_div);
     case DType::kInt32: return binary_of<int32_t, int32_t, Op>(spec, is_div);
-    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kInt64, DType::kInt32});
+    case DType::kInt16: return binary_of<int16_t, int16_t, Op>(spec, is_div);
+    case DType::kInt8: return binary_of<int8_t, int8_t, Op>(spec, is_div);
+    case DType::kUint8: return binary_of<uint8_t, uint8_t, Op>(spec, is_div);
+    case DType::kUint16: return binary_of<uint16_t, uint16_t, Op>(spec, is_div);
+    case DType::kUint32: return binary_of<uint32_t, uint32_t, Op>(spec, is_div);
+    case DType::kUint64: return binary_of<uint64_t, uint64_t, Op>(spec, is_div);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
+}
+
+// Pow with a base and an exponent of different types (ONNX allows any numeric pair); the
+// result has the base's type and is computed in double.
+template <typename A, typename B>
+class PowKernel final : public Kernel {
+ public:
+  PowKernel(StridedPlan plan, int threads) : plan_(std::move(plan)), threads_(threads) {}
+  Status run(const KernelRun& r) const override {
+    const A* a = static_cast<const A*>(r.inputs[0]);
+    const B* b = static_cast<const B*>(r.inputs[1]);
+    A* o = static_cast<A*>(r.outputs[0]);
+    const int64_t sa = plan_.inner_stride(0), sb = plan_.inner_stride(1);
+    run_strided<2>(plan_, threads_, [&](const std::array<int64_t, 2>& off, int64_t out_off, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        double v = std::pow(static_cast<double>(a[off[0] + i * sa]), static_cast<double>(b[off[1] + i * sb]));
+        if constexpr (std::is_integral_v<A>) {
+          // Saturate: out-of-range doubles are undefined to convert.
+          if (!(v >= static_cast<double>(std::numeric_limits<A>::lowest()))) v = static_cast<double>(std::numeric_limits<A>::lowest());
+          if (v >= static_cast<double>(std::numeric_limits<A>::max())) v = static_cast<double>(std::numeric_limits<A>::max());
+        }
+        o[out_off + i] = static_cast<A>(v);
+      }
+    });
+    return Status::ok();
+  }
+
+ private:
+  StridedPlan plan_;
+  int threads_;
+};
+
+template <typename A>
+Result<std::unique_ptr<Kernel>> pow_with_base(const KernelSpec& spec) {
+  StridedPlan plan = binary_plan(spec, 2);
+  switch (spec.inputs[1].dtype) {
+    case DType::kFloat32: return make_kernel<PowKernel<A, float>>(std::move(plan), spec.num_threads);
+    case DType::kFloat64: return make_kernel<PowKernel<A, double>>(std::move(plan), spec.num_threads);
+    case DType::kInt64: return make_kernel<PowKernel<A, int64_t>>(std::move(plan), spec.num_threads);
+    case DType::kInt32: return make_kernel<PowKernel<A, int32_t>>(std::move(plan), spec.num_threads);
+    case DType::kUint64: return make_kernel<PowKernel<A, uint64_t>>(std::move(plan), spec.num_threads);
+    case DType::kUint32: return make_kernel<PowKernel<A, uint32_t>>(std::move(plan), spec.num_threads);
+    default: return require_dtype(spec, 1, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
   }
 }
 
 Result<std::unique_ptr<Kernel>> make_pow(const KernelSpec& spec) {
-  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
-  LW_RETURN_IF_ERROR(require_dtype(spec, 1, {DType::kFloat32}));
-  return binary_of<float, float, PowOp>(spec, false);
+  LW_RETURN_IF_ERROR(check_broadcast(spec, 2));
+  if (spec.inputs[0].dtype == DType::kFloat32 && spec.inputs[1].dtype == DType::kFloat32)
+    return binary_of<float, float, PowOp>(spec, false);
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return pow_with_base<float>(spec);
+    case DType::kFloat64: return pow_with_base<double>(spec);
+    case DType::kInt64: return pow_with_base<int64_t>(spec);
+    case DType::kInt32: return pow_with_base<int32_t>(spec);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
 }
 
 Result<std::unique_ptr<Kernel>> make_equal(const KernelSpec& spec) {
@@ -240,6 +320,12 @@ Result<std::unique_ptr<Kernel>> make_variadic(const KernelSpec& spec) {
     case DType::kFloat64: return variadic_of<double>(spec);
     case DType::kInt64: return variadic_of<int64_t>(spec);
     case DType::kInt32: return variadic_of<int32_t>(spec);
+    case DType::kInt16: return variadic_of<int16_t>(spec);
+    case DType::kInt8: return variadic_of<int8_t>(spec);
+    case DType::kUint8: return variadic_of<uint8_t>(spec);
+    case DType::kUint16: return variadic_of<uint16_t>(spec);
+    case DType::kUint32: return variadic_of<uint32_t>(spec);
+    case DType::kUint64: return variadic_of<uint64_t>(spec);
     default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
   }
 }
@@ -399,15 +485,20 @@ Result<std::unique_ptr<Kernel>> make_not(const KernelSpec& spec) {
 }
 
 // Clip reads its optional min/max scalars at run time: they are data, not attributes.
+template <typename T>
 class ClipKernel final : public Kernel {
  public:
   ClipKernel(int64_t n, bool has_min, bool has_max, int threads)
       : n_(n), has_min_(has_min), has_max_(has_max), threads_(threads) {}
   Status run(const KernelRun& r) const override {
-    const float* x = static_cast<const float*>(r.inputs[0]);
-    float* y = static_cast<float*>(r.outputs[0]);
-    const float lo = has_min_ ? *static_cast<const float*>(r.inputs[1]) : -std::numeric_limits<float>::infinity();
-    const float hi = has_max_ ? *static_cast<const float*>(r.inputs[2]) : std::numeric_limits<float>::infinity();
+    const T* x = static_cast<const T*>(r.inputs[0]);
+    T* y = static_cast<T*>(r.outputs[0]);
+    constexpr T kLow = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                            : std::numeric_limits<T>::lowest();
+    constexpr T kHigh = std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity()
+                                                             : std::numeric_limits<T>::max();
+    const T lo = has_min_ ? *static_cast<const T*>(r.inputs[1]) : kLow;
+    const T hi = has_max_ ? *static_cast<const T*>(r.inputs[2]) : kHigh;
     parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
     });
@@ -421,12 +512,24 @@ class ClipKernel final : public Kernel {
 };
 
 Result<std::unique_ptr<Kernel>> make_clip(const KernelSpec& spec) {
-  for (size_t i = 0; i < spec.inputs.size(); ++i) LW_RETURN_IF_ERROR(require_dtype(spec, i, {DType::kFloat32}));
+  const DType t = spec.inputs[0].dtype;
+  for (size_t i = 1; i < spec.inputs.size(); ++i)
+    if (spec.inputs[i].dtype != DType::kUndefined && spec.inputs[i].dtype != t)
+      return kernel_error(spec, StatusCode::kUnsupportedDtype, "input ", i, " differs in type from input 0");
   for (size_t i = 1; i < spec.inputs.size(); ++i)
     if (spec.inputs[i].dtype != DType::kUndefined && numel(spec.inputs[i].shape.dims()) != 1)
       return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " must be a scalar");
   auto present = [&](size_t i) { return spec.inputs.size() > i && spec.inputs[i].dtype != DType::kUndefined; };
-  return make_kernel<ClipKernel>(numel(spec.inputs[0].shape.dims()), present(1), present(2), spec.num_threads);
+  const int64_t n = numel(spec.inputs[0].shape.dims());
+  switch (t) {
+    case DType::kFloat32: return make_kernel<ClipKernel<float>>(n, present(1), present(2), spec.num_threads);
+    case DType::kFloat64: return make_kernel<ClipKernel<double>>(n, present(1), present(2), spec.num_threads);
+    case DType::kInt64: return make_kernel<ClipKernel<int64_t>>(n, present(1), present(2), spec.num_threads);
+    case DType::kInt32: return make_kernel<ClipKernel<int32_t>>(n, present(1), present(2), spec.num_threads);
+    case DType::kInt8: return make_kernel<ClipKernel<int8_t>>(n, present(1), present(2), spec.num_threads);
+    case DType::kUint8: return make_kernel<ClipKernel<uint8_t>>(n, present(1), present(2), spec.num_threads);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
 }
 
 }  // namespace

@@ -75,8 +75,9 @@ class SoftmaxKernel final : public Kernel {
         if (log_) {
           double sum = 0.0;
           for (int64_t k = 0; k < axis_; ++k) sum += std::exp(static_cast<double>(xp[k * s] - mx));
-          const float lse = mx + static_cast<float>(std::log(sum));
-          for (int64_t k = 0; k < axis_; ++k) yp[k * s] = xp[k * s] - lse;
+          // (x - max) first: with large inputs x - (max + log sum) would lose the low bits.
+          const float log_sum = static_cast<float>(std::log(sum));
+          for (int64_t k = 0; k < axis_; ++k) yp[k * s] = (xp[k * s] - mx) - log_sum;
           continue;
         }
         float sum = 0.0f;

@@ -27,6 +27,7 @@ double reduce_init(Reduce mode) {
   }
 }
 
+template <typename T>
 class ReduceKernel final : public Kernel {
  public:
   ReduceKernel(Reduce mode, Dims kept_dims, Dims kept_strides, Dims red_dims, Dims red_strides, int threads)
@@ -37,8 +38,8 @@ class ReduceKernel final : public Kernel {
   }
 
   Status run(const KernelRun& r) const override {
-    const float* x = static_cast<const float*>(r.inputs[0]);
-    float* y = static_cast<float*>(r.outputs[0]);
+    const T* x = static_cast<const T*>(r.inputs[0]);
+    T* y = static_cast<T*>(r.outputs[0]);
     const size_t nr = red_dims_.size();
     const int64_t inner = red_dims_.back(), inner_stride = red_strides_.back();
     const int64_t outer_count = count_ / std::max<int64_t>(inner, 1);
@@ -56,7 +57,7 @@ class ReduceKernel final : public Kernel {
               off += (qr % red_dims_[d]) * red_strides_[d];
               qr /= red_dims_[d];
             }
-            const float* p = x + off;
+            const T* p = x + off;
             if (inner_stride == 1) {
               for (int64_t i = 0; i < inner; ++i) f(static_cast<double>(p[i]));
             } else {
@@ -64,7 +65,7 @@ class ReduceKernel final : public Kernel {
             }
           }
         };
-        y[o] = static_cast<float>(reduce_one(visit));
+        y[o] = static_cast<T>(reduce_one(visit));
       }
     });
     return Status::ok();
@@ -117,7 +118,7 @@ class ReduceKernel final : public Kernel {
 
 template <Reduce kMode>
 Result<std::unique_ptr<Kernel>> make_reduce(const KernelSpec& spec) {
-  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64}));
   const Dims& x = spec.inputs[0].shape.dims();
   int64_t r = static_cast<int64_t>(x.size());
   Dims axes_list = spec.node.attr_ints("axes");
@@ -157,8 +158,11 @@ Result<std::unique_ptr<Kernel>> make_reduce(const KernelSpec& spec) {
     red_dims.push_back(1);
     red_strides.push_back(1);
   }
-  return make_kernel<ReduceKernel>(kMode, std::move(kept_dims), std::move(kept_strides), std::move(red_dims),
-                                       std::move(red_strides), spec.num_threads);
+  if (spec.inputs[0].dtype == DType::kFloat64)
+    return make_kernel<ReduceKernel<double>>(kMode, std::move(kept_dims), std::move(kept_strides), std::move(red_dims),
+                                             std::move(red_strides), spec.num_threads);
+  return make_kernel<ReduceKernel<float>>(kMode, std::move(kept_dims), std::move(kept_strides), std::move(red_dims),
+                                          std::move(red_strides), spec.num_threads);
 }
 
 }  // namespace
