@@ -13,7 +13,7 @@
 # TSAN and OpenMP: libgomp is not built with TSAN, so its barriers look like races. The tsan run
 # sets LW_NUM_THREADS=1 and OMP_NUM_THREADS=1 (every OpenMP region runs on the calling thread);
 # threads of our own (streams, concurrent executes, updates racing inferences) still run in
-# parallel. scripts/tsan.supp holds the remaining third-party suppressions.
+# parallel. scripts/sanitize_tsan.supp holds the remaining third-party suppressions.
 set -euo pipefail
 
 MODE=${1:-}
@@ -32,7 +32,7 @@ case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_SANITIZE=$SAN -DLW_PYTHON=OFF \
   ${SANITIZE_CMAKE_FLAGS:-} >/dev/null
 
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/scripts/ubsan.supp
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/scripts/sanitize_ubsan.supp
 start=$(date +%s)
 if [ "$MODE" = asan ]; then
   cmake --build "$BUILD" -j "$JOBS"
@@ -41,14 +41,14 @@ if [ "$MODE" = asan ]; then
   # examples against the instrumented library without instrumenting them; ASan need not come
   # first in their link order for that.
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:verify_asan_link_order=0
-  export LSAN_OPTIONS=suppressions=$ROOT/scripts/lsan.supp:print_suppressions=0
+  export LSAN_OPTIONS=suppressions=$ROOT/scripts/sanitize_lsan.supp:print_suppressions=0
   t0=$(date +%s)
   (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" --timeout 900)
   echo "sanitize asan: ctest $(( $(date +%s) - t0 )) s, total $(( $(date +%s) - start )) s"
 else
   cmake --build "$BUILD" -j "$JOBS" --target test_runtime test_api test_e2e test_reliability
   echo "sanitize tsan: build $(( $(date +%s) - start )) s"
-  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/scripts/tsan.supp"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/scripts/sanitize_tsan.supp"
   export LW_NUM_THREADS=1 OMP_NUM_THREADS=1
   t0=$(date +%s)
   # The model files the runtime and e2e tests read.
