@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 
-.PHONY: all bootstrap configure build test demo install clean
+.PHONY: all bootstrap configure build test demo install clean fuzz
 
 all: build
 
@@ -22,6 +22,11 @@ test: build
 
 demo: build
 	bash scripts/demo.sh $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/), each run FUZZ_SECONDS seconds; its own clang build in build-fuzz.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)
