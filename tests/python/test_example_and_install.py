@@ -65,4 +65,7 @@ def test_cmake_install_puts_packages_in_dist_packages(tmp_path):
     ext = [p for p in (site / "liveweight").iterdir() if p.name.startswith("_native")]
     assert len(ext) == 1
     r = run(["ldd", str(ext[0])])
-    assert str(prefix / "lib" / "libliveweight.so") in r.stdout, r.stdout
+    found = [line.split("=>")[1].split("(")[0].strip() for line in r.stdout.splitlines()
+             if "libliveweight" in line and "=>" in line]
+    assert len(found) == 1, r.stdout
+    assert os.path.realpath(found[0]) == os.path.realpath(prefix / "lib" / "libliveweight.so.0"), found[0]
