@@ -135,16 +135,19 @@ Result<std::unique_ptr<Kernel>> make_resize(const KernelSpec& spec) {
     a.taps.index.assign(static_cast<size_t>(out_d) * cnt, 0);
     a.taps.weight.assign(static_cast<size_t>(out_d) * cnt, 0.0f);
     if (ctm == "tf_crop_and_resize") a.taps.outside.assign(static_cast<size_t>(out_d), 0);
+    // ONNX measures the resized length as in * scale when scales are given (not the floored
+    // output size); align_corners, pytorch_half_pixel and tf_crop_and_resize depend on it.
+    const float out_len = scales.empty() ? static_cast<float>(out_d) : static_cast<float>(in_d) * scale;
     for (int64_t j = 0; j < out_d; ++j) {
       float xo = static_cast<float>(j), xi = 0.0f;
       if (ctm == "half_pixel") xi = (xo + 0.5f) / scale - 0.5f;
-      else if (ctm == "pytorch_half_pixel") xi = out_d > 1 ? (xo + 0.5f) / scale - 0.5f : 0.0f;
-      else if (ctm == "align_corners") xi = out_d == 1 ? 0.0f : xo * static_cast<float>(in_d - 1) / static_cast<float>(out_d - 1);
+      else if (ctm == "pytorch_half_pixel") xi = out_len > 1.0f ? (xo + 0.5f) / scale - 0.5f : 0.0f;
+      else if (ctm == "align_corners") xi = out_len == 1.0f ? 0.0f : xo * static_cast<float>(in_d - 1) / (out_len - 1.0f);
       else if (ctm == "asymmetric") xi = xo / scale;
       else if (ctm == "tf_half_pixel_for_nn") xi = (xo + 0.5f) / scale;
       else {  // tf_crop_and_resize
         float s0 = roi[d], e0 = roi[d + rank];
-        xi = out_d > 1 ? s0 * static_cast<float>(in_d - 1) + xo * (e0 - s0) * static_cast<float>(in_d - 1) / static_cast<float>(out_d - 1)
+        xi = out_len > 1.0f ? s0 * static_cast<float>(in_d - 1) + xo * (e0 - s0) * static_cast<float>(in_d - 1) / (out_len - 1.0f)
                        : 0.5f * (s0 + e0) * static_cast<float>(in_d - 1);
         if (xi < 0.0f || xi > static_cast<float>(in_d - 1)) {
           a.taps.outside[static_cast<size_t>(j)] = 1;
