@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""`make bench`: liveweight against ONNX Runtime 1.30 and PyTorch 1.13 in one run.
+
+Usage: run.py --build-dir BUILD [--work DIR] [--models a,b] [--threads 2,1] [--runs 30] [--doc docs/benchmarks.md]
+
+Steps: installs onnxruntime-node into WORK/ort (npm, --ignore-scripts), exports the models
+(export_models.py), compiles lw_bench.cc against BUILD/libliveweight.so, builds two bundles per
+model with `lw build` (with and without the init graph), then runs every peer per model and
+thread count in separate processes. Prints a table, writes WORK/results.json and the doc.
+A model liveweight cannot import yet is reported as not supported; the run goes on.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+ORT_VERSION = "1.30.0"
+ALL_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mlp", "transformer"]
+
+
+def sh(cmd, env=None, timeout=3600):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON in output")
+
+
+def stats(times):
+    t = sorted(times)
+    p90 = t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]
+    return {"median": statistics.median(t), "p90": p90, "n": len(t)}
+
+
+def setup(args):
+    ort = os.path.join(args.work, "ort")
+    if not os.path.isdir(os.path.join(ort, "node_modules", "onnxruntime-node")):
+        os.makedirs(ort, exist_ok=True)
+        code, out, err = sh(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", ort,
+                             "onnxruntime-node@" + ORT_VERSION])
+        if code != 0:
+            sys.exit("npm install onnxruntime-node failed:\n" + err)
+    models = os.path.join(args.work, "models")
+    code, out, err = sh([PY, os.path.join(HERE, "export_models.py"), models])
+    if code != 0:
+        sys.exit("model export failed:\n" + err[-3000:])
+    exe = os.path.join(args.work, "lw_bench")
+    lib = os.path.join(args.build_dir, "libliveweight.so")
+    if not os.path.exists(lib):
+        sys.exit(lib + " is missing: build liveweight first (make build)")
+    code, out, err = sh(["g++", "-O2", "-std=c++20", "-I", os.path.join(ROOT, "include"), os.path.join(HERE, "lw_bench.cc"),
+                         "-o", exe, "-L", args.build_dir, "-lliveweight", "-Wl,-rpath," + os.path.abspath(args.build_dir)])
+    if code != 0:
+        sys.exit("compiling lw_bench failed:\n" + err)
+    return ort, models, exe
+
+
+def run_model(args, name, ort, models, exe):
+    onnx = os.path.join(models, name + ".onnx")
+    x = os.path.join(models, name + ".input.npy")
+    res = {"model": name, "onnx_bytes": os.path.getsize(onnx), "threads": {}}
+    lw_tool = os.path.join(args.build_dir, "lw")
+    om_init = os.path.join(args.work, name + ".om")
+    om_noinit = os.path.join(args.work, name + ".noinit.om")
+    t = time.perf_counter()
+    code, out, err = sh([lw_tool, "build", onnx, "-o", om_init])
+    res["lw_build_s"] = time.perf_counter() - t
+    if code == 0:
+        code, out, err = sh([lw_tool, "build", onnx, "-o", om_noinit, "--no-init"])
+    if code != 0:
+        res["lw_error"] = (err or out).strip().splitlines()[-1] if (err or out).strip() else "lw build failed"
+    for threads in args.threads:
+        env = dict(os.environ, LW_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        r = {}
+        if "lw_error" not in res:
+            code, out, err = sh([exe, "speed", om_init, om_noinit, x, str(args.runs)], env=env)
+            if code == 0:
+                r["lw"] = last_json(out)
+                code, out, err = sh([exe, "memory", om_init, x, str(args.runs)], env=env)
+                if code == 0:
+                    r["lw"]["peak_rss_kb"] = last_json(out)["peak_rss_kb"]
+            if code != 0:
+                r["lw_error"] = err.strip()[-500:]
+        code, out, err = sh(["node", os.path.join(HERE, "ort_bench.js"), ort, onnx, x, str(threads), str(args.runs)], env=env)
+        r["ort"] = last_json(out) if code == 0 else {"error": err.strip()[-500:]}
+        code, out, err = sh([PY, os.path.join(HERE, "torch_bench.py"), models, name, str(threads), str(args.runs)], env=env)
+        r["torch"] = last_json(out) if code == 0 else {"error": err.strip()[-500:]}
+        for k in ("lw", "ort", "torch"):
+            if k in r and "infer_ms" in r[k]:
+                r[k]["infer"] = stats(r[k].pop("infer_ms"))
+        if "lw" in r and "output_head" in r.get("ort", {}):
+            r["lw_vs_ort_max_abs_diff"] = max(abs(a - b) for a, b in zip(r["lw"]["output_head"], r["ort"]["output_head"]))
+        res["threads"][str(threads)] = r
+        print(f"  {name} @{threads}t done", file=sys.stderr, flush=True)
+    return res
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return (f"{v:.3f}" if v < 1 else f"{v:.1f}" if v >= 100 else f"{v:.2f}") + unit
+    return str(v) + unit
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def table(results):
+    lines = []
+    head = ("| model | thr | lw infer med/p90 ms | ORT med/p90 ms | PyTorch med/p90 ms | lw/ORT | lw/PyTorch | "
+            "full refresh ms | memcpy ms | refresh/memcpy | one / 1% / 10% refresh ms (% of full) | "
+            "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
+            "peak RSS MB lw / ORT / PyTorch | lw-ORT max diff |")
+    lines.append(head)
+    lines.append("|" + "---|" * (head.count("|") - 1))
+    for res in results:
+        name = res["model"]
+        for thr, r in res["threads"].items():
+            lw, ort, pt = r.get("lw"), r.get("ort", {}), r.get("torch", {})
+            o_inf = ort.get("infer", {})
+            p_inf = pt.get("infer", {})
+            ort_s = f"{fmt(o_inf.get('median'))} / {fmt(o_inf.get('p90'))}" if o_inf else "error"
+            pt_s = f"{fmt(p_inf.get('median'))} / {fmt(p_inf.get('p90'))}" if p_inf else "error"
+            rss_o = fmt(ort.get("peak_rss_kb", 0) / 1024) if "peak_rss_kb" in ort else "-"
+            rss_p = fmt(pt.get("peak_rss_kb", 0) / 1024) if "peak_rss_kb" in pt else "-"
+            if not lw:
+                why = res.get("lw_error") or r.get("lw_error", "failed")
+                lines.append(f"| {name} | {thr} | not yet supported: {why} | {ort_s} | {pt_s} | - | - | - | - | - | - | "
+                             f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - / {rss_o} / {rss_p} | - |")
+                continue
+            li = lw["infer"]
+            full = lw["refresh"]["full"]["ms"]
+            parts = []
+            for k in ("one", "pct1", "pct10"):
+                c = lw["refresh"][k]
+                parts.append(f"{fmt(c['ms'])} ({100 * c['ms'] / full:.0f}%)")
+            lines.append(
+                f"| {name} | {thr} | {fmt(li['median'])} / {fmt(li['p90'])} | {ort_s} | {pt_s} | "
+                f"{fmt(ratio(li['median'], o_inf.get('median')))} | {fmt(ratio(li['median'], p_inf.get('median')))} | "
+                f"{fmt(full)} | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | {' / '.join(parts)} | "
+                f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
+                f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
+                f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(r.get('lw_vs_ort_max_abs_diff'))} |")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load[0]:.1f} at start"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build-dir", required=True)
+    p.add_argument("--work", default=None)
+    p.add_argument("--models", default=",".join(ALL_MODELS))
+    p.add_argument("--threads", default="2,1")
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    args = p.parse_args()
+    args.work = args.work or os.path.join(args.build_dir, "bench")
+    args.threads = [int(t) for t in args.threads.split(",")]
+    os.makedirs(args.work, exist_ok=True)
+    where = machine()
+    ort, models, exe = setup(args)
+    results = []
+    for name in args.models.split(","):
+        print(f"{name} ...", file=sys.stderr, flush=True)
+        results.append(run_model(args, name, ort, models, exe))
+    text = table(results)
+    print(text)
+    out = {"machine": where, "runs": args.runs, "date": time.strftime("%Y-%m-%d %H:%M"), "results": results}
+    with open(os.path.join(args.work, "results.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    print("JSON: " + os.path.join(args.work, "results.json"), file=sys.stderr)
+    if args.doc:
+        with open(args.doc, "w") as f:
+            f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
+                    " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
+                    f"{args.runs} timed inferences after 5 warm-up runs.\n\n"
+                    f"Machine: {where}. Date: {out['date']}.\n\n"
+                    "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
+                    "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
+                    "process; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
+                    "(percent of the full refresh in brackets); ORT new session = creating a second session, "
+                    "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
+                    "from `lw build`; read file = reading the bundle file into memory. lw-ORT max diff = largest "
+                    "absolute difference of the first 8 outputs.\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
