@@ -67,7 +67,7 @@ Result<std::optional<ir::TensorData>> evaluate(const ir::Graph& g, const ir::Nod
   LW_ASSIGN_OR_RETURN(uint64_t out_bytes, byte_size(out.dtype, out.shape.dims()));
   if (out_bytes > kMaxFoldedBytes) return std::optional<ir::TensorData>();
 
-  cpu::KernelSpec spec{n, {}, {}, {}, 1};
+  cpu::KernelSpec spec{n, {}, {}, {}, 1, {}, {}, {}, {}};
   std::vector<const void*> inputs;
   for (ir::ValueId v : n.inputs) {
     if (v == ir::kNoValue) {

@@ -62,7 +62,7 @@ Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>
 
   cpu::KernelFactory factory = cpu::find_cpu_kernel(op);
   if (!factory) return make_error(StatusCode::kOpNotFound, "no CPU kernel for ", op);
-  cpu::KernelSpec spec{n, {}, {}, {}, threads};
+  cpu::KernelSpec spec{n, {}, {}, {}, threads, {}, {}, {}, {}};
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].omitted) {
       spec.inputs.push_back(ir::TensorType{});
