@@ -2,6 +2,7 @@
 // Functions are thread-safe (they share no state); graphs passed in are not modified.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ LW_API Result<std::vector<uint8_t>> build_model(const Graph& graph);
 struct OnnxBuildOptions {
   std::vector<std::string> refresh;  // initializers to make refreshable; empty: every weight
   bool init = true;                  // include the weight-init graph (and the weights' data)
+  // Replaces the dims graph inputs declare, by input name (-1 keeps a dim dynamic); fixing
+  // every dynamic dim makes the whole graph static (shape arithmetic is folded at build).
+  // Naming an input the model does not have is kInvalidArgument.
+  std::map<std::string, std::vector<int64_t>> input_shapes;
 };
 
 // `lw build`: ONNX file -> bundle file [inference, init, update] or [inference, update].

@@ -1,7 +1,9 @@
 // `lw`: the liveweight command-line tool.
-//   lw build MODEL.onnx -o OUT.om [--refresh A,B,...] [--no-init]
+//   lw build MODEL.onnx -o OUT.om [--refresh A,B,...] [--no-init] [--input-shape NAME:D0,D1,...]...
 //   lw inspect FILE.om [--json]
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,10 +16,11 @@ namespace {
 int usage(FILE* out) {
   std::fprintf(out,
                "usage:\n"
-               "  lw build MODEL.onnx -o OUT.om [--refresh NAME,NAME,...] [--no-init]\n"
+               "  lw build MODEL.onnx -o OUT.om [--refresh NAME,NAME,...] [--no-init] [--input-shape NAME:D0,D1,...]\n"
                "      Import an ONNX model (opset 11-17) and write a bundle whose weights can be refreshed:\n"
                "      graphs [inference, weight-init, weight-update], or [inference, weight-update] with\n"
                "      --no-init. Every floating-point weight is refreshable unless --refresh lists some.\n"
+               "      --input-shape (repeatable) fixes an input's dims at build time (-1 keeps one dynamic).\n"
                "  lw inspect FILE.om [--json]\n"
                "      Print the graphs and Variables of a bundle or model file.\n");
   return out == stderr ? 2 : 0;
@@ -70,6 +73,27 @@ int cmd_build(int argc, char** argv) {
       }
     } else if (a == "--no-init") {
       options.init = false;
+    } else if (a == "--input-shape" && i + 1 < argc) {
+      // NAME:D0,D1,... (the name may itself hold ':'; the dims follow the last one).
+      std::string spec = argv[++i];
+      size_t colon = spec.rfind(':');
+      std::vector<int64_t> dims;
+      bool ok = colon != std::string::npos && colon > 0;
+      if (ok) {
+        for (const std::string& d : split_commas(spec.substr(colon + 1))) {
+          char* end = nullptr;
+          errno = 0;
+          long long v = std::strtoll(d.c_str(), &end, 10);
+          if (errno != 0 || end == d.c_str() || *end != '\0' || v < -1) ok = false;
+          dims.push_back(static_cast<int64_t>(v));
+        }
+      }
+      if (!ok || options.input_shapes.count(spec.substr(0, colon))) {
+        std::fprintf(stderr, "lw build: --input-shape '%s' must be NAME:D0,D1,... with dims >= -1, once per input\n",
+                     spec.c_str());
+        return 2;
+      }
+      options.input_shapes[spec.substr(0, colon)] = dims;
     } else if (!a.empty() && a[0] != '-' && input.empty()) {
       input = a;
     } else {

@@ -9,6 +9,7 @@
 #include "compiler/bundle_builder.h"
 #include "compiler/refreshable.h"
 #include "format/bundle_io.h"
+#include "frontends/onnx/onnx_importer.h"
 #include "graph/ir.h"
 
 namespace lw {
@@ -52,7 +53,10 @@ Status write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
 }
 
 Status build_bundle_from_onnx(const std::string& onnx_path, const std::string& out_path, const OnnxBuildOptions& options) {
-  LW_ASSIGN_OR_RETURN(Graph graph, Graph::from_onnx(onnx_path));
+  onnx_import::ImportOptions import_options;
+  for (const auto& [input, dims] : options.input_shapes) import_options.input_shapes[input] = dims;
+  LW_ASSIGN_OR_RETURN(ir::Graph imported, onnx_import::import_onnx_file(onnx_path, import_options));
+  Graph graph = wrap(std::move(imported));
   std::vector<std::string> names = options.refresh;
   if (names.empty()) {
     names = weight_names(graph);
