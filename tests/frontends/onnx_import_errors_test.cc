@@ -70,7 +70,72 @@ TEST(OnnxErrors, UnsupportedOpsAreListedByName) {
   m.node("AnotherMadeUpOp", {"a"}, {"b"}, "f2");
   m.node("FancyNewOp", {"b"}, {"y"}, "f3");
   m.output("y");
-  expect_error(import_maker(m), StatusCode::kOpNotFound, {"FancyNewOp", "AnotherMadeUpOp"});
+  expect_error(import_maker(m), StatusCode::kOpNotFound,
+               {"FancyNewOp (node 'f1')", "AnotherMadeUpOp (node 'f2')"});
+}
+
+// Inconsistent shapes in the ops added for CNNs and encoders fail the import with an error
+// naming the node.
+TEST(OnnxErrors, InconsistentShapesOfNewOpsNameTheNode) {
+  {
+    OnnxMaker m(13);
+    m.input("x", {2, 3});
+    m.init_int64("shape", {1}, {4});
+    m.node("Expand", {"x", "shape"}, {"y"}, "bad_expand");
+    m.output("y");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"bad_expand", "broadcast"});
+  }
+  {
+    OnnxMaker m(13);
+    m.input("x", {2, 3});
+    m.init_int64("starts", {1}, {0});
+    m.init_int64("ends", {1}, {1});
+    m.init_int64("axes", {1}, {5});
+    m.node("Slice", {"x", "starts", "ends", "axes"}, {"y"}, "bad_slice");
+    m.output("y");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"bad_slice", "axis 5"});
+  }
+  {
+    OnnxMaker m(13);
+    m.input("x", {2, 3});
+    m.init_int64("pads", {4}, {0, -3, 0, -1});
+    m.node("Pad", {"x", "pads"}, {"y"}, "bad_pad");
+    m.output("y");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"bad_pad", "below zero"});
+  }
+  {
+    OnnxMaker m(13);
+    m.input("x", {2, 6});
+    m.init_int64("split", {2}, {2, 3});
+    auto* n = m.node("Split", {"x", "split"}, {"a", "b"}, "bad_split");
+    add_attr(n, "axis", int64_t{1});
+    m.output("a");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"bad_split", "sums to 5"});
+  }
+  {
+    OnnxMaker m(17);
+    m.input("x", {2, 8});
+    m.init_raw("scale", {4}, {1, 1, 1, 1});
+    m.node("LayerNormalization", {"x", "scale"}, {"y"}, "bad_ln");
+    m.output("y");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"bad_ln"});
+  }
+  {  // absurd Conv attributes (UBSan once found signed overflow here)
+    OnnxMaker m(13);
+    m.input("x", {1, 1, 4, 4});
+    m.init_raw("w", {1, 1, 1, 1}, {1});
+    auto* n = m.node("Conv", {"x", "w"}, {"y"}, "huge_pads");
+    add_attr(n, "pads", std::vector<int64_t>{INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX});
+    m.output("y");
+    expect_error(import_maker(m), StatusCode::kParseModel, {"huge_pads", "pads"});
+    OnnxMaker m2(13);
+    m2.input("x", {1, 1, 4, 4});
+    auto* p = m2.node("MaxPool", {"x"}, {"y"}, "huge_kernel");
+    add_attr(p, "kernel_shape", std::vector<int64_t>{INT64_MAX, 2});
+    add_attr(p, "dilations", std::vector<int64_t>{INT64_MAX, 1});
+    m2.output("y");
+    expect_error(import_maker(m2), StatusCode::kParseModel, {"huge_kernel"});
+  }
 }
 
 TEST(OnnxErrors, OtherDomainNamesNodeAndDomain) {

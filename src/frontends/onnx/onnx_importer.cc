@@ -18,9 +18,26 @@ namespace lw::onnx_import {
 
 namespace {
 
+// Every op without a schema, each with the first node that uses it, in one error.
+Status check_supported_ops(const ir::Graph& graph) {
+  std::vector<std::pair<std::string, std::string>> missing;  // op, first node
+  for (const ir::Node& n : graph.nodes) {
+    if (n.op == ir::kOpData || n.op == ir::kOpConst || n.op == ir::kOpVariable || n.op == ir::kOpAssign) continue;
+    if (ir::find_op_schema(n.op)) continue;
+    bool seen = false;
+    for (const auto& m : missing) seen = seen || m.first == n.op;
+    if (!seen) missing.emplace_back(n.op, n.name);
+  }
+  if (missing.empty()) return Status::ok();
+  std::string list;
+  for (const auto& [op, node] : missing) list += str_cat(list.empty() ? "" : ", ", op, " (node '", node, "')");
+  return make_error(StatusCode::kOpNotFound, "graph '", graph.name, "' uses unsupported operators: ", list);
+}
+
 Result<ir::Graph> import_model(const onnx::ModelProto& model, const ImportOptions& options) {
   LW_ASSIGN_OR_RETURN(BuiltGraph built, build_graph(model, options));
   ir::Graph& graph = built.graph;
+  LW_RETURN_IF_ERROR(check_supported_ops(graph));
   LW_RETURN_IF_ERROR(ir::infer_graph_types(graph));
   if (!built.pending_rewrites.empty()) {
     LW_RETURN_IF_ERROR(finish_legacy_rewrites(graph, built.pending_rewrites));
