@@ -3,6 +3,7 @@
 // at once (run() is const and must not mutate the kernel).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,23 @@
 #include "graph/op_registry.h"
 
 namespace lw::cpu {
+
+// Memory layout of an activation tensor. Only the runtime's layout pass chooses kChannelsLast,
+// and only for values a Conv produces and Convs consume, so other kernels always see kPlain.
+enum class Layout : uint8_t { kPlain, kChannelsLast };
+
+// A physical layout a kernel wants a weight (Variable) held in, e.g. oneDNN's blocked
+// convolution weights. Immutable once created; shared by the VariableStore and kernels.
+struct PackedLayout {
+  std::string key;     // equal keys mean the same layout
+  uint64_t bytes = 0;  // size of the packed tensor
+  // Converts the plain row-major tensor at `plain` into this layout at `packed` (bytes long).
+  // Parallel inside (intra-op threads); thread-safe.
+  std::function<Status(const void* plain, void* packed)> pack;
+  // Backend description of the layout (a dnnl::memory::desc on the CPU), for kernels that read
+  // a weight packed by another kernel.
+  std::shared_ptr<const void> native;
+};
 
 struct KernelSpec {
   const ir::Node& node;
@@ -19,6 +37,19 @@ struct KernelSpec {
   // The data outlives the kernel.
   std::vector<const ir::TensorData*> const_inputs;
   int num_threads = 1;  // intra-op threads the kernel may use
+  // Optional, per input/output (empty or shorter: kPlain).
+  std::vector<Layout> input_layouts;
+  std::vector<Layout> output_layouts;
+  // Per input (empty or shorter: none). input_packing[i]: the data of input i arrives packed in
+  // this layout. may_pack[i]: input i is a weight whose layout is still free; the kernel may ask
+  // for one through wanted_packing(i).
+  std::vector<std::shared_ptr<const PackedLayout>> input_packing;
+  std::vector<bool> may_pack;
+
+  Layout input_layout(size_t i) const { return i < input_layouts.size() ? input_layouts[i] : Layout::kPlain; }
+  Layout output_layout(size_t i) const { return i < output_layouts.size() ? output_layouts[i] : Layout::kPlain; }
+  const PackedLayout* packing(size_t i) const { return i < input_packing.size() ? input_packing[i].get() : nullptr; }
+  bool can_pack(size_t i) const { return i < may_pack.size() && may_pack[i]; }
 };
 
 struct KernelRun {
@@ -32,6 +63,9 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual Status run(const KernelRun& run) const = 0;
   virtual size_t scratch_bytes() const { return 0; }
+  // The layout this kernel chose for input i when the spec allowed it (may_pack), else null.
+  // The runtime then stores that weight in this layout and runs the kernel with it.
+  virtual std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const { return nullptr; }
 };
 
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelSpec& spec);
