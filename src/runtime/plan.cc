@@ -5,11 +5,15 @@
 #include <cstring>
 #include <set>
 
+#include "compiler/passes/epilogue_fusion.h"
 #include "runtime/memory_planner.h"
 
 namespace lw::rt {
 
 namespace {
+// Layouts are fixed through the store a Plan is created with; Plans otherwise only read it.
+VariableStore& store_mut(const VariableStore& store) { return const_cast<VariableStore&>(store); }
+
 bool has_zero_dim(const Dims& dims) {
   for (int64_t d : dims)
     if (d == 0) return true;
@@ -22,6 +26,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->graph_ = std::move(graph);
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
+  passes::fuse_epilogues(plan->graph_);
   const ir::Graph& g = plan->graph_;
 
   for (const ir::Value& v : g.values)
@@ -39,6 +44,24 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     if (is_op && direct_output[static_cast<size_t>(v)] < 0) direct_output[static_cast<size_t>(v)] = static_cast<int64_t>(k);
   }
 
+  // Channels-last activations between convolutions: a 4-D value a Conv produces and only Convs
+  // read (as X, or as the fused residual) never needs the plain layout.
+  auto consumers = g.consumers();
+  std::vector<bool> channels_last(g.values.size(), false);
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != "Conv" || n.outputs.size() != 1) continue;
+    ir::ValueId v = n.outputs[0];
+    if (direct_output[static_cast<size_t>(v)] >= 0 || g.value(v).shape.rank() != 4) continue;
+    bool all_conv = !consumers[static_cast<size_t>(v)].empty();
+    for (auto [c, slot] : consumers[static_cast<size_t>(v)]) {
+      const ir::Node& cn = g.nodes[static_cast<size_t>(c)];
+      bool residual = cn.attr_int(passes::kAttrResidual, 0) != 0 && static_cast<size_t>(slot) + 1 == cn.inputs.size();
+      all_conv = all_conv && cn.op == "Conv" && (slot == 0 || residual);
+    }
+    for (ir::ValueId out : g.outputs) all_conv = all_conv && out != v;
+    channels_last[static_cast<size_t>(v)] = all_conv;
+  }
+
   std::vector<Binding> binding(g.values.size());
   std::vector<int32_t> arena_values;           // values placed in the arena
   std::vector<int32_t> def_step(g.values.size(), -1), last_use(g.values.size(), -1);
@@ -46,6 +69,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   std::set<int32_t> read_slots;
 
   for (const ir::Node& n : g.nodes) {
+    if (n.op == passes::kOpFusedAway) continue;
     if (n.op == ir::kOpData) {
       binding[static_cast<size_t>(n.outputs[0])] = {Where::kInput, static_cast<uint64_t>(n.attr_int("index", 0)), nullptr};
       continue;
@@ -104,21 +128,45 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       missing_kernels.insert(n.op);
       continue;
     }
-    cpu::KernelSpec spec{n, {}, {}, {}, plan->num_threads_};
-    for (ir::ValueId in : n.inputs) {
+    cpu::KernelSpec spec{n, {}, {}, {}, plan->num_threads_, {}, {}, {}, {}};
+    spec.input_packing.resize(n.inputs.size());
+    spec.may_pack.assign(n.inputs.size(), false);
+    std::vector<int32_t> packable_slot(n.inputs.size(), -1);
+    for (size_t s = 0; s < n.inputs.size(); ++s) {
+      ir::ValueId in = n.inputs[s];
       if (in == ir::kNoValue) {
         spec.inputs.push_back({});
         spec.const_inputs.push_back(nullptr);
+        spec.input_layouts.push_back(cpu::Layout::kPlain);
         continue;
       }
       const ir::Value& v = g.value(in);
       spec.inputs.push_back({v.dtype, v.shape});
+      spec.input_layouts.push_back(channels_last[static_cast<size_t>(in)] ? cpu::Layout::kChannelsLast : cpu::Layout::kPlain);
       const ir::Node& p = g.nodes[static_cast<size_t>(v.producer)];
       spec.const_inputs.push_back(p.op == ir::kOpConst ? p.attr_tensor("value") : nullptr);
+      if (binding[static_cast<size_t>(in)].where != Where::kVariable) continue;
+      // A weight read only by this Conv may be held in the layout the Conv prefers; every other
+      // read of a Variable fixes it to the plain layout.
+      auto slot = static_cast<int32_t>(binding[static_cast<size_t>(in)].index);
+      bool sole_conv_weight = n.op == "Conv" && s == 1 && consumers[static_cast<size_t>(in)].size() == 1;
+      if (store.layout_fixed(slot)) {
+        spec.input_packing[s] = store.layout(slot);
+      } else if (sole_conv_weight) {
+        spec.may_pack[s] = true;
+        packable_slot[s] = slot;
+      } else {
+        store_mut(store).fix_layout(slot, nullptr);
+        spec.input_packing[s] = store.layout(slot);
+      }
+      if (spec.input_packing[s] && !sole_conv_weight)
+        return make_error(StatusCode::kInternal, "graph '", g.name, "': node '", n.name, "' reads Variable '", v.name,
+                          "' in the plain layout, but it is held packed for a convolution");
     }
     for (ir::ValueId out : n.outputs) {
       const ir::Value& v = g.value(out);
       spec.outputs.push_back({v.dtype, v.shape});
+      spec.output_layouts.push_back(channels_last[static_cast<size_t>(out)] ? cpu::Layout::kChannelsLast : cpu::Layout::kPlain);
       int64_t k = direct_output[static_cast<size_t>(out)];
       if (k >= 0) {
         binding[static_cast<size_t>(out)] = {Where::kOutput, static_cast<uint64_t>(k), nullptr};
@@ -131,6 +179,21 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     auto kernel = factory(spec);
     if (!kernel.is_ok()) return kernel.status().with_context(str_cat("node '", n.name, "' (", n.op, "): "));
     step.kernel = std::move(kernel).value();
+    bool redo = false;
+    for (size_t s = 0; s < packable_slot.size(); ++s) {
+      if (packable_slot[s] < 0) continue;
+      if (!store_mut(store).fix_layout(packable_slot[s], step.kernel->wanted_packing(s))) {
+        // Someone fixed it first (another Plan, or it was written plain): take theirs.
+        spec.may_pack[s] = false;
+        spec.input_packing[s] = store.layout(packable_slot[s]);
+        redo = true;
+      }
+    }
+    if (redo) {
+      auto again = factory(spec);
+      if (!again.is_ok()) return again.status().with_context(str_cat("node '", n.name, "' (", n.op, "): "));
+      step.kernel = std::move(again).value();
+    }
     plan->steps_.push_back(std::move(step));
   }
   if (!missing_kernels.empty()) {
@@ -241,7 +304,16 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
         status = staged.status();
         break;
       }
-      parallel_copy((*staged)->data(), src, s.assign_bytes);
+      // The slot's layout is fixed before any write, and never changes after.
+      if (auto layout = store_->layout(s.assign_slot)) {
+        status = layout->pack(src, (*staged)->data());
+        if (!status.is_ok()) {
+          status = status.with_context(str_cat("writing Variable '", store_->slots()[static_cast<size_t>(s.assign_slot)].name, "': "));
+          break;
+        }
+      } else {
+        parallel_copy((*staged)->data(), src, s.assign_bytes);
+      }
       continue;
     }
     bool empty = false;

@@ -14,7 +14,8 @@ Result<std::shared_ptr<WeightBuffer>> WeightBuffer::allocate(uint64_t bytes) {
   return buffer;
 }
 
-VariableStore::VariableStore(std::vector<VariableSlot> slots) : slots_(std::move(slots)) {
+VariableStore::VariableStore(std::vector<VariableSlot> slots)
+    : slots_(std::move(slots)), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
   auto snapshot = std::make_shared<WeightSnapshot>();
   snapshot->buffers.resize(slots_.size());
   current_ = std::move(snapshot);
@@ -31,6 +32,36 @@ std::shared_ptr<const WeightSnapshot> VariableStore::current() const {
   return current_;
 }
 
+std::shared_ptr<const cpu::PackedLayout> VariableStore::layout(int32_t slot) const {
+  std::lock_guard<std::mutex> lock(layout_mu_);
+  return slot >= 0 && static_cast<size_t>(slot) < layouts_.size() ? layouts_[static_cast<size_t>(slot)] : nullptr;
+}
+
+bool VariableStore::layout_fixed(int32_t slot) const {
+  std::lock_guard<std::mutex> lock(layout_mu_);
+  return slot >= 0 && static_cast<size_t>(slot) < layout_fixed_.size() && layout_fixed_[static_cast<size_t>(slot)];
+}
+
+bool VariableStore::fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout) {
+  if (slot < 0 || static_cast<size_t>(slot) >= slots_.size()) return false;
+  auto i = static_cast<size_t>(slot);
+  // The writer lock keeps updates out: no buffer of this slot can appear while we decide.
+  std::lock_guard<std::mutex> writer(writer_mu_);
+  std::lock_guard<std::mutex> lock(layout_mu_);
+  if (layout_fixed_[i]) {
+    const auto& have = layouts_[i];
+    return (!have && !layout) || (have && layout && have->key == layout->key);
+  }
+  if (current()->buffers[i]) {  // written plain already: only plain fits
+    if (layout) return false;
+    layout_fixed_[i] = true;
+    return true;
+  }
+  layouts_[i] = std::move(layout);
+  layout_fixed_[i] = true;
+  return true;
+}
+
 VariableStore::Update::Update(VariableStore* store, std::unique_lock<std::mutex> lock)
     : store_(store), lock_(std::move(lock)), base_(store->current()), staged_(store->slots_.size()) {}
 
@@ -39,7 +70,9 @@ Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
     return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
   auto& entry = staged_[static_cast<size_t>(slot)];
   if (!entry) {
-    LW_ASSIGN_OR_RETURN(entry, WeightBuffer::allocate(store_->slots_[static_cast<size_t>(slot)].bytes));
+    auto layout = store_->layout(slot);
+    LW_ASSIGN_OR_RETURN(entry, WeightBuffer::allocate(layout ? layout->bytes
+                                                             : store_->slots_[static_cast<size_t>(slot)].bytes));
   }
   return entry.get();
 }

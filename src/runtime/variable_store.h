@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/kernel.h"
 #include "core/blob.h"
 #include "core/shape.h"
 #include "liveweight/status.h"
@@ -28,7 +29,7 @@ struct VariableSlot {
   uint64_t bytes = 0;
 };
 
-// One Variable's storage (plain row-major layout on the CPU backend).
+// One Variable's storage: plain row-major, or the slot's packed layout (VariableStore::layout).
 class WeightBuffer {
  public:
   static Result<std::shared_ptr<WeightBuffer>> allocate(uint64_t bytes);
@@ -56,6 +57,16 @@ class VariableStore {
   int32_t find(const std::string& name) const;
 
   std::shared_ptr<const WeightSnapshot> current() const;
+
+  // Physical layout of `slot`: null for plain row-major. Fixed by the first Plan that reads the
+  // slot (fix_layout) and never changed afterwards, so a Plan may rely on it.
+  std::shared_ptr<const cpu::PackedLayout> layout(int32_t slot) const;
+  bool layout_fixed(int32_t slot) const;
+  // Fixes `slot`'s layout (null: plain). Succeeds when the slot is already fixed to an equal
+  // layout, or is not fixed and has never been written; false otherwise (the caller must then
+  // read the slot in its fixed layout, see layout()). Takes the writer lock: do not call while
+  // holding an Update.
+  bool fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout);
   uint64_t version() const { return current()->version; }
 
   // An update in progress. Holds the writer lock until committed or destroyed; destroying it
@@ -85,6 +96,9 @@ class VariableStore {
   mutable std::mutex current_mu_;  // guards current_ (a pointer swap, never held long)
   std::shared_ptr<const WeightSnapshot> current_;
   std::mutex writer_mu_;           // one update at a time
+  mutable std::mutex layout_mu_;   // guards layouts_/layout_fixed_ (changed under writer_mu_ too)
+  std::vector<std::shared_ptr<const cpu::PackedLayout>> layouts_;
+  std::vector<bool> layout_fixed_;
 };
 
 // Copies n bytes using the intra-op threads for large copies (weight refresh runs at memory

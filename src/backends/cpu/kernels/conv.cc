@@ -1,44 +1,143 @@
 // Conv (1-D to 3-D, groups, bias, pads incl. auto_pad, strides, dilations) through oneDNN's
-// convolution primitive. Activations and weights use plain layouts (NCW/NCHW/NCDHW and
-// OIHW, or GOIHW for groups, which is the same memory as ONNX's [M, C/g, k...]) because the
-// weights are refreshable Variables handed over at run time.
+// convolution primitive, with the fused epilogue of compiler/passes/epilogue_fusion.h (a
+// residual added through a sum post-op, then Relu or Clip).
+//
+// The primitive runs on channels-last activations with the weight layout oneDNN picks (plain
+// NCHW activations with OIHW weights only get oneDNN's slow im2col path). Inputs/outputs that
+// arrive in another layout are reordered into scratch. Weights: a weight the runtime lets us
+// pack (KernelSpec::may_pack) is held by its Variable in our layout (wanted_packing); a Const
+// weight is packed once here; any other weight is reordered into scratch on every run.
+#include <cfloat>
+#include <cstring>
+#include <optional>
+#include <cstdio>
+
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "compiler/passes/epilogue_fusion.h"
+#include "core/blob.h"
 #include "graph/ops/spatial.h"
 
 namespace lw::cpu {
 
 namespace {
 
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+tag channels_last_tag(size_t rank) { return rank == 3 ? tag::nwc : rank == 4 ? tag::nhwc : tag::ndhwc; }
+
+dnnl::memory::desc activation_desc(const Dims& dims, Layout layout) {
+  if (layout == Layout::kChannelsLast)
+    return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dt::f32, channels_last_tag(dims.size()));
+  return plain_desc(dims);
+}
+
+std::string desc_key(const dnnl::memory::desc& md) {
+  // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes.
+  const auto* p = reinterpret_cast<const unsigned char*>(&md.data);
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < sizeof(md.data); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "dnnl-%016llx-%zu", static_cast<unsigned long long>(h), md.get_size());
+  return buf;
+}
+
+// A reorder from `from` to `to`, wrapped as a PackedLayout's pack function.
+std::shared_ptr<PackedLayout> make_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed) {
+  auto layout = std::make_shared<PackedLayout>();
+  layout->key = desc_key(packed);
+  layout->bytes = packed.get_size();
+  layout->native = std::make_shared<dnnl::memory::desc>(packed);
+  auto prim = std::make_shared<dnnl::reorder>(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
+  layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {
+    try {
+      const dnnl::engine& eng = dnnl_cpu_engine();
+      dnnl::memory a(plain, eng, const_cast<void*>(src)), b(packed, eng, dst);
+      dnnl::stream& s = dnnl_thread_stream();
+      prim->execute(s, a, b);
+      s.wait();
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "oneDNN weight reorder failed: ", e.what());
+    }
+    return Status::ok();
+  };
+  return layout;
+}
+
+// One input/output of the primitive: the layout the primitive uses and, where the caller's
+// differs, a reorder through scratch at `offset`.
+struct Port {
+  dnnl::memory::desc prim, user;
+  bool reorder = false;
+  dnnl::reorder to_prim, from_prim;
+  size_t offset = 0;
+};
+
+struct ConvSetup {
+  dnnl::convolution_forward prim;
+  Port src, dst, wei;
+  dnnl::memory::desc bias, residual_user, scratch_md;
+  bool has_bias = false, has_residual = false, residual_reorder = false;
+  dnnl::reorder residual_to_dst;
+  size_t residual_input = 0;
+  size_t scratch = 0, scratch_total = 0;
+  AlignedPtr owned_weights;  // a Const weight packed at creation
+  std::shared_ptr<PackedLayout> wanted;
+};
+
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(dnnl::convolution_forward::primitive_desc pd, bool has_bias, bool empty, const ir::Node& node)
-      : has_bias_(has_bias), empty_(empty), name_(node.name) {
-    if (empty_) return;
-    src_ = pd.src_desc();
-    weights_ = pd.weights_desc();
-    dst_ = pd.dst_desc();
-    if (has_bias_) bias_ = pd.bias_desc();
-    scratch_md_ = pd.scratchpad_desc();
-    scratch_ = scratch_md_.get_size();
-    prim_ = dnnl::convolution_forward(pd);
-  }
+  ConvKernel(std::unique_ptr<ConvSetup> s, bool empty, const ir::Node& node)
+      : s_(std::move(s)), empty_(empty), name_(node.name) {}
 
-  size_t scratch_bytes() const override { return scratch_; }
+  size_t scratch_bytes() const override { return empty_ ? 0 : s_->scratch_total; }
+  std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const override {
+    return input == 1 && !empty_ ? s_->wanted : nullptr;
+  }
 
   Status run(const KernelRun& r) const override {
     if (empty_) return Status::ok();
+    const ConvSetup& s = *s_;
+    auto* scratch = static_cast<uint8_t*>(r.scratch);
     try {
       const dnnl::engine& eng = dnnl_cpu_engine();
       dnnl::stream& stream = dnnl_thread_stream();
-      std::unordered_map<int, dnnl::memory> args = {
-          {DNNL_ARG_SRC, dnnl::memory(src_, eng, const_cast<void*>(r.inputs[0]))},
-          {DNNL_ARG_WEIGHTS, dnnl::memory(weights_, eng, const_cast<void*>(r.inputs[1]))},
-          {DNNL_ARG_DST, dnnl::memory(dst_, eng, r.outputs[0])}};
-      if (has_bias_) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_, eng, const_cast<void*>(r.inputs[2])));
-      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
-      prim_.execute(stream, args);
+      void* src = const_cast<void*>(r.inputs[0]);
+      if (s.src.reorder) {
+        dnnl::memory a(s.src.user, eng, src), b(s.src.prim, eng, scratch + s.src.offset);
+        s.src.to_prim.execute(stream, a, b);
+        src = scratch + s.src.offset;
+      }
+      void* wei = s.owned_weights ? static_cast<void*>(s.owned_weights.get()) : const_cast<void*>(r.inputs[1]);
+      if (s.wei.reorder) {
+        dnnl::memory a(s.wei.user, eng, wei), b(s.wei.prim, eng, scratch + s.wei.offset);
+        s.wei.to_prim.execute(stream, a, b);
+        wei = scratch + s.wei.offset;
+      }
+      void* dst = s.dst.reorder ? static_cast<void*>(scratch + s.dst.offset) : r.outputs[0];
+      if (s.has_residual) {
+        const void* res = r.inputs[s.residual_input];
+        if (s.residual_reorder) {
+          dnnl::memory a(s.residual_user, eng, const_cast<void*>(res)), b(s.dst.prim, eng, dst);
+          s.residual_to_dst.execute(stream, a, b);
+        } else {
+          std::memcpy(dst, res, s.dst.prim.get_size());
+        }
+      }
+      std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, dnnl::memory(s.src.prim, eng, src)},
+                                                    {DNNL_ARG_WEIGHTS, dnnl::memory(s.wei.prim, eng, wei)},
+                                                    {DNNL_ARG_DST, dnnl::memory(s.dst.prim, eng, dst)}};
+      if (s.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s.bias, eng, const_cast<void*>(r.inputs[2])));
+      if (s.scratch) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(s.scratch_md, eng, scratch));
+      s.prim.execute(stream, args);
+      if (s.dst.reorder) {
+        dnnl::memory a(s.dst.prim, eng, dst), b(s.dst.user, eng, r.outputs[0]);
+        s.dst.from_prim.execute(stream, a, b);
+      }
       stream.wait();
     } catch (const dnnl::error& e) {
       return make_error(StatusCode::kInternal, "node '", name_, "' (Conv): oneDNN convolution failed: ", e.what());
@@ -47,15 +146,32 @@ class ConvKernel final : public Kernel {
   }
 
  private:
-  bool has_bias_, empty_;
+  std::unique_ptr<ConvSetup> s_;
+  bool empty_;
   std::string name_;
-  dnnl::memory::desc src_, weights_, dst_, bias_, scratch_md_;
-  size_t scratch_ = 0;
-  dnnl::convolution_forward prim_;
 };
+
+struct ConvGeometry {
+  Dims x, wdims, y;
+  dnnl::memory::dims strides, dilates, pl, pr;
+  int64_t out_channels = 0;
+};
+
+dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const dnnl::memory::desc& src,
+                                                  const dnnl::memory::desc& wei, const dnnl::memory::desc& dst,
+                                                  bool has_bias, const dnnl::primitive_attr& attr) {
+  auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                         dnnl::algorithm::convolution_direct, src, wei,
+                                                         plain_desc({g.out_channels}), dst, g.strides, g.dilates, g.pl, g.pr)
+                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                         dnnl::algorithm::convolution_direct, src, wei, dst, g.strides,
+                                                         g.dilates, g.pl, g.pr);
+  return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
+}
 
 Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   for (size_t i = 0; i < spec.inputs.size(); ++i) LW_RETURN_IF_ERROR(require_dtype(spec, i, {DType::kFloat32}));
+  if (spec.inputs.size() < 2) return kernel_error(spec, StatusCode::kInvalidArgument, "needs X and W");
   const Dims& x = spec.inputs[0].shape.dims();
   const Dims& w = spec.inputs[1].shape.dims();
   const Dims& y = spec.outputs[0].shape.dims();
@@ -73,29 +189,117 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   expect.insert(expect.end(), out_sp.begin(), out_sp.end());
   if (expect != y) return kernel_error(spec, StatusCode::kInternal, "output shape ", y, " expected ", expect);
   bool has_bias = spec.inputs.size() > 2 && spec.inputs[2].dtype != DType::kUndefined;
-  if (numel(y) == 0 || numel(x) == 0)
-    return make_kernel<ConvKernel>(dnnl::convolution_forward::primitive_desc(), has_bias, true, spec.node);
+  if (has_bias && spec.inputs[2].shape.dims() != Dims{w[0]})
+    return kernel_error(spec, StatusCode::kInvalidArgument, "B ", spec.inputs[2].shape.dims(), " must be [", w[0], "]");
+  bool has_residual = spec.node.attr_int(passes::kAttrResidual, 0) != 0;
+  size_t residual_input = spec.inputs.size() - 1;
+  if (has_residual && (spec.inputs.size() != 4 || spec.inputs[residual_input].shape.dims() != y))
+    return kernel_error(spec, StatusCode::kInternal, "fused residual input must be input 3 with dims ", y);
+  auto setup = std::make_unique<ConvSetup>();
+  if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
-  Dims wdims = w;
+  ConvGeometry g;
+  g.x = x;
+  g.y = y;
+  g.out_channels = w[0];
+  g.wdims = w;
   if (group > 1) {
-    wdims = {group, w[0] / group};
-    wdims.insert(wdims.end(), w.begin() + 1, w.end());
+    g.wdims = {group, w[0] / group};
+    g.wdims.insert(g.wdims.end(), w.begin() + 1, w.end());
   }
-  dnnl::memory::dims strides(p.strides.begin(), p.strides.end());
-  dnnl::memory::dims dilates, pl(p.pads_begin.begin(), p.pads_begin.end()), pr(p.pads_end.begin(), p.pads_end.end());
-  for (int64_t d : p.dilations) dilates.push_back(d - 1);  // oneDNN counts the gaps
+  g.strides.assign(p.strides.begin(), p.strides.end());
+  g.pl.assign(p.pads_begin.begin(), p.pads_begin.end());
+  g.pr.assign(p.pads_end.begin(), p.pads_end.end());
+  for (int64_t d : p.dilations) g.dilates.push_back(d - 1);  // oneDNN counts the gaps
+
+  ConvSetup& s = *setup;
+  s.has_bias = has_bias;
+  s.has_residual = has_residual;
+  s.residual_input = residual_input;
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    auto src = plain_desc(x), wmd = plain_desc(wdims), dst = plain_desc(y);
-    auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src, wmd,
-                                                           plain_desc({w[0]}), dst, strides, dilates, pl, pr)
-                         : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src, wmd, dst, strides,
-                                                           dilates, pl, pr);
-    dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
-    return make_kernel<ConvKernel>(pd, has_bias, false, spec.node);
+    dnnl::post_ops po;
+    if (has_residual) po.append_sum(1.0f);
+    std::string act = spec.node.attr_string(passes::kAttrActivation, "");
+    if (act == "Relu") {
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    } else if (act == "Clip") {
+      float lo = std::max(spec.node.attr_float(passes::kAttrClipMin, -FLT_MAX), -FLT_MAX);
+      float hi = std::min(spec.node.attr_float(passes::kAttrClipMax, FLT_MAX), FLT_MAX);
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, lo, hi);
+    } else if (!act.empty()) {
+      return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
+    }
+    attr.set_post_ops(po);
+
+    // Weights as the caller holds them.
+    dnnl::memory::desc user_w = plain_desc(g.wdims);
+    if (const PackedLayout* given = spec.packing(1); given && given->native)
+      user_w = *static_cast<const dnnl::memory::desc*>(given->native.get());
+    const bool const_w = spec.const_inputs.size() > 1 && spec.const_inputs[1] != nullptr;
+    const bool free_w = const_w || spec.can_pack(1);
+
+    // Fast path: channels-last activations, oneDNN's own weight layout (or the given packed one).
+    dnnl::memory::dims xd(x.begin(), x.end()), yd(y.begin(), y.end());
+    dnnl::memory::desc cl_src(xd, dt::f32, channels_last_tag(x.size())), cl_dst(yd, dt::f32, channels_last_tag(y.size()));
+    dnnl::memory::desc any_w(dnnl::memory::dims(g.wdims.begin(), g.wdims.end()), dt::f32, tag::any);
+    std::optional<dnnl::convolution_forward::primitive_desc> pd;
+    try {
+      pd = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, has_bias, attr);
+      if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();  // reference code: too slow
+    } catch (const dnnl::error&) {
+      pd.reset();
+    }
+    if (!pd && !free_w) {
+      try {
+        pd = make_pd(g, cl_src, any_w, cl_dst, has_bias, attr);  // reorder the weights at run time
+      } catch (const dnnl::error&) {
+        pd.reset();
+      }
+    }
+    if (!pd) pd = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), has_bias, attr);  // plain fallback
+
+    size_t offset = align64(pd->scratchpad_desc().get_size());
+    s.scratch_md = pd->scratchpad_desc();
+    s.scratch = s.scratch_md.get_size();
+    auto port = [&](Port& port, const dnnl::memory::desc& prim, const dnnl::memory::desc& user, bool input) {
+      port.prim = prim;
+      port.user = user;
+      port.reorder = prim != user;
+      if (!port.reorder) return;
+      port.offset = offset;
+      offset += align64(prim.get_size());
+      if (input)
+        port.to_prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), user, dnnl_cpu_engine(), prim));
+      else
+        port.from_prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), prim, dnnl_cpu_engine(), user));
+    };
+    port(s.src, pd->src_desc(), activation_desc(x, spec.input_layout(0)), true);
+    port(s.dst, pd->dst_desc(), activation_desc(y, spec.output_layout(0)), false);
+    if (const_w) {
+      // Pack the Const weight once; it then arrives in the primitive's layout.
+      auto packing = make_packing(plain_desc(g.wdims), pd->weights_desc());
+      s.owned_weights.reset(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
+      if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
+      LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get()));
+      port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
+    } else if (spec.can_pack(1)) {
+      s.wanted = pd->weights_desc() == plain_desc(g.wdims) ? nullptr : make_packing(plain_desc(g.wdims), pd->weights_desc());
+      port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
+    } else {
+      port(s.wei, pd->weights_desc(), user_w, true);
+    }
+    if (has_residual) {
+      s.residual_user = activation_desc(y, spec.input_layout(residual_input));
+      s.residual_reorder = s.residual_user != s.dst.prim;
+      if (s.residual_reorder)
+        s.residual_to_dst = dnnl::reorder(
+            dnnl::reorder::primitive_desc(dnnl_cpu_engine(), s.residual_user, dnnl_cpu_engine(), s.dst.prim));
+    }
+    s.scratch_total = offset;
+    s.prim = dnnl::convolution_forward(*pd);
+    return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
   } catch (const dnnl::error& e) {
     return dnnl_failure(spec.node, "convolution creation", e);
   }

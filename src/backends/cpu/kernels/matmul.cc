@@ -3,11 +3,13 @@
 // because they may be refreshed between runs. Gemm's C goes in as the primitive's bias when
 // alpha = beta = 1; otherwise it is broadcast into the output first and folded in by a sum
 // post-op scaled by beta, with alpha as the output scale.
+#include <cfloat>
 #include <cstring>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
+#include "compiler/passes/epilogue_fusion.h"
 
 namespace lw::cpu {
 
@@ -24,7 +26,34 @@ struct MatMulSetup {
   StridedPlan c_plan;         // C broadcast to dst
   bool k_zero = false;        // empty reduction: dst = beta * C (or 0)
   bool empty = false;         // nothing to compute
+  // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip.
+  int act = 0;
+  float act_lo = 0.0f, act_hi = 0.0f;
 };
+
+// The activation fused into `node`, or an error for one this kernel does not know.
+Status read_fused_activation(const KernelSpec& spec, MatMulSetup* s) {
+  std::string act = spec.node.attr_string(passes::kAttrActivation, "");
+  if (act.empty()) return Status::ok();
+  if (act == "Relu") {
+    s->act = 1;
+  } else if (act == "Clip") {
+    s->act = 2;
+    s->act_lo = std::max(spec.node.attr_float(passes::kAttrClipMin, -FLT_MAX), -FLT_MAX);
+    s->act_hi = std::min(spec.node.attr_float(passes::kAttrClipMax, FLT_MAX), FLT_MAX);
+  } else {
+    return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
+  }
+  return Status::ok();
+}
+
+// Applies the fused activation in place (the paths that skip the primitive).
+void apply_activation(const MatMulSetup& s, float* dst, int64_t n) {
+  if (s.act == 1)
+    for (int64_t i = 0; i < n; ++i) dst[i] = dst[i] > 0.0f ? dst[i] : 0.0f;
+  else if (s.act == 2)
+    for (int64_t i = 0; i < n; ++i) dst[i] = std::min(std::max(dst[i], s.act_lo), s.act_hi);
+}
 
 class MatMulKernel final : public Kernel {
  public:
@@ -49,7 +78,10 @@ class MatMulKernel final : public Kernel {
           for (int64_t i = 0; i < n; ++i) dst[out_off + i] = scale * c[off[0] + i * sc];
         });
       }
-      if (s_.k_zero) return Status::ok();
+      if (s_.k_zero) {
+        apply_activation(s_, dst, s_.c_plan.total);
+        return Status::ok();
+      }
     }
     try {
       const dnnl::engine& eng = dnnl_cpu_engine();
@@ -86,11 +118,11 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
-    if (s.sum_c) {
-      dnnl::post_ops po;
-      po.append_sum(s.beta);
-      attr.set_post_ops(po);
-    }
+    dnnl::post_ops po;
+    if (s.sum_c) po.append_sum(s.beta);
+    if (s.act == 1) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (s.act == 2) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, s.act_lo, s.act_hi);
+    attr.set_post_ops(po);
     auto desc = s.has_bias ? dnnl::matmul::desc(s.a, s.b, s.bias, s.dst) : dnnl::matmul::desc(s.a, s.b, s.dst);
     dnnl::matmul::primitive_desc pd(desc, attr, dnnl_cpu_engine());
     dnnl::memory::desc scratch_md = pd.scratchpad_desc();
@@ -125,6 +157,7 @@ Result<std::unique_ptr<Kernel>> make_matmul(const KernelSpec& spec) {
   s.b = plain_desc(b);
   s.dst = plain_desc(dst);
   s.c_plan = make_strided_plan(dst, {Dims(dst.size(), 0)});
+  LW_RETURN_IF_ERROR(read_fused_activation(spec, &s));
   return build(spec, std::move(s), dst, a[r - 1]);
 }
 
@@ -161,6 +194,7 @@ Result<std::unique_ptr<Kernel>> make_gemm(const KernelSpec& spec) {
   } else {
     s.c_plan = make_strided_plan(dst, {Dims{0, 0}});
   }
+  LW_RETURN_IF_ERROR(read_fused_activation(spec, &s));
   return build(spec, std::move(s), dst, k);
 }
 

@@ -1,0 +1,108 @@
+#include "compiler/passes/epilogue_fusion.h"
+
+#include <limits>
+#include <set>
+
+namespace lw::passes {
+
+namespace {
+
+bool const_scalar(const ir::Graph& g, ir::ValueId v, float* out) {
+  if (v == ir::kNoValue) return true;  // bound absent: keep the default
+  const ir::Node& p = g.nodes[static_cast<size_t>(g.value(v).producer)];
+  if (p.op != ir::kOpConst) return false;
+  const ir::TensorData* t = p.attr_tensor("value");
+  if (!t || t->numel() != 1) return false;
+  auto d = ir::tensor_to_doubles(*t);
+  if (!d.is_ok() || d->size() != 1) return false;
+  *out = static_cast<float>((*d)[0]);
+  return true;
+}
+
+}  // namespace
+
+int fuse_epilogues(ir::Graph& g) {
+  auto consumers = g.consumers();
+  std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
+  // The single consumer node of v, or -1.
+  auto only_consumer = [&](ir::ValueId v) -> int32_t {
+    const auto& c = consumers[static_cast<size_t>(v)];
+    if (c.size() != 1 || graph_outputs.count(v)) return -1;
+    return c[0].first;
+  };
+  int fused = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const std::string op = g.nodes[i].op;
+    bool is_conv = op == "Conv";
+    if (!is_conv && op != "Gemm" && op != "MatMul") continue;
+    if (g.nodes[i].outputs.size() != 1 || g.nodes[i].has_attr(kAttrResidual) || g.nodes[i].has_attr(kAttrActivation))
+      continue;  // already fused (it moved forward)
+    ir::Node node = g.nodes[i];
+    ir::ValueId cur = node.outputs[0];
+    if (g.value(cur).dtype != DType::kFloat32 || !g.value(cur).shape.is_static()) continue;
+    std::vector<int32_t> absorbed;
+    int32_t at = static_cast<int32_t>(i);
+
+    int32_t next = only_consumer(cur);
+    if (is_conv && next >= 0 && g.nodes[static_cast<size_t>(next)].op == "Add" &&
+        g.nodes[static_cast<size_t>(next)].inputs.size() == 2) {
+      const ir::Node& add = g.nodes[static_cast<size_t>(next)];
+      ir::ValueId other = add.inputs[0] == cur ? add.inputs[1] : add.inputs[0];
+      const ir::Value& ov = g.value(other);
+      if (other != cur && ov.dtype == DType::kFloat32 && ov.shape == g.value(cur).shape &&
+          g.value(add.outputs[0]).shape == g.value(cur).shape) {
+        while (node.inputs.size() < 3) node.inputs.push_back(ir::kNoValue);
+        node.inputs.push_back(other);
+        node.attrs[kAttrResidual] = int64_t{1};
+        absorbed.push_back(at);
+        at = next;
+        cur = add.outputs[0];
+        next = only_consumer(cur);
+      }
+    }
+    if (next >= 0) {
+      const ir::Node& act = g.nodes[static_cast<size_t>(next)];
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      bool ok = false;
+      if (act.op == "Relu" && act.inputs.size() == 1) {
+        node.attrs[kAttrActivation] = std::string("Relu");
+        ok = true;
+      } else if (act.op == "Clip" && !act.inputs.empty() && act.inputs[0] == cur) {
+        ok = (act.inputs.size() < 2 || const_scalar(g, act.inputs[1], &lo)) &&
+             (act.inputs.size() < 3 || const_scalar(g, act.inputs[2], &hi));
+        lo = act.attr_float("min", lo);  // opset < 11 keeps the bounds as attributes
+        hi = act.attr_float("max", hi);
+        if (ok) {
+          node.attrs[kAttrActivation] = std::string("Clip");
+          node.attrs[kAttrClipMin] = lo;
+          node.attrs[kAttrClipMax] = hi;
+        }
+      }
+      if (ok && g.value(act.outputs[0]).shape == g.value(cur).shape) {
+        absorbed.push_back(at);
+        at = next;
+        cur = act.outputs[0];
+      } else {
+        node.attrs.erase(kAttrActivation);
+        node.attrs.erase(kAttrClipMin);
+        node.attrs.erase(kAttrClipMax);
+      }
+    }
+    if (absorbed.empty()) continue;
+    node.outputs = {cur};
+    for (int32_t a : absorbed) {
+      ir::Node& gone = g.nodes[static_cast<size_t>(a)];
+      gone.op = kOpFusedAway;
+      gone.inputs.clear();
+      gone.outputs.clear();
+      gone.attrs.clear();
+    }
+    g.nodes[static_cast<size_t>(at)] = std::move(node);
+    g.value(cur).producer = at;
+    fused += static_cast<int>(absorbed.size());
+    consumers = g.consumers();
+  }
+  return fused;
+}
+
+}  // namespace lw::passes

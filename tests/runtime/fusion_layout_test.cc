@@ -1,0 +1,278 @@
+// Epilogue fusion, channels-last activations and packed weights against naive loops:
+// Conv -> Relu -> Conv -> Add(residual) -> Relu, Conv -> Clip, Gemm -> Relu, with weights as
+// Consts (packed by the kernel) and as Variables (packed by the store through Assign), and a
+// refresh after packing.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "compiler/passes/epilogue_fusion.h"
+#include "graph/op_registry.h"
+#include "runtime/plan.h"
+
+namespace lw::rt {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+ir::TensorData tensor(const std::vector<float>& v, Dims dims) {
+  return {DType::kFloat32, std::move(dims), Blob::copy_of(v.data(), v.size() * sizeof(float))};
+}
+
+// Naive 3x3 (pad 1) or 1x1 convolution, NCHW, with bias.
+std::vector<float> naive_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
+                              int64_t c, int64_t m, int64_t h, int64_t k) {
+  std::vector<float> y(static_cast<size_t>(m * h * h));
+  int64_t pad = k / 2;
+  for (int64_t o = 0; o < m; ++o)
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t j = 0; j < h; ++j) {
+        double acc = b[static_cast<size_t>(o)];
+        for (int64_t ci = 0; ci < c; ++ci)
+          for (int64_t u = 0; u < k; ++u)
+            for (int64_t v = 0; v < k; ++v) {
+              int64_t ii = i + u - pad, jj = j + v - pad;
+              if (ii < 0 || jj < 0 || ii >= h || jj >= h) continue;
+              acc += double(x[static_cast<size_t>((ci * h + ii) * h + jj)]) * w[static_cast<size_t>(((o * c + ci) * k + u) * k + v)];
+            }
+        y[static_cast<size_t>((o * h + i) * h + j)] = static_cast<float>(acc);
+      }
+  return y;
+}
+
+void relu(std::vector<float>& v) {
+  for (float& x : v) x = std::max(x, 0.0f);
+}
+
+float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+ir::ValueId add_op(ir::Graph& g, const std::string& op, std::vector<ir::ValueId> inputs, const std::string& out,
+                   std::map<std::string, ir::Attribute> attrs = {}) {
+  ir::ValueId y = g.add_value(out, DType::kUndefined, Shape::unknown_rank());
+  ir::Node n;
+  n.op = op;
+  n.name = out + "_node";
+  n.inputs = std::move(inputs);
+  n.outputs = {y};
+  n.attrs = std::move(attrs);
+  g.add_node(std::move(n));
+  return y;
+}
+
+constexpr int64_t kC = 16, kH = 8;
+
+struct Weights {
+  std::vector<float> w1 = random_vec(kC * kC * 9, 1, 0.1f), b1 = random_vec(kC, 2, 0.1f);
+  std::vector<float> w2 = random_vec(kC * kC * 9, 3, 0.1f), b2 = random_vec(kC, 4, 0.1f);
+};
+
+// x -> Conv1 -> Relu (a) -> Conv2 -> Add(a) -> Relu -> y
+std::vector<float> reference(const std::vector<float>& x, const Weights& w) {
+  auto a = naive_conv(x, w.w1, w.b1, kC, kC, kH, 3);
+  relu(a);
+  auto y = naive_conv(a, w.w2, w.b2, kC, kC, kH, 3);
+  for (size_t i = 0; i < y.size(); ++i) y[i] += a[i];
+  relu(y);
+  return y;
+}
+
+// The residual block; weights come from `weight(name, data, dims)`.
+template <typename MakeWeight>
+ir::Graph residual_block(MakeWeight weight, const Weights& w) {
+  ir::Graph g;
+  g.name = "block";
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  std::map<std::string, ir::Attribute> conv_attrs = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  ir::ValueId c1 = add_op(g, "Conv", {x, weight(g, "w1", w.w1, Dims{kC, kC, 3, 3}), weight(g, "b1", w.b1, Dims{kC})}, "c1",
+                          conv_attrs);
+  ir::ValueId a = add_op(g, "Relu", {c1}, "a");
+  ir::ValueId c2 = add_op(g, "Conv", {a, weight(g, "w2", w.w2, Dims{kC, kC, 3, 3}), weight(g, "b2", w.b2, Dims{kC})}, "c2",
+                          conv_attrs);
+  ir::ValueId s = add_op(g, "Add", {c2, a}, "s");
+  ir::ValueId y = add_op(g, "Relu", {s}, "y");
+  g.outputs = {y};
+  return g;
+}
+
+std::vector<float> run_plan(const Plan& plan, const WeightSnapshot& weights, const std::vector<float>& x) {
+  std::vector<float> y(static_cast<size_t>(kC * kH * kH));
+  Status s = plan.run(weights, {x.data()}, {y.data()}, nullptr);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return y;
+}
+
+TEST(EpilogueFusion, FusesConvAddReluChains) {
+  Weights w;
+  ir::Graph g = residual_block([](ir::Graph& g, const std::string& n, const std::vector<float>& v, Dims d) {
+    return g.add_const(n, tensor(v, d));
+  }, w);
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  EXPECT_EQ(passes::fuse_epilogues(g), 3);  // Relu into conv1; Add and Relu into conv2
+  int convs = 0, gone = 0;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op == "Conv") ++convs;
+    if (n.op == passes::kOpFusedAway) ++gone;
+  }
+  EXPECT_EQ(convs, 2);
+  EXPECT_EQ(gone, 3);
+  // The fused conv2 writes the graph output and moved to the last position.
+  const ir::Node& last = g.nodes[static_cast<size_t>(g.value(g.outputs[0]).producer)];
+  EXPECT_EQ(last.op, "Conv");
+  EXPECT_EQ(last.attr_int(passes::kAttrResidual, 0), 1);
+  EXPECT_EQ(last.attr_string(passes::kAttrActivation, ""), "Relu");
+  EXPECT_EQ(last.inputs.size(), 4u);
+}
+
+TEST(EpilogueFusion, LeavesSharedIntermediatesAlone) {
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{2, 4}));
+  ir::ValueId b = g.add_const("b", tensor(random_vec(16, 5), Dims{4, 4}));
+  ir::ValueId m = add_op(g, "MatMul", {x, b}, "m");
+  ir::ValueId r = add_op(g, "Relu", {m}, "r");
+  g.outputs = {r, m};  // m is also a graph output: Relu must stay
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  EXPECT_EQ(passes::fuse_epilogues(g), 0);
+}
+
+TEST(FusedPlan, ConstWeightsMatchNaiveLoops) {
+  Weights w;
+  ir::Graph g = residual_block([](ir::Graph& g, const std::string& n, const std::vector<float>& v, Dims d) {
+    return g.add_const(n, tensor(v, d));
+  }, w);
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto x = random_vec(static_cast<size_t>(kC * kH * kH), 9);
+  auto y = run_plan(**plan, *store.current(), x);
+  EXPECT_LT(max_diff(y, reference(x, w)), 1e-4f);
+}
+
+// Variables: the inference plan packs the conv weights in the store; an init graph writes
+// them through Assign (packing), and a refresh of one weight takes effect.
+TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
+  Weights w;
+  std::vector<VariableSlot> slots;
+  for (auto [name, dims] : std::vector<std::pair<std::string, Dims>>{
+           {"w1", {kC, kC, 3, 3}}, {"b1", {kC}}, {"w2", {kC, kC, 3, 3}}, {"b2", {kC}}})
+    slots.push_back({name, DType::kFloat32, dims, *element_count(dims) * 4});
+  VariableStore store(slots);
+  ir::Graph infer = residual_block([](ir::Graph& g, const std::string& n, const std::vector<float>&, Dims d) {
+    return g.add_variable(n, DType::kFloat32, d);
+  }, w);
+  ASSERT_TRUE(ir::infer_graph_types(infer).is_ok());
+  auto plan = Plan::create(infer, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  ASSERT_NE(store.layout(store.find("w1")), nullptr) << "the conv weight should be held packed";
+  EXPECT_EQ(store.layout(store.find("b1")), nullptr);
+
+  auto write = [&](const std::map<std::string, std::vector<float>>& values) {
+    ir::Graph init;
+    init.name = "init";
+    for (const auto& [name, v] : values) {
+      const VariableSlot& s = store.slots()[static_cast<size_t>(store.find(name))];
+      init.add_assign(init.add_variable(name, DType::kFloat32, s.dims), init.add_const(name + "_c", tensor(v, s.dims)),
+                      false, name + "_assign");
+    }
+    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+    auto p = Plan::create(init, store, 2);
+    ASSERT_TRUE(p.is_ok()) << p.status().message();
+    auto update = store.begin_update();
+    Status s = (*p)->run(update->base(), {}, {}, update.get());
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    store.commit(std::move(update));
+  };
+  write({{"w1", w.w1}, {"b1", w.b1}, {"w2", w.w2}, {"b2", w.b2}});
+  auto x = random_vec(static_cast<size_t>(kC * kH * kH), 11);
+  EXPECT_LT(max_diff(run_plan(**plan, *store.current(), x), reference(x, w)), 1e-4f);
+
+  auto pinned = store.current();
+  Weights w_new = w;
+  w_new.w2 = random_vec(w.w2.size(), 21, 0.1f);
+  write({{"w2", w_new.w2}});
+  EXPECT_LT(max_diff(run_plan(**plan, *store.current(), x), reference(x, w_new)), 1e-4f);
+  // The pinned snapshot still computes with the old weights.
+  EXPECT_LT(max_diff(run_plan(**plan, *pinned, x), reference(x, w)), 1e-4f);
+}
+
+// A Variable read by two convolutions stays plain; both convs reorder it at run time.
+TEST(FusedPlan, SharedWeightStaysPlain) {
+  Weights w;
+  w.w2 = w.w1;
+  w.b2 = w.b1;
+  VariableStore store({{"w", DType::kFloat32, {kC, kC, 3, 3}, static_cast<uint64_t>(kC * kC * 9 * 4)},
+                       {"b", DType::kFloat32, {kC}, static_cast<uint64_t>(kC * 4)}});
+  ir::Graph g = residual_block([](ir::Graph& g, const std::string& n, const std::vector<float>&, Dims d) {
+    std::string name = n.substr(0, 1);
+    ir::ValueId v = g.find_value(name);
+    return v != ir::kNoValue ? v : g.add_variable(name, DType::kFloat32, d);
+  }, w);
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  auto plan = Plan::create(g, store, 1);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(store.layout(store.find("w")), nullptr);
+  auto update = store.begin_update();
+  auto wb = update->stage(store.find("w"));
+  auto bb = update->stage(store.find("b"));
+  ASSERT_TRUE(wb.is_ok() && bb.is_ok());
+  std::memcpy((*wb)->data(), w.w1.data(), w.w1.size() * 4);
+  std::memcpy((*bb)->data(), w.b1.data(), w.b1.size() * 4);
+  store.commit(std::move(update));
+  auto x = random_vec(static_cast<size_t>(kC * kH * kH), 13);
+  EXPECT_LT(max_diff(run_plan(**plan, *store.current(), x), reference(x, w)), 1e-4f);
+}
+
+TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, 3, 5, 5}));
+  auto w = random_vec(4 * 3, 31), b = random_vec(4, 32);
+  ir::ValueId c = add_op(g, "Conv", {x, g.add_const("w", tensor(w, {4, 3, 1, 1})), g.add_const("b", tensor(b, {4}))}, "c");
+  float lo_v = 0.0f, hi_v = 0.5f;
+  ir::ValueId lo = g.add_const("lo", {DType::kFloat32, {}, Blob::copy_of(&lo_v, 4)});
+  ir::ValueId hi = g.add_const("hi", {DType::kFloat32, {}, Blob::copy_of(&hi_v, 4)});
+  ir::ValueId y = add_op(g, "Clip", {c, lo, hi}, "y");
+  ir::ValueId fl = add_op(g, "Flatten", {y}, "f");
+  auto gw = random_vec(100 * 7, 33), gb = random_vec(7, 34);
+  ir::ValueId gm = add_op(g, "Gemm", {fl, g.add_const("gw", tensor(gw, {100, 7})), g.add_const("gb", tensor(gb, {7}))}, "gm");
+  ir::ValueId out = add_op(g, "Relu", {gm}, "out");
+  g.outputs = {out};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto xv = random_vec(75, 35);
+  std::vector<float> got(7);
+  ASSERT_TRUE((*plan)->run(*store.current(), {xv.data()}, {got.data()}, nullptr).is_ok());
+
+  auto cy = naive_conv(xv, w, b, 3, 4, 5, 1);
+  for (float& v : cy) v = std::min(std::max(v, lo_v), hi_v);
+  std::vector<float> want(7);
+  for (int j = 0; j < 7; ++j) {
+    double acc = gb[static_cast<size_t>(j)];
+    for (int k = 0; k < 100; ++k) acc += double(cy[static_cast<size_t>(k)]) * gw[static_cast<size_t>(k * 7 + j)];
+    want[static_cast<size_t>(j)] = std::max(static_cast<float>(acc), 0.0f);
+  }
+  EXPECT_LT(max_diff(got, want), 1e-4f);
+  bool any_negative_pre = false;
+  for (int j = 0; j < 7; ++j) {
+    double acc = gb[static_cast<size_t>(j)];
+    for (int k = 0; k < 100; ++k) acc += double(cy[static_cast<size_t>(k)]) * gw[static_cast<size_t>(k * 7 + j)];
+    any_negative_pre = any_negative_pre || acc < 0;
+  }
+  EXPECT_TRUE(any_negative_pre) << "the data should exercise the fused Relu";
+}
+
+}  // namespace
+}  // namespace lw::rt
