@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -110,18 +111,16 @@ int speed(const std::string& with_init, const std::string& no_init, const std::s
   nlohmann::json j;
   Npy x = read_npy(input);
 
-  // Reading the file: what loading is compared against.
-  std::vector<char> file_buf;
+  // Reading the file into fresh memory: what loading is compared against.
   j["file_bytes"] = 0;
   j["read_file_ms"] = median_ms(3, [&] {
     std::ifstream f(with_init, std::ios::binary | std::ios::ate);
     size_t n = static_cast<size_t>(f.tellg());
-    file_buf.resize(n);
+    std::unique_ptr<char[]> buf(new char[n]);
     f.seekg(0);
-    f.read(file_buf.data(), static_cast<std::streamsize>(n));
+    f.read(buf.get(), static_cast<std::streamsize>(n));
     j["file_bytes"] = n;
   });
-  file_buf = {};
   j["load_init_ms"] = median_ms(3, [&] {
     auto s = check(lw::Session::open(with_init), "open");
     check(s->init(), "init");

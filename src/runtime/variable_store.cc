@@ -14,8 +14,48 @@ Result<std::shared_ptr<WeightBuffer>> WeightBuffer::allocate(uint64_t bytes) {
   return buffer;
 }
 
+Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) {
+  AlignedPtr data;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(bytes);
+    if (it != free_.end()) {
+      data = std::move(it->second);
+      free_.erase(it);
+      free_bytes_ -= bytes;
+    }
+  }
+  if (!data) data.reset(static_cast<uint8_t*>(alloc_aligned(bytes)));
+  if (!data) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+  std::weak_ptr<WeightBufferPool> home = weak_from_this();
+  std::shared_ptr<WeightBuffer> buffer(new WeightBuffer(), [home](WeightBuffer* b) {
+    if (auto pool = home.lock()) pool->give_back(std::move(b->data_), b->size_);
+    delete b;
+  });
+  buffer->data_ = std::move(data);
+  buffer->size_ = bytes;
+  return buffer;
+}
+
+void WeightBufferPool::give_back(AlignedPtr data, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!data || free_bytes_ + bytes > limit_) return;  // `data` frees itself
+  free_.emplace(bytes, std::move(data));
+  free_bytes_ += bytes;
+}
+
+uint64_t WeightBufferPool::pooled_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return free_bytes_;
+}
+
 VariableStore::VariableStore(std::vector<VariableSlot> slots)
     : slots_(std::move(slots)), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
+  uint64_t total = 0;
+  for (const auto& s : slots_) total += s.bytes;
+  // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
+  // Packed layouts may be a little larger than the plain bytes; allow for their padding.
+  pool_ = std::make_shared<WeightBufferPool>(total + total / 8);
   auto snapshot = std::make_shared<WeightSnapshot>();
   snapshot->buffers.resize(slots_.size());
   current_ = std::move(snapshot);
@@ -71,7 +111,7 @@ Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
   auto& entry = staged_[static_cast<size_t>(slot)];
   if (!entry) {
     auto layout = store_->layout(slot);
-    LW_ASSIGN_OR_RETURN(entry, WeightBuffer::allocate(layout ? layout->bytes
+    LW_ASSIGN_OR_RETURN(entry, store_->pool_->acquire(layout ? layout->bytes
                                                              : store_->slots_[static_cast<size_t>(slot)].bytes));
   }
   return entry.get();

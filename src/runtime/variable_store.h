@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,8 @@ struct VariableSlot {
 };
 
 // One Variable's storage: plain row-major, or the slot's packed layout (VariableStore::layout).
+class WeightBufferPool;
+
 class WeightBuffer {
  public:
   static Result<std::shared_ptr<WeightBuffer>> allocate(uint64_t bytes);
@@ -38,8 +41,28 @@ class WeightBuffer {
   uint64_t size() const { return size_; }
 
  private:
+  friend class WeightBufferPool;
   AlignedPtr data_;
   uint64_t size_ = 0;
+};
+
+// Memory of weight buffers no snapshot uses any more, kept for the next update so a refresh
+// writes into memory that is already mapped (no page faults, no zeroing by the kernel). Holds
+// at most `limit` bytes. Thread-safe; buffers may outlive it (they then free their memory).
+class WeightBufferPool : public std::enable_shared_from_this<WeightBufferPool> {
+ public:
+  explicit WeightBufferPool(uint64_t limit) : limit_(limit) {}
+  // A buffer of `bytes`, reused when one of that size is free. Its memory comes back here when
+  // the last reference goes.
+  Result<std::shared_ptr<WeightBuffer>> acquire(uint64_t bytes);
+  uint64_t pooled_bytes() const;
+
+ private:
+  void give_back(AlignedPtr data, uint64_t bytes);
+  mutable std::mutex mu_;
+  std::multimap<uint64_t, AlignedPtr> free_;
+  uint64_t free_bytes_ = 0;
+  uint64_t limit_;
 };
 
 struct WeightSnapshot {
@@ -57,6 +80,8 @@ class VariableStore {
   int32_t find(const std::string& name) const;
 
   std::shared_ptr<const WeightSnapshot> current() const;
+  // Bytes of released weight memory kept for reuse by later updates.
+  uint64_t pooled_bytes() const { return pool_->pooled_bytes(); }
 
   // Physical layout of `slot`: null for plain row-major. Fixed by the first Plan that reads the
   // slot (fix_layout) and never changed afterwards, so a Plan may rely on it.
@@ -99,6 +124,7 @@ class VariableStore {
   mutable std::mutex layout_mu_;   // guards layouts_/layout_fixed_ (changed under writer_mu_ too)
   std::vector<std::shared_ptr<const cpu::PackedLayout>> layouts_;
   std::vector<bool> layout_fixed_;
+  std::shared_ptr<WeightBufferPool> pool_;
 };
 
 // Copies n bytes using the intra-op threads for large copies (weight refresh runs at memory
