@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the real models the C++ real-model tests (tests/models/*.cc) run, with PyTorch references.
 
-Usage: /usr/bin/python3 make_real_models.py OUTDIR
+Usage: /usr/bin/python3 make_real_models.py OUTDIR [--all]
 
 Models (random weights, fixed seeds, float32):
   resnet18       torchvision ResNet-18, opset 13, input [1,3,64,64]
@@ -10,10 +10,17 @@ Models (random weights, fixed seeds, float32):
                  opset 14 (LayerNorm decomposed), int64 token ids [batch, seq] with dynamic
                  batch and sequence axes
   encoder17      the same at opset 17 (LayerNormalization)
+  bert           a BERT-like encoder: word/position/token-type embeddings, an attention mask
+                 from padding ids (Equal/Not/Where/Expand/ConstantOfShape), hand-written
+                 attention (Split, batched MatMul), erf GELU; opset 14, dynamic batch and sequence
 For each model M, OUTDIR/M/ holds:
   model.onnx     weights A; model_b.onnx: the same graph with weights B (a second seed)
   input_<k>.npy, out_a_<k>.npy, out_b_<k>.npy   inputs (k = 0.., the encoder has two sequence
                  lengths) and PyTorch's outputs with weights A and B
+--all also writes the other torchvision classification models of issue 4 (MobileNet v3,
+EfficientNet-B0, SqueezeNet, ShuffleNet v2, DenseNet-121, RegNet-Y, VGG-11 at 224x224, ConvNeXt-T
+at opsets 13 and 17) and a BERT-like encoder with an attention mask; too slow for CI, run by
+hand with LW_ALL_REAL_MODELS=OUTDIR test_real_models.
 The exporter's constant folding fuses BatchNorm into Conv, so initializer names are checked
 to be the same in both files (the C++ test refreshes weights by those names).
 Deterministic; about 20 s on 2 cores.
@@ -56,12 +63,56 @@ def randomize_bn(m):
     return m
 
 
+class BertLike(torch.nn.Module):
+    """Word + position + token-type embeddings, an additive attention mask from a 0/1 mask,
+    hand-written multi-head attention (view/permute/matmul), erf GELU, LayerNorm."""
+
+    def __init__(self, vocab=100, dim=32, heads=4, ffn=64, layers=2, max_len=64):
+        super().__init__()
+        self.heads = heads
+        self.word = torch.nn.Embedding(vocab, dim)
+        self.pos = torch.nn.Embedding(max_len, dim)
+        self.tok_type = torch.nn.Embedding(2, dim)
+        self.ln0 = torch.nn.LayerNorm(dim)
+        self.qkv = torch.nn.ModuleList([torch.nn.Linear(dim, 3 * dim) for _ in range(layers)])
+        self.out = torch.nn.ModuleList([torch.nn.Linear(dim, dim) for _ in range(layers)])
+        self.ln1 = torch.nn.ModuleList([torch.nn.LayerNorm(dim) for _ in range(layers)])
+        self.ff1 = torch.nn.ModuleList([torch.nn.Linear(dim, ffn) for _ in range(layers)])
+        self.ff2 = torch.nn.ModuleList([torch.nn.Linear(ffn, dim) for _ in range(layers)])
+        self.ln2 = torch.nn.ModuleList([torch.nn.LayerNorm(dim) for _ in range(layers)])
+
+    def forward(self, ids):
+        b, s = ids.shape
+        mask = (ids != 0).to(torch.float32)  # token 0 is padding
+        types = torch.zeros_like(ids)
+        pos = torch.arange(s).unsqueeze(0).expand(b, s)
+        x = self.ln0(self.word(ids) + self.pos(pos) + self.tok_type(types))
+        bias = (1.0 - mask[:, None, None, :]) * -10000.0
+        for i in range(len(self.qkv)):
+            q, k, v = self.qkv[i](x).split(x.shape[-1], dim=-1)
+            hd = x.shape[-1] // self.heads
+            q, k, v = (t.view(b, s, self.heads, hd).permute(0, 2, 1, 3) for t in (q, k, v))
+            att = torch.softmax(q @ k.transpose(-1, -2) / hd ** 0.5 + bias, dim=-1)
+            ctx = (att @ v).permute(0, 2, 1, 3).reshape(b, s, -1)
+            x = self.ln1[i](x + self.out[i](ctx))
+            h = self.ff1[i](x)
+            h = 0.5 * h * (1.0 + torch.erf(h / 2 ** 0.5))
+            x = self.ln2[i](x + self.ff2[i](h))
+        return x
+
+
+TORCHVISION = {"resnet18": "resnet18", "mobilenet_v2": "mobilenet_v2", "mobilenet_v3": "mobilenet_v3_small",
+               "efficientnet_b0": "efficientnet_b0", "squeezenet": "squeezenet1_0",
+               "shufflenet_v2": "shufflenet_v2_x0_5", "densenet121": "densenet121", "regnet_y": "regnet_y_400mf",
+               "vgg11": "vgg11", "convnext": "convnext_tiny", "convnext17": "convnext_tiny"}
+
+
 def make_model(kind, seed):
     torch.manual_seed(seed)
-    if kind == "resnet18":
-        return randomize_bn(torchvision.models.resnet18()).eval()
-    if kind == "mobilenet_v2":
-        return randomize_bn(torchvision.models.mobilenet_v2()).eval()
+    if kind in TORCHVISION:
+        return randomize_bn(getattr(torchvision.models, TORCHVISION[kind])()).eval()
+    if kind == "bert":
+        return BertLike().eval()
     return Encoder().eval()
 
 
@@ -77,18 +128,21 @@ def export(m, x, path, opset, dynamic):
 
 
 def make(outdir, name):
-    kind = {"encoder17": "encoder"}.get(name, name)
-    opset = {"encoder": 14, "encoder17": 17}.get(name, 13)
+    kind = {"encoder17": "encoder", "bert17": "bert"}.get(name, name)
+    opset = {"encoder": 14, "encoder17": 17, "bert": 14, "bert17": 17, "convnext17": 17}.get(name, 13)
+    dynamic = kind in ("encoder", "bert")
     d = os.path.join(outdir, name)
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(7)
-    if kind == "encoder":
+    if dynamic:
         inputs = [rng.integers(0, 100, size=(2, 8)).astype(np.int64), rng.integers(0, 100, size=(3, 5)).astype(np.int64)]
+        inputs[0][0, 6:] = 0  # padding, masked out by the BERT-like model
     else:
-        inputs = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32)]
+        side = 224 if kind == "vgg11" else 64
+        inputs = [rng.standard_normal((1, 3, side, side)).astype(np.float32)]
     ma, mb = make_model(kind, SEED_A), make_model(kind, SEED_B)
-    a = export(ma, inputs[0], os.path.join(d, "model.onnx"), opset, kind == "encoder")
-    b = export(mb, inputs[0], os.path.join(d, "model_b.onnx"), opset, kind == "encoder")
+    a = export(ma, inputs[0], os.path.join(d, "model.onnx"), opset, dynamic)
+    b = export(mb, inputs[0], os.path.join(d, "model_b.onnx"), opset, dynamic)
     names_a = [t.name for t in a.graph.initializer]
     names_b = [t.name for t in b.graph.initializer]
     if names_a != names_b:
@@ -104,11 +158,15 @@ def make(outdir, name):
 
 
 def main():
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: make_real_models.py OUTDIR")
-    for name in ("resnet18", "mobilenet_v2", "encoder", "encoder17"):
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--all"):
+        raise SystemExit("usage: make_real_models.py OUTDIR [--all]")
+    names = ["resnet18", "mobilenet_v2", "encoder", "encoder17", "bert"]
+    if len(sys.argv) == 3:
+        names = ["mobilenet_v3", "efficientnet_b0", "squeezenet", "shufflenet_v2", "densenet121", "regnet_y",
+                 "vgg11", "convnext", "convnext17", "bert17"]
+    for name in names:
         make(sys.argv[1], name)
-    print("wrote resnet18, mobilenet_v2, encoder, encoder17 to", sys.argv[1])
+    print("wrote", ", ".join(names), "to", sys.argv[1])
 
 
 if __name__ == "__main__":
