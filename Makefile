@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 
-.PHONY: all bootstrap configure build test demo install clean fuzz
+.PHONY: all bootstrap configure build test demo install clean fuzz bench
 
 all: build
 
@@ -30,3 +30,7 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Speed against ONNX Runtime and PyTorch (bench/run.py); not part of `make test`.
+bench: build
+	$(PY) bench/run.py --build-dir $(BUILD_DIR)
