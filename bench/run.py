@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,11 +58,18 @@ def setup(args):
     if code != 0:
         sys.exit("model export failed:\n" + err[-3000:])
     exe = os.path.join(args.work, "lw_bench")
-    lib = os.path.join(args.build_dir, "libliveweight.so")
-    if not os.path.exists(lib):
-        sys.exit(lib + " is missing: build liveweight first (make build)")
+    # A private copy of the library and the tool, so rebuilding during a run changes nothing.
+    libdir = os.path.join(args.work, "lib")
+    os.makedirs(libdir, exist_ok=True)
+    for f in ("libliveweight.so", "lw"):
+        src = os.path.join(args.build_dir, f)
+        if not os.path.exists(src):
+            sys.exit(src + " is missing: build liveweight first (make build)")
+        shutil.copy2(os.path.realpath(src), os.path.join(libdir, f))
+        if f.endswith(".so"):
+            shutil.copy2(os.path.realpath(src), os.path.join(libdir, f + ".0"))  # the SONAME
     code, out, err = sh(["g++", "-O2", "-std=c++20", "-I", os.path.join(ROOT, "include"), os.path.join(HERE, "lw_bench.cc"),
-                         "-o", exe, "-L", args.build_dir, "-lliveweight", "-Wl,-rpath," + os.path.abspath(args.build_dir)])
+                         "-o", exe, "-L", libdir, "-lliveweight", "-Wl,-rpath," + os.path.abspath(libdir)])
     if code != 0:
         sys.exit("compiling lw_bench failed:\n" + err)
     return ort, models, exe
@@ -71,7 +79,7 @@ def run_model(args, name, ort, models, exe):
     onnx = os.path.join(models, name + ".onnx")
     x = os.path.join(models, name + ".input.npy")
     res = {"model": name, "onnx_bytes": os.path.getsize(onnx), "threads": {}}
-    lw_tool = os.path.join(args.build_dir, "lw")
+    lw_tool = os.path.join(args.work, "lib", "lw")
     om_init = os.path.join(args.work, name + ".om")
     om_noinit = os.path.join(args.work, name + ".noinit.om")
     t = time.perf_counter()
@@ -83,6 +91,8 @@ def run_model(args, name, ort, models, exe):
         res["lw_error"] = (err or out).strip().splitlines()[-1] if (err or out).strip() else "lw build failed"
     for threads in args.threads:
         env = dict(os.environ, LW_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        if args.omp_wait_policy:
+            env["OMP_WAIT_POLICY"] = args.omp_wait_policy
         r = {}
         if "lw_error" not in res:
             code, out, err = sh([exe, "speed", om_init, om_noinit, x, str(args.runs)], env=env)
@@ -179,6 +189,9 @@ def main():
     p.add_argument("--threads", default="2,1")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    # Idle OpenMP workers (liveweight's oneDNN, PyTorch) spin by default; on a shared 2-core
+    # machine they steal the cores from everyone. ONNX Runtime's own pool ignores this.
+    p.add_argument("--omp-wait-policy", default="passive", help="OMP_WAIT_POLICY for every peer ('' to leave unset)")
     args = p.parse_args()
     args.work = args.work or os.path.join(args.build_dir, "bench")
     args.threads = [int(t) for t in args.threads.split(",")]
@@ -191,7 +204,7 @@ def main():
         results.append(run_model(args, name, ort, models, exe))
     text = table(results)
     print(text)
-    out = {"machine": where, "runs": args.runs, "date": time.strftime("%Y-%m-%d %H:%M"), "results": results}
+    out = {"machine": where, "runs": args.runs, "omp_wait_policy": args.omp_wait_policy, "date": time.strftime("%Y-%m-%d %H:%M"), "results": results}
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(out, f, indent=1)
     print("JSON: " + os.path.join(args.work, "results.json"), file=sys.stderr)
@@ -200,7 +213,9 @@ def main():
             f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
                     " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
                     f"{args.runs} timed inferences after 5 warm-up runs.\n\n"
-                    f"Machine: {where}. Date: {out['date']}.\n\n"
+                    f"Machine: {where}. Date: {out['date']}. "
+                    f"OMP_WAIT_POLICY={args.omp_wait_policy or 'unset'} for every peer (ONNX Runtime's own thread pool "
+                    "ignores it).\n\n"
                     "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
                     "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
                     "process; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
