@@ -42,8 +42,15 @@ Result<ir::TensorData> tensor_of(DType dtype, const Dims& dims) {
   return t;
 }
 
-// Shape of a static-shaped value, honoring start/end like the Shape kernel.
+// Shape (honoring start/end like the Shape kernel) or Size of a static-shaped value.
 Result<ir::TensorData> fold_shape(const ir::Node& n, const Dims& x) {
+  if (n.op == "Size") {
+    int64_t count = 1;
+    for (int64_t d : x) count *= d;  // static shapes were checked for overflow when inferred
+    LW_ASSIGN_OR_RETURN(ir::TensorData t, tensor_of(DType::kInt64, Dims{}));
+    std::memcpy(writable(t.bytes), &count, sizeof(count));
+    return t;
+  }
   int64_t r = static_cast<int64_t>(x.size());
   int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
   if (start < 0) start += r;
@@ -110,7 +117,7 @@ Result<int> fold_constants(ir::Graph& graph) {
     int folded = 0;
     for (ir::Node& n : graph.nodes) {
       if (is_special(n.op) || n.outputs.size() != 1) continue;
-      if (n.op == "Shape" && n.inputs.size() == 1 && n.inputs[0] != ir::kNoValue &&
+      if ((n.op == "Shape" || n.op == "Size") && n.inputs.size() == 1 && n.inputs[0] != ir::kNoValue &&
           graph.value(n.inputs[0]).shape.is_static()) {
         LW_ASSIGN_OR_RETURN(ir::TensorData t, fold_shape(n, graph.value(n.inputs[0]).shape.dims()));
         make_const(n, std::move(t));

@@ -104,8 +104,43 @@ void register_elementwise_ops(std::vector<OpSchema>& registry) {
 
   for (const char* op : {"Relu", "Neg", "Abs"}) registry.push_back(unary(op, kNumericTypes));
   for (const char* op : {"Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf", "Reciprocal", "Floor", "Ceil", "Round",
-                         "Softplus", "Softsign", "Sin", "Cos", "HardSwish", "Sign"})
+                         "Softplus", "Softsign", "Sin", "Cos", "HardSwish", "Sign", "Tan", "Asin", "Acos", "Atan",
+                         "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"})
     registry.push_back(unary(op, kFloatTypes));
+  registry.push_back(unary("Celu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
+  registry.push_back(unary("ThresholdedRelu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
+  registry.push_back(unary("Shrink", kFloatTypes, {{"bias", AttrKind::kFloat}, {"lambd", AttrKind::kFloat}}));
+  for (const char* op : {"IsNaN", "IsInf"})
+    registry.push_back(OpSchema{op, 1, 1, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                  LW_RETURN_IF_ERROR(check_attr_kinds(
+                                      ctx, {{"detect_positive", AttrKind::kInt}, {"detect_negative", AttrKind::kInt}}));
+                                  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kFloatTypes, "X"));
+                                  ctx.outputs[0] = TensorType{DType::kBool, ctx.inputs[0].shape};
+                                  return Status::ok();
+                                }});
+  // PRelu: slope broadcasts (unidirectionally) to X.
+  registry.push_back(OpSchema{"PRelu", 2, 2, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kFloatTypes, "X"));
+                                LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+                                LW_ASSIGN_OR_RETURN(Shape s, broadcast_shapes(ctx, {ctx.inputs[0].shape, ctx.inputs[1].shape}));
+                                if (s.is_static() && ctx.inputs[0].shape.is_static() && s != ctx.inputs[0].shape)
+                                  return ctx.error("slope ", ctx.inputs[1].shape.to_string(), " does not broadcast to X ",
+                                                   ctx.inputs[0].shape.to_string());
+                                ctx.outputs[0] = ctx.inputs[0];
+                                return Status::ok();
+                              }});
+  registry.push_back(OpSchema{"Mod", 2, 2, 1, 1, {}, [](InferContext& ctx) -> Status {
+                                LW_RETURN_IF_ERROR(check_attr_kinds(ctx, {{"fmod", AttrKind::kInt}}));
+                                LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "A"));
+                                LW_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+                                int64_t fmod = ctx.node.attr_int("fmod", 0);
+                                if (fmod != 0 && fmod != 1) return ctx.error("attribute 'fmod' must be 0 or 1");
+                                DType t = ctx.inputs[0].dtype;
+                                if (fmod == 0 && (t == DType::kFloat32 || t == DType::kFloat64 || t == DType::kFloat16 ||
+                                                  t == DType::kBFloat16))
+                                  return ctx.error("floating-point inputs need fmod=1");
+                                return infer_binary(ctx, t);
+                              }});
   registry.push_back(unary("LeakyRelu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
   registry.push_back(unary("Elu", kFloatTypes, {{"alpha", AttrKind::kFloat}}));
   registry.push_back(unary("Selu", kFloatTypes, {{"alpha", AttrKind::kFloat}, {"gamma", AttrKind::kFloat}}));

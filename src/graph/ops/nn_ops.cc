@@ -255,6 +255,7 @@ void register_nn_ops(std::vector<OpSchema>& registry) {
   registry.push_back(OpSchema{"MaxPool", 1, 1, 1, 2, {}, pool_infer(true)});
   registry.push_back(OpSchema{"AveragePool", 1, 1, 1, 1, {}, pool_infer(false)});
   registry.push_back(OpSchema{"GlobalAveragePool", 1, 1, 1, 1, {}, infer_global_pool});
+  registry.push_back(OpSchema{"GlobalMaxPool", 1, 1, 1, 1, {}, infer_global_pool});
   registry.push_back(OpSchema{"BatchNormalization", 5, 5, 1, 3, {}, infer_batch_norm});
   registry.push_back(OpSchema{"Softmax", 1, 1, 1, 1, {}, infer_softmax});
   registry.push_back(OpSchema{"LogSoftmax", 1, 1, 1, 1, {}, infer_softmax});

@@ -54,6 +54,24 @@ Status infer_reduce(InferContext& ctx) {
   return Status::ok();
 }
 
+// ArgMax/ArgMin: one axis, int64 indices.
+Status infer_arg(InferContext& ctx) {
+  LW_RETURN_IF_ERROR(check_attr_kinds(
+      ctx, {{"axis", AttrKind::kInt}, {"keepdims", AttrKind::kInt}, {"select_last_index", AttrKind::kInt}}));
+  LW_RETURN_IF_ERROR(check_dtype(ctx, 0, kNumericTypes, "data"));
+  const Shape& x = ctx.inputs[0].shape;
+  if (!x.rank_known()) {
+    ctx.outputs[0] = TensorType{DType::kInt64, Shape::unknown_rank()};
+    return Status::ok();
+  }
+  LW_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", 0), static_cast<int64_t>(x.rank()), "axis"));
+  Dims out = x.dims();
+  if (ctx.node.attr_int("keepdims", 1) != 0) out[static_cast<size_t>(axis)] = 1;
+  else out.erase(out.begin() + axis);
+  ctx.outputs[0] = TensorType{DType::kInt64, Shape(out)};
+  return Status::ok();
+}
+
 }  // namespace
 
 void register_reduce_ops(std::vector<OpSchema>& registry) {
@@ -62,6 +80,8 @@ void register_reduce_ops(std::vector<OpSchema>& registry) {
                          "ReduceL2", "ReduceLogSumExp", "ReduceLogSum"})
     registry.push_back(OpSchema{op, 1, 1, 1, 1, {}, infer_reduce});
   registry.push_back(OpSchema{"ReduceSum", 1, 2, 1, 1, {1}, infer_reduce});
+  registry.push_back(OpSchema{"ArgMax", 1, 1, 1, 1, {}, infer_arg});
+  registry.push_back(OpSchema{"ArgMin", 1, 1, 1, 1, {}, infer_arg});
 }
 
 }  // namespace lw::ir

@@ -264,6 +264,22 @@ Status infer_resize(InferContext& ctx) {
   return Status::ok();
 }
 
+Status infer_size(InferContext& ctx) {
+  ctx.outputs[0] = TensorType{DType::kInt64, Shape(Dims{})};
+  return Status::ok();
+}
+
+// Trilu: the upper or lower triangle of the last two dims; k (optional scalar) shifts the diagonal.
+Status infer_trilu(InferContext& ctx) {
+  LW_RETURN_IF_ERROR(check_attr_kinds(ctx, {{"upper", AttrKind::kInt}}));
+  LW_RETURN_IF_ERROR(check_fixed_size(ctx, 0));
+  LW_RETURN_IF_ERROR(check_dtype(ctx, 1, {DType::kInt64}, "k"));
+  const Shape& x = ctx.inputs[0].shape;
+  if (x.rank_known() && x.rank() < 2) return ctx.error("input must have rank >= 2, got ", x.to_string());
+  ctx.outputs[0] = ctx.inputs[0];
+  return Status::ok();
+}
+
 }  // namespace
 
 void register_tensor_ops(std::vector<OpSchema>& registry) {
@@ -275,6 +291,8 @@ void register_tensor_ops(std::vector<OpSchema>& registry) {
   registry.push_back(OpSchema{"ConstantOfShape", 1, 1, 1, 1, {0}, infer_constant_of_shape});
   registry.push_back(OpSchema{"Range", 3, 3, 1, 1, {0, 1, 2}, infer_range});
   registry.push_back(OpSchema{"Resize", 1, 4, 1, 1, {1, 2, 3}, infer_resize});
+  registry.push_back(OpSchema{"Size", 1, 1, 1, 1, {}, infer_size});
+  registry.push_back(OpSchema{"Trilu", 1, 2, 1, 1, {}, infer_trilu});
 }
 
 }  // namespace lw::ir

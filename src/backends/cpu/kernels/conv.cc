@@ -10,7 +10,6 @@
 #include <cfloat>
 #include <cstring>
 #include <optional>
-#include <cstdio>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
@@ -34,38 +33,6 @@ dnnl::memory::desc activation_desc(const Dims& dims, Layout layout) {
   if (layout == Layout::kChannelsLast)
     return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dt::f32, channels_last_tag(dims.size()));
   return plain_desc(dims);
-}
-
-std::string desc_key(const dnnl::memory::desc& md) {
-  // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes.
-  const auto* p = reinterpret_cast<const unsigned char*>(&md.data);
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < sizeof(md.data); ++i) h = (h ^ p[i]) * 1099511628211ull;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "dnnl-%016llx-%zu", static_cast<unsigned long long>(h), md.get_size());
-  return buf;
-}
-
-// A reorder from `from` to `to`, wrapped as a PackedLayout's pack function.
-std::shared_ptr<PackedLayout> make_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed) {
-  auto layout = std::make_shared<PackedLayout>();
-  layout->key = desc_key(packed);
-  layout->bytes = packed.get_size();
-  layout->native = std::make_shared<dnnl::memory::desc>(packed);
-  auto prim = std::make_shared<dnnl::reorder>(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
-  layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {
-    try {
-      const dnnl::engine& eng = dnnl_cpu_engine();
-      dnnl::memory a(plain, eng, const_cast<void*>(src)), b(packed, eng, dst);
-      dnnl::stream& s = dnnl_thread_stream();
-      prim->execute(s, a, b);
-      s.wait();
-    } catch (const dnnl::error& e) {
-      return make_error(StatusCode::kInternal, "oneDNN weight reorder failed: ", e.what());
-    }
-    return Status::ok();
-  };
-  return layout;
 }
 
 // One input/output of the primitive: the layout the primitive uses and, where the caller's
@@ -279,13 +246,13 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     port(s.dst, pd->dst_desc(), activation_desc(y, spec.output_layout(0)), false);
     if (const_w) {
       // Pack the Const weight once; it then arrives in the primitive's layout.
-      auto packing = make_packing(plain_desc(g.wdims), pd->weights_desc());
+      auto packing = make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
       s.owned_weights.reset(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
       if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
       LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get()));
       port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
     } else if (spec.can_pack(1)) {
-      s.wanted = pd->weights_desc() == plain_desc(g.wdims) ? nullptr : make_packing(plain_desc(g.wdims), pd->weights_desc());
+      s.wanted = pd->weights_desc() == plain_desc(g.wdims) ? nullptr : make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
       port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
     } else {
       port(s.wei, pd->weights_desc(), user_w, true);

@@ -410,6 +410,78 @@ struct SeluOp {
   float operator()(float x) const { return x <= 0.0f ? gamma * (alpha * std::exp(x) - alpha) : gamma * x; }
 };
 struct NotOp { uint8_t operator()(uint8_t x) const { return x ? 0 : 1; } };
+struct TanOp { float operator()(float x) const { return std::tan(x); } };
+struct AsinOp { float operator()(float x) const { return std::asin(x); } };
+struct AcosOp { float operator()(float x) const { return std::acos(x); } };
+struct AtanOp { float operator()(float x) const { return std::atan(x); } };
+struct SinhOp { float operator()(float x) const { return std::sinh(x); } };
+struct CoshOp { float operator()(float x) const { return std::cosh(x); } };
+struct AsinhOp { float operator()(float x) const { return std::asinh(x); } };
+struct AcoshOp { float operator()(float x) const { return std::acosh(x); } };
+struct AtanhOp { float operator()(float x) const { return std::atanh(x); } };
+struct CeluOp {
+  float alpha;
+  float operator()(float x) const { return std::max(0.0f, x) + std::min(0.0f, alpha * (std::exp(x / alpha) - 1.0f)); }
+};
+struct ThresholdedReluOp {
+  float alpha;
+  float operator()(float x) const { return x > alpha ? x : 0.0f; }
+};
+struct ShrinkOp {
+  float bias, lambd;
+  float operator()(float x) const { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0f; }
+};
+struct PReluOp { template <typename T> static T f(T x, T slope) { return x < T(0) ? slope * x : x; } };
+// Mod with fmod=0: integer remainder with the divisor's sign (Python's %); fmod=1: C fmod.
+struct ModOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::fmod(a, b);
+    } else {
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return T(0);
+        T r = static_cast<T>(a % b);
+        return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<T>(r + b) : r;
+      } else {
+        return static_cast<T>(a % b);
+      }
+    }
+  }
+};
+struct FmodOp {
+  template <typename T>
+  static T f(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::fmod(a, b);
+    } else {
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return T(0);
+      return static_cast<T>(a % b);  // C++ truncates toward zero: the dividend's sign
+    }
+  }
+};
+
+// IsNaN / IsInf: float in, bool out.
+class FloatClassKernel final : public Kernel {
+ public:
+  FloatClassKernel(int64_t n, bool nan, bool pos, bool neg) : n_(n), nan_(nan), pos_(pos), neg_(neg) {}
+  Status run(const KernelRun& r) const override {
+    const float* x = static_cast<const float*>(r.inputs[0]);
+    uint8_t* y = static_cast<uint8_t*>(r.outputs[0]);
+    for (int64_t i = 0; i < n_; ++i) {
+      float v = x[i];
+      y[i] = nan_ ? std::isnan(v) : ((pos_ && v == INFINITY) || (neg_ && v == -INFINITY)) ? 1 : 0;
+    }
+    return Status::ok();
+  }
+
+ private:
+  int64_t n_;
+  bool nan_, pos_, neg_;
+};
 struct LeakyReluOp {
   float alpha;
   float operator()(float x) const { return x < 0.0f ? alpha * x : x; }
@@ -477,6 +549,60 @@ Result<std::unique_ptr<Kernel>> make_selu(const KernelSpec& spec) {
   return unary_of<float, SeluOp>(
       spec, SeluOp{spec.node.attr_float("alpha", 1.67326319217681884765625f),
                    spec.node.attr_float("gamma", 1.05070102214813232421875f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_float_class(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return make_kernel<FloatClassKernel>(numel(spec.inputs[0].shape.dims()), spec.node.op == "IsNaN",
+                                       spec.node.attr_int("detect_positive", 1) != 0,
+                                       spec.node.attr_int("detect_negative", 1) != 0);
+}
+
+Result<std::unique_ptr<Kernel>> make_celu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  float alpha = spec.node.attr_float("alpha", 1.0f);
+  if (alpha == 0.0f) return kernel_error(spec, StatusCode::kInvalidArgument, "alpha must not be 0");
+  return unary_of<float, CeluOp>(spec, CeluOp{alpha});
+}
+
+Result<std::unique_ptr<Kernel>> make_thresholded_relu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, ThresholdedReluOp>(spec, ThresholdedReluOp{spec.node.attr_float("alpha", 1.0f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_shrink(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  return unary_of<float, ShrinkOp>(spec, ShrinkOp{spec.node.attr_float("bias", 0.0f), spec.node.attr_float("lambd", 0.5f)});
+}
+
+Result<std::unique_ptr<Kernel>> make_prelu(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
+  LW_RETURN_IF_ERROR(require_dtype(spec, 1, {DType::kFloat32}));
+  return binary_of<float, float, PReluOp>(spec, false);
+}
+
+template <typename Op>
+Result<std::unique_ptr<Kernel>> mod_of(const KernelSpec& spec) {
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return binary_of<float, float, Op>(spec, false);
+    case DType::kFloat64: return binary_of<double, double, Op>(spec, false);
+    case DType::kInt64: return binary_of<int64_t, int64_t, Op>(spec, false);
+    case DType::kInt32: return binary_of<int32_t, int32_t, Op>(spec, false);
+    case DType::kInt16: return binary_of<int16_t, int16_t, Op>(spec, false);
+    case DType::kInt8: return binary_of<int8_t, int8_t, Op>(spec, false);
+    case DType::kUint8: return binary_of<uint8_t, uint8_t, Op>(spec, false);
+    case DType::kUint16: return binary_of<uint16_t, uint16_t, Op>(spec, false);
+    case DType::kUint32: return binary_of<uint32_t, uint32_t, Op>(spec, false);
+    case DType::kUint64: return binary_of<uint64_t, uint64_t, Op>(spec, false);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
+}
+
+// Integer division by zero is undefined: Mod checks the divisor before the loop.
+Result<std::unique_ptr<Kernel>> make_mod(const KernelSpec& spec) {
+  if (spec.inputs[1].dtype != spec.inputs[0].dtype)
+    return kernel_error(spec, StatusCode::kUnsupportedDtype, "inputs differ in type");
+  return spec.node.attr_int("fmod", 0) != 0 ? mod_of<FmodOp>(spec) : mod_of<ModOp>(spec);
 }
 
 Result<std::unique_ptr<Kernel>> make_not(const KernelSpec& spec) {
@@ -575,6 +701,22 @@ void register_elementwise_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"HardSigmoid", make_hard_sigmoid});
   registry.push_back({"Elu", make_elu});
   registry.push_back({"Selu", make_selu});
+  registry.push_back({"Tan", make_float_unary<TanOp>});
+  registry.push_back({"Asin", make_float_unary<AsinOp>});
+  registry.push_back({"Acos", make_float_unary<AcosOp>});
+  registry.push_back({"Atan", make_float_unary<AtanOp>});
+  registry.push_back({"Sinh", make_float_unary<SinhOp>});
+  registry.push_back({"Cosh", make_float_unary<CoshOp>});
+  registry.push_back({"Asinh", make_float_unary<AsinhOp>});
+  registry.push_back({"Acosh", make_float_unary<AcoshOp>});
+  registry.push_back({"Atanh", make_float_unary<AtanhOp>});
+  registry.push_back({"Celu", make_celu});
+  registry.push_back({"ThresholdedRelu", make_thresholded_relu});
+  registry.push_back({"Shrink", make_shrink});
+  registry.push_back({"IsNaN", make_float_class});
+  registry.push_back({"IsInf", make_float_class});
+  registry.push_back({"PRelu", make_prelu});
+  registry.push_back({"Mod", make_mod});
 }
 
 }  // namespace lw::cpu

@@ -10,6 +10,7 @@
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
 #include "compiler/passes/epilogue_fusion.h"
+#include "core/blob.h"
 
 namespace lw::cpu {
 
@@ -26,6 +27,11 @@ struct MatMulSetup {
   StridedPlan c_plan;         // C broadcast to dst
   bool k_zero = false;        // empty reduction: dst = beta * C (or 0)
   bool empty = false;         // nothing to compute
+  // B as the primitive reads it: the caller's layout, or a packed one (held by the Variable
+  // when the runtime allows it, or by the kernel for a Const B).
+  dnnl::memory::desc b_prim;
+  std::shared_ptr<AlignedPtr> owned_b;
+  std::shared_ptr<PackedLayout> wanted;
   // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip.
   int act = 0;
   float act_lo = 0.0f, act_hi = 0.0f;
@@ -63,6 +69,9 @@ class MatMulKernel final : public Kernel {
         threads_(threads), name_(node.name), op_(node.op) {}
 
   size_t scratch_bytes() const override { return scratch_; }
+  std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const override {
+    return input == 1 ? s_.wanted : nullptr;
+  }
 
   Status run(const KernelRun& r) const override {
     if (s_.empty) return Status::ok();
@@ -87,7 +96,8 @@ class MatMulKernel final : public Kernel {
       const dnnl::engine& eng = dnnl_cpu_engine();
       dnnl::stream& stream = dnnl_thread_stream();
       dnnl::memory a(s_.a, eng, const_cast<void*>(r.inputs[0]));
-      dnnl::memory b(s_.b, eng, const_cast<void*>(r.inputs[1]));
+      const void* b_data = s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1];
+      dnnl::memory b(s_.b_prim, eng, const_cast<void*>(b_data));
       dnnl::memory d(s_.dst, eng, dst);
       std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, d}};
       if (s_.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s_.bias, eng, const_cast<void*>(r.inputs[2])));
@@ -123,8 +133,32 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     if (s.act == 1) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     if (s.act == 2) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, s.act_lo, s.act_hi);
     attr.set_post_ops(po);
-    auto desc = s.has_bias ? dnnl::matmul::desc(s.a, s.b, s.bias, s.dst) : dnnl::matmul::desc(s.a, s.b, s.dst);
-    dnnl::matmul::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+    // A 2-D B that is a Const or a weight we may pack goes in oneDNN's preferred layout; one
+    // packed by another kernel arrives in that layout.
+    const bool const_b = spec.const_inputs.size() > 1 && spec.const_inputs[1] != nullptr;
+    const bool two_d = s.b.dims().size() == 2;
+    dnnl::memory::desc b_req = s.b;
+    if (const PackedLayout* given = spec.packing(1); given && given->native)
+      b_req = *static_cast<const dnnl::memory::desc*>(given->native.get());
+    else if (two_d && (const_b || spec.can_pack(1)))
+      b_req = dnnl::memory::desc(s.b.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    auto make = [&](const dnnl::memory::desc& b) {
+      auto desc = s.has_bias ? dnnl::matmul::desc(s.a, b, s.bias, s.dst) : dnnl::matmul::desc(s.a, b, s.dst);
+      return dnnl::matmul::primitive_desc(desc, attr, dnnl_cpu_engine());
+    };
+    dnnl::matmul::primitive_desc pd = make(b_req);
+    s.b_prim = pd.weights_desc();
+    if (s.b_prim != s.b && !spec.packing(1)) {
+      auto packing = make_weight_packing(s.b, s.b_prim);
+      if (const_b) {
+        auto owned = std::make_shared<AlignedPtr>(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
+        if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
+        LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get()));
+        s.owned_b = std::move(owned);
+      } else {
+        s.wanted = std::move(packing);
+      }
+    }
     dnnl::memory::desc scratch_md = pd.scratchpad_desc();
     size_t scratch = scratch_md.get_size();
     return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(pd), scratch, scratch_md, spec.num_threads, spec.node);

@@ -160,13 +160,20 @@ Result<std::unique_ptr<Kernel>> make_avg_pool(const KernelSpec& spec) { return m
 
 class GlobalAveragePoolKernel final : public Kernel {
  public:
-  GlobalAveragePoolKernel(int64_t planes, int64_t size, int threads) : planes_(planes), size_(size), threads_(threads) {}
+  GlobalAveragePoolKernel(int64_t planes, int64_t size, bool max, int threads)
+      : planes_(planes), size_(size), max_(max), threads_(threads) {}
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     float* y = static_cast<float*>(r.outputs[0]);
     parallel_ranges(planes_, threads_for(planes_ * size_, 65536, threads_), [&](int64_t b, int64_t e) {
       for (int64_t p = b; p < e; ++p) {
         const float* xp = x + p * size_;
+        if (max_) {
+          float m = -INFINITY;
+          for (int64_t i = 0; i < size_; ++i) m = (std::isnan(xp[i]) || xp[i] > m) ? xp[i] : m;
+          y[p] = m;
+          continue;
+        }
         double sum = 0.0;
         for (int64_t i = 0; i < size_; ++i) sum += xp[i];
         y[p] = size_ > 0 ? static_cast<float>(sum / static_cast<double>(size_)) : 0.0f;
@@ -177,6 +184,7 @@ class GlobalAveragePoolKernel final : public Kernel {
 
  private:
   int64_t planes_, size_;
+  bool max_;
   int threads_;
 };
 
@@ -184,7 +192,8 @@ Result<std::unique_ptr<Kernel>> make_global_avg_pool(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
   const Dims& x = spec.inputs[0].shape.dims();
   if (x.size() < 3) return kernel_error(spec, StatusCode::kInvalidArgument, "X must have rank >= 3");
-  return make_kernel<GlobalAveragePoolKernel>(x[0] * x[1], numel(Dims(x.begin() + 2, x.end())), spec.num_threads);
+  return make_kernel<GlobalAveragePoolKernel>(x[0] * x[1], numel(Dims(x.begin() + 2, x.end())),
+                                              spec.node.op == "GlobalMaxPool", spec.num_threads);
 }
 
 }  // namespace
@@ -193,6 +202,7 @@ void register_pool_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"MaxPool", make_max_pool});
   registry.push_back({"AveragePool", make_avg_pool});
   registry.push_back({"GlobalAveragePool", make_global_avg_pool});
+  registry.push_back({"GlobalMaxPool", make_global_avg_pool});
 }
 
 }  // namespace lw::cpu

@@ -165,10 +165,60 @@ Result<std::unique_ptr<Kernel>> make_reduce(const KernelSpec& spec) {
                                           std::move(red_strides), spec.num_threads);
 }
 
+// ArgMax/ArgMin along one axis; ties pick the first index, or the last with select_last_index.
+template <typename T>
+class ArgKernel final : public Kernel {
+ public:
+  ArgKernel(int64_t outer, int64_t axis, int64_t inner, bool max, bool last)
+      : outer_(outer), axis_(axis), inner_(inner), max_(max), last_(last) {}
+  Status run(const KernelRun& r) const override {
+    const T* x = static_cast<const T*>(r.inputs[0]);
+    int64_t* y = static_cast<int64_t*>(r.outputs[0]);
+    for (int64_t o = 0; o < outer_; ++o)
+      for (int64_t i = 0; i < inner_; ++i) {
+        const T* p = x + o * axis_ * inner_ + i;
+        int64_t best = 0;
+        for (int64_t k = 1; k < axis_; ++k) {
+          T v = p[k * inner_], b = p[best * inner_];
+          bool better = max_ ? (v > b || (last_ && v == b)) : (v < b || (last_ && v == b));
+          if (better) best = k;
+        }
+        y[o * inner_ + i] = best;
+      }
+    return Status::ok();
+  }
+
+ private:
+  int64_t outer_, axis_, inner_;
+  bool max_, last_;
+};
+
+Result<std::unique_ptr<Kernel>> make_arg(const KernelSpec& spec) {
+  const Dims& x = spec.inputs[0].shape.dims();
+  int64_t r = static_cast<int64_t>(x.size());
+  int64_t axis = spec.node.attr_int("axis", 0);
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r) return kernel_error(spec, StatusCode::kInvalidArgument, "axis out of range");
+  if (x[static_cast<size_t>(axis)] == 0) return kernel_error(spec, StatusCode::kInvalidArgument, "the axis is empty");
+  int64_t outer = numel(Dims(x.begin(), x.begin() + axis)), inner = numel(Dims(x.begin() + axis + 1, x.end()));
+  bool max = spec.node.op == "ArgMax", last = spec.node.attr_int("select_last_index", 0) != 0;
+  int64_t n = x[static_cast<size_t>(axis)];
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return make_kernel<ArgKernel<float>>(outer, n, inner, max, last);
+    case DType::kFloat64: return make_kernel<ArgKernel<double>>(outer, n, inner, max, last);
+    case DType::kInt64: return make_kernel<ArgKernel<int64_t>>(outer, n, inner, max, last);
+    case DType::kInt32: return make_kernel<ArgKernel<int32_t>>(outer, n, inner, max, last);
+    case DType::kUint8: return make_kernel<ArgKernel<uint8_t>>(outer, n, inner, max, last);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
+}
+
 }  // namespace
 
 void register_reduce_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"ReduceMean", make_reduce<Reduce::kMean>});
+  registry.push_back({"ArgMax", make_arg});
+  registry.push_back({"ArgMin", make_arg});
   registry.push_back({"ReduceSum", make_reduce<Reduce::kSum>});
   registry.push_back({"ReduceMax", make_reduce<Reduce::kMax>});
   registry.push_back({"ReduceMin", make_reduce<Reduce::kMin>});

@@ -322,6 +322,63 @@ Result<std::unique_ptr<Kernel>> make_range(const KernelSpec& spec) {
   }
 }
 
+class SizeKernel final : public Kernel {
+ public:
+  explicit SizeKernel(int64_t n) : n_(n) {}
+  Status run(const KernelRun& r) const override {
+    std::memcpy(r.outputs[0], &n_, sizeof(n_));
+    return Status::ok();
+  }
+
+ private:
+  int64_t n_;
+};
+
+Result<std::unique_ptr<Kernel>> make_size(const KernelSpec& spec) {
+  return make_kernel<SizeKernel>(numel(spec.inputs[0].shape.dims()));
+}
+
+// Trilu keeps element (i, j) of each matrix when j - i >= k (upper) or j - i <= k (lower).
+class TriluKernel final : public Kernel {
+ public:
+  TriluKernel(int64_t batch, int64_t rows, int64_t cols, size_t esize, bool upper, bool has_k)
+      : batch_(batch), rows_(rows), cols_(cols), esize_(esize), upper_(upper), has_k_(has_k) {}
+  Status run(const KernelRun& r) const override {
+    int64_t k = 0;
+    if (has_k_ && r.inputs[1]) std::memcpy(&k, r.inputs[1], sizeof(k));
+    // Diagonal offsets beyond the matrix keep or clear everything; clamping keeps j - i exact.
+    k = std::clamp<int64_t>(k, -rows_ - 1, cols_ + 1);
+    const uint8_t* x = static_cast<const uint8_t*>(r.inputs[0]);
+    uint8_t* y = static_cast<uint8_t*>(r.outputs[0]);
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t i = 0; i < rows_; ++i)
+        for (int64_t j = 0; j < cols_; ++j) {
+          size_t off = static_cast<size_t>((b * rows_ + i) * cols_ + j) * esize_;
+          bool keep = upper_ ? j - i >= k : j - i <= k;
+          if (keep) std::memcpy(y + off, x + off, esize_);
+          else std::memset(y + off, 0, esize_);
+        }
+    return Status::ok();
+  }
+
+ private:
+  int64_t batch_, rows_, cols_;
+  size_t esize_;
+  bool upper_, has_k_;
+};
+
+Result<std::unique_ptr<Kernel>> make_trilu(const KernelSpec& spec) {
+  const Dims& x = spec.inputs[0].shape.dims();
+  size_t esize = dtype_size(spec.inputs[0].dtype);
+  if (esize == 0) return kernel_error(spec, StatusCode::kUnsupportedDtype, "unsupported type");
+  if (x.size() < 2) return kernel_error(spec, StatusCode::kInvalidArgument, "input must have rank >= 2");
+  if (present(spec, 1) && numel(spec.inputs[1].shape.dims()) != 1)
+    return kernel_error(spec, StatusCode::kInvalidArgument, "k must be a scalar");
+  int64_t rows = x[x.size() - 2], cols = x.back();
+  return make_kernel<TriluKernel>(numel(Dims(x.begin(), x.end() - 2)), rows, cols, esize,
+                                  spec.node.attr_int("upper", 1) != 0, present(spec, 1));
+}
+
 }  // namespace
 
 void register_tensor_kernels(std::vector<KernelEntry>& registry) {
@@ -332,6 +389,8 @@ void register_tensor_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"Pad", make_pad});
   registry.push_back({"ConstantOfShape", make_constant_of_shape});
   registry.push_back({"Range", make_range});
+  registry.push_back({"Size", make_size});
+  registry.push_back({"Trilu", make_trilu});
 }
 
 }  // namespace lw::cpu
