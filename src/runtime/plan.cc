@@ -146,10 +146,11 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       const ir::Node& p = g.nodes[static_cast<size_t>(v.producer)];
       spec.const_inputs.push_back(p.op == ir::kOpConst ? p.attr_tensor("value") : nullptr);
       if (binding[static_cast<size_t>(in)].where != Where::kVariable) continue;
-      // A weight read only by this Conv may be held in the layout the Conv prefers; every other
-      // read of a Variable fixes it to the plain layout.
+      // A weight read only by this Conv/Gemm/MatMul (as W or B) may be held in the layout the
+      // kernel prefers; every other read of a Variable fixes it to the plain layout.
       auto slot = static_cast<int32_t>(binding[static_cast<size_t>(in)].index);
-      bool sole_conv_weight = n.op == "Conv" && s == 1 && consumers[static_cast<size_t>(in)].size() == 1;
+      bool packing_op = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
+      bool sole_conv_weight = packing_op && s == 1 && consumers[static_cast<size_t>(in)].size() == 1;
       if (store.layout_fixed(slot)) {
         spec.input_packing[s] = store.layout(slot);
       } else if (sole_conv_weight) {

@@ -274,5 +274,63 @@ TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
   EXPECT_TRUE(any_negative_pre) << "the data should exercise the fused Relu";
 }
 
+// Gemm (transB) with its B as a Variable: packed by the store when oneDNN prefers another
+// layout, written through Assign, then refreshed; MatMul with a Const B packed by the kernel.
+TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
+  constexpr int64_t m = 8, k = 64, n = 48;
+  VariableStore store({{"B", DType::kFloat32, {n, k}, static_cast<uint64_t>(n * k * 4)}});
+  ir::Graph g;
+  ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(Dims{m, k}));
+  ir::ValueId bv = g.add_variable("B", DType::kFloat32, {n, k});
+  ir::ValueId h = add_op(g, "Gemm", {a, bv}, "h", {{"transB", int64_t{1}}});
+  ir::ValueId r = add_op(g, "Relu", {h}, "r");
+  auto c = random_vec(static_cast<size_t>(n * 5), 41);
+  ir::ValueId y = add_op(g, "MatMul", {r, g.add_const("C", tensor(c, {n, 5}))}, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+
+  auto write = [&](const std::vector<float>& b) {
+    ir::Graph init;
+    init.add_assign(init.add_variable("B", DType::kFloat32, {n, k}), init.add_const("Bc", tensor(b, {n, k})), false, "as");
+    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+    auto p = Plan::create(init, store, 2);
+    ASSERT_TRUE(p.is_ok()) << p.status().message();
+    auto update = store.begin_update();
+    ASSERT_TRUE((*p)->run(update->base(), {}, {}, update.get()).is_ok());
+    store.commit(std::move(update));
+  };
+  auto reference = [&](const std::vector<float>& av, const std::vector<float>& b) {
+    std::vector<float> rr(static_cast<size_t>(m * n)), out(static_cast<size_t>(m * 5));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t q = 0; q < k; ++q) acc += double(av[static_cast<size_t>(i * k + q)]) * b[static_cast<size_t>(j * k + q)];
+        rr[static_cast<size_t>(i * n + j)] = std::max(static_cast<float>(acc), 0.0f);
+      }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < 5; ++j) {
+        double acc = 0;
+        for (int64_t q = 0; q < n; ++q) acc += double(rr[static_cast<size_t>(i * n + q)]) * c[static_cast<size_t>(q * 5 + j)];
+        out[static_cast<size_t>(i * 5 + j)] = static_cast<float>(acc);
+      }
+    return out;
+  };
+  auto av = random_vec(static_cast<size_t>(m * k), 42);
+  auto run = [&] {
+    std::vector<float> out(static_cast<size_t>(m * 5));
+    Status s = (*plan)->run(*store.current(), {av.data()}, {out.data()}, nullptr);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    return out;
+  };
+  auto b1 = random_vec(static_cast<size_t>(n * k), 43);
+  write(b1);
+  EXPECT_LT(max_diff(run(), reference(av, b1)), 1e-4f);
+  auto b2 = random_vec(static_cast<size_t>(n * k), 44);
+  write(b2);
+  EXPECT_LT(max_diff(run(), reference(av, b2)), 1e-4f);
+}
+
 }  // namespace
 }  // namespace lw::rt

@@ -1,5 +1,7 @@
 #include "backends/cpu/dnnl_util.h"
 
+#include <cstdio>
+
 namespace lw::cpu {
 
 const dnnl::engine& dnnl_cpu_engine() {
@@ -17,6 +19,40 @@ dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt) {
   dnnl::memory::dims strides(dims.size(), 1);
   for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * std::max<int64_t>(dims[i], 1);
   return dnnl::memory::desc(d, dt, strides);
+}
+
+namespace {
+std::string desc_key(const dnnl::memory::desc& md) {
+  // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes.
+  const auto* p = reinterpret_cast<const unsigned char*>(&md.data);
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < sizeof(md.data); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "dnnl-%016llx-%zu", static_cast<unsigned long long>(h), md.get_size());
+  return buf;
+}
+}  // namespace
+
+std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed) {
+  auto layout = std::make_shared<PackedLayout>();
+  layout->key = desc_key(packed);
+  layout->bytes = packed.get_size();
+  layout->native = std::make_shared<dnnl::memory::desc>(packed);
+  auto prim = std::make_shared<dnnl::reorder>(
+      dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
+  layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {
+    try {
+      const dnnl::engine& eng = dnnl_cpu_engine();
+      dnnl::memory a(plain, eng, const_cast<void*>(src)), b(packed, eng, dst);
+      dnnl::stream& s = dnnl_thread_stream();
+      prim->execute(s, a, b);
+      s.wait();
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "oneDNN weight reorder failed: ", e.what());
+    }
+    return Status::ok();
+  };
+  return layout;
 }
 
 Status dnnl_failure(const ir::Node& node, const char* what, const dnnl::error& e) {

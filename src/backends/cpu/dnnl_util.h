@@ -4,6 +4,7 @@
 // never escape a kernel.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "backends/cpu/kernel.h"
@@ -18,6 +19,10 @@ dnnl::stream& dnnl_thread_stream();
 
 // Plain row-major memory descriptor of `dims` (f32 unless told).
 dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+
+// A PackedLayout whose pack() reorders a tensor from `plain` into `packed` with a oneDNN
+// reorder created here (throws dnnl::error when oneDNN cannot).
+std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
 // "node 'x' (Op): oneDNN <what> failed: <status>" for a caught dnnl::error.
 Status dnnl_failure(const ir::Node& node, const char* what, const dnnl::error& e);
