@@ -146,10 +146,11 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       const ir::Node& p = g.nodes[static_cast<size_t>(v.producer)];
       spec.const_inputs.push_back(p.op == ir::kOpConst ? p.attr_tensor("value") : nullptr);
       if (binding[static_cast<size_t>(in)].where != Where::kVariable) continue;
-      // A weight read only by this Conv/Gemm/MatMul (as W or B) may be held in the layout the
+      // A weight read only by this Conv (as W) may be held in the layout the
       // kernel prefers; every other read of a Variable fixes it to the plain layout.
       auto slot = static_cast<int32_t>(binding[static_cast<size_t>(in)].index);
-      bool packing_op = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
+      // (Gemm/MatMul B stays plain: oneDNN reads it as fast, and a refresh stays a memcpy.)
+      bool packing_op = n.op == "Conv";
       bool sole_conv_weight = packing_op && s == 1 && consumers[static_cast<size_t>(in)].size() == 1;
       if (store.layout_fixed(slot)) {
         spec.input_packing[s] = store.layout(slot);
@@ -241,6 +242,11 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       plan->final_copies_.push_back({binding[static_cast<size_t>(g.outputs[k])], k, bytes});
   }
   plan->variables_read_.assign(read_slots.begin(), read_slots.end());
+  // Init and update graphs: only Assigns of inputs and Consts, no outputs.
+  plan->assign_only_ = !plan->steps_.empty() && g.outputs.empty();
+  for (const Step& s : plan->steps_)
+    plan->assign_only_ = plan->assign_only_ && !s.kernel &&
+                         (s.inputs[1].where == Where::kInput || s.inputs[1].where == Where::kConst);
   return plan;
 }
 
@@ -278,6 +284,50 @@ void Plan::release_arena(uint8_t* arena) const {
   arena_pool_.emplace_back(arena);
 }
 
+Status Plan::write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst) const {
+  // The slot's layout is fixed before any write, and never changes after.
+  if (auto layout = store_->layout(slot)) {
+    Status status = layout->pack(src, dst->data());
+    if (!status.is_ok())
+      return status.with_context(str_cat("writing Variable '", store_->slots()[static_cast<size_t>(slot)].name, "': "));
+  } else {
+    parallel_copy(dst->data(), src, plain_bytes);
+  }
+  return Status::ok();
+}
+
+Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vector<void*>& outputs,
+                         VariableStore::Update* update) const {
+  // Large tensors use every thread each; the small ones are spread over the threads one tensor
+  // per thread at a time (one parallel region instead of one per tensor).
+  constexpr uint64_t kLarge = uint64_t{4} << 20;
+  struct Job {
+    int32_t slot;
+    const void* src;
+    uint64_t bytes;
+    WeightBuffer* dst;
+  };
+  std::vector<Job> small, large;
+  for (const Step& s : steps_) {
+    if (s.assign_skip) continue;
+    const void* src = nullptr;
+    LW_RETURN_IF_ERROR(resolve(s.inputs[1], update->base(), inputs, outputs, nullptr, &src));
+    LW_ASSIGN_OR_RETURN(WeightBuffer * dst, update->stage(s.assign_slot));
+    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst});
+  }
+  for (const Job& j : large) LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst));
+  if (small.empty()) return Status::ok();
+  std::vector<Status> results(small.size());
+  const long n = static_cast<long>(small.size());
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && num_threads_ > 1)
+  for (long i = 0; i < n; ++i) {
+    const Job& j = small[static_cast<size_t>(i)];
+    results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst);
+  }
+  for (const Status& st : results) LW_RETURN_IF_ERROR(st);
+  return Status::ok();
+}
+
 Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& inputs,
                  const std::vector<void*>& outputs, VariableStore::Update* update) const {
   for (int32_t slot : variables_read_)
@@ -287,9 +337,10 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
                         "', which has never been written: run the weight-init graph or an update that sets it first");
   if (writes_variables_ && !update) return make_error(StatusCode::kInternal, "update graph run without an update");
 
+  omp_set_num_threads(num_threads_);
+  if (assign_only_) return run_assigns(inputs, outputs, update);
   uint8_t* arena = acquire_arena();
   if (!arena) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", arena_bytes_, " bytes of activation memory");
-  omp_set_num_threads(num_threads_);
 
   Status status;
   std::vector<const void*> in_ptrs;
@@ -305,16 +356,8 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
         status = staged.status();
         break;
       }
-      // The slot's layout is fixed before any write, and never changes after.
-      if (auto layout = store_->layout(s.assign_slot)) {
-        status = layout->pack(src, (*staged)->data());
-        if (!status.is_ok()) {
-          status = status.with_context(str_cat("writing Variable '", store_->slots()[static_cast<size_t>(s.assign_slot)].name, "': "));
-          break;
-        }
-      } else {
-        parallel_copy((*staged)->data(), src, s.assign_bytes);
-      }
+      status = write_variable(s.assign_slot, src, s.assign_bytes, *staged);
+      if (!status.is_ok()) break;
       continue;
     }
     bool empty = false;

@@ -60,6 +60,11 @@ class Plan {
   Status resolve(const Binding& b, const WeightSnapshot& weights, const std::vector<const void*>& inputs,
                  const std::vector<void*>& outputs, uint8_t* arena, const void** out) const;
   uint8_t* acquire_arena() const;
+  // Writes `src` (plain, plain_bytes long) into `dst` in the slot's physical layout.
+  Status write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst) const;
+  // The whole run of an init/update graph (assign_only_): every write, batched over the threads.
+  Status run_assigns(const std::vector<const void*>& inputs, const std::vector<void*>& outputs,
+                     VariableStore::Update* update) const;
   void release_arena(uint8_t* arena) const;
 
   ir::Graph graph_;
@@ -70,6 +75,7 @@ class Plan {
   std::vector<uint64_t> output_bytes_;
   std::vector<int32_t> variables_read_;
   bool writes_variables_ = false;
+  bool assign_only_ = false;
   uint64_t arena_bytes_ = 0;
   uint64_t scratch_offset_ = 0;  // scratch region at the end of the arena
   int num_threads_ = 1;

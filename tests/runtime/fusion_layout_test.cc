@@ -274,8 +274,8 @@ TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
   EXPECT_TRUE(any_negative_pre) << "the data should exercise the fused Relu";
 }
 
-// Gemm (transB) with its B as a Variable: packed by the store when oneDNN prefers another
-// layout, written through Assign, then refreshed; MatMul with a Const B packed by the kernel.
+// Gemm (transB) with its B as a Variable (kept plain by the runtime, so a refresh is a copy)
+// written through Assign, then refreshed; MatMul with a Const B packed by the kernel.
 TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   constexpr int64_t m = 8, k = 64, n = 48;
   VariableStore store({{"B", DType::kFloat32, {n, k}, static_cast<uint64_t>(n * k * 4)}});
