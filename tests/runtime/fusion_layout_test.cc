@@ -332,5 +332,33 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   EXPECT_LT(max_diff(run(), reference(av, b2)), 1e-4f);
 }
 
+// MatMul of a batched A with one B matrix runs as one [batch*m, k] x [k, n] product.
+TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {
+  for (Dims a_dims : {Dims{4, 3, 5}, Dims{6, 1, 5}, Dims{2, 2, 3, 5}}) {
+    ir::Graph g;
+    ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(a_dims));
+    auto bv = random_vec(5 * 6, 51);
+    ir::ValueId y = add_op(g, "MatMul", {a, g.add_const("b", tensor(bv, {5, 6}))}, "y");
+    ir::ValueId r = add_op(g, "Relu", {y}, "r");
+    g.outputs = {r};
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    VariableStore store({});
+    auto plan = Plan::create(g, store, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < a_dims.size(); ++i) rows *= a_dims[i];
+    auto av = random_vec(static_cast<size_t>(rows * 5), 52);
+    std::vector<float> got(static_cast<size_t>(rows * 6)), want(got.size());
+    ASSERT_TRUE((*plan)->run(*store.current(), {av.data()}, {got.data()}, nullptr).is_ok());
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < 6; ++j) {
+        double acc = 0;
+        for (int64_t q = 0; q < 5; ++q) acc += double(av[static_cast<size_t>(i * 5 + q)]) * bv[static_cast<size_t>(q * 6 + j)];
+        want[static_cast<size_t>(i * 6 + j)] = std::max(static_cast<float>(acc), 0.0f);
+      }
+    EXPECT_LT(max_diff(got, want), 1e-5f) << "A " << Shape(a_dims).to_string();
+  }
+}
+
 }  // namespace
 }  // namespace lw::rt

@@ -186,6 +186,19 @@ Result<std::unique_ptr<Kernel>> make_matmul(const KernelSpec& spec) {
   if (numel(dst) != numel(spec.outputs[0].shape.dims()))
     return kernel_error(spec, StatusCode::kInternal, "output shape ", spec.outputs[0].shape.to_string(),
                         " does not match ", dst);
+  bool b_batched = false;
+  for (size_t i = 0; i + 2 < r; ++i) b_batched = b_batched || b[i] != 1;
+  if (r > 2 && !b_batched) {
+    // B is one matrix for every batch of A: one [batch*m, k] x [k, n] product (same memory)
+    // instead of `batch` small ones (a [seq, 1, d] x [d, n] projection would run as seq
+    // products of one row each).
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < r; ++i) rows *= a[i];
+    a = {rows, a[r - 1]};
+    b = {b[r - 2], b[r - 1]};
+    dst = {rows, dst[r - 1]};
+    r = 2;
+  }
   MatMulSetup s;
   s.a = plain_desc(a);
   s.b = plain_desc(b);
