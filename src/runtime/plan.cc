@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "runtime/memory_planner.h"
 
@@ -44,23 +45,9 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     if (is_op && direct_output[static_cast<size_t>(v)] < 0) direct_output[static_cast<size_t>(v)] = static_cast<int64_t>(k);
   }
 
-  // Channels-last activations between convolutions: a 4-D value a Conv produces and only Convs
-  // read (as X, or as the fused residual) never needs the plain layout.
+  // Channels-last activations between convolutions (see compiler/passes/channels_last.h).
   auto consumers = g.consumers();
-  std::vector<bool> channels_last(g.values.size(), false);
-  for (const ir::Node& n : g.nodes) {
-    if (n.op != "Conv" || n.outputs.size() != 1) continue;
-    ir::ValueId v = n.outputs[0];
-    if (direct_output[static_cast<size_t>(v)] >= 0 || g.value(v).shape.rank() != 4) continue;
-    bool all_conv = !consumers[static_cast<size_t>(v)].empty();
-    for (auto [c, slot] : consumers[static_cast<size_t>(v)]) {
-      const ir::Node& cn = g.nodes[static_cast<size_t>(c)];
-      bool residual = cn.attr_int(passes::kAttrResidual, 0) != 0 && static_cast<size_t>(slot) + 1 == cn.inputs.size();
-      all_conv = all_conv && cn.op == "Conv" && (slot == 0 || residual);
-    }
-    for (ir::ValueId out : g.outputs) all_conv = all_conv && out != v;
-    channels_last[static_cast<size_t>(v)] = all_conv;
-  }
+  std::vector<bool> channels_last = passes::choose_channels_last(g);
 
   std::vector<Binding> binding(g.values.size());
   std::vector<int32_t> arena_values;           // values placed in the arena

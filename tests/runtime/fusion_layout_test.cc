@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
@@ -358,6 +359,50 @@ TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {
       }
     EXPECT_LT(max_diff(got, want), 1e-5f) << "A " << Shape(a_dims).to_string();
   }
+}
+
+// Conv -> Clip(bounds are Variables, so not fused) -> Conv -> Sigmoid (output): the Clip
+// passes the channels-last layout through; the graph output stays plain.
+TEST(ChannelsLast, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {
+  Weights w;
+  VariableStore store({{"lo", DType::kFloat32, {}, 4}, {"hi", DType::kFloat32, {}, 4}});
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  ir::ValueId c1 = add_op(g, "Conv", {x, g.add_const("w1", tensor(w.w1, {kC, kC, 3, 3})), g.add_const("b1", tensor(w.b1, {kC}))},
+                          "c1", pads);
+  ir::ValueId lo = g.add_variable("lo", DType::kFloat32, {}), hi = g.add_variable("hi", DType::kFloat32, {});
+  ir::ValueId cl = add_op(g, "Clip", {c1, lo, hi}, "cl");
+  ir::ValueId c2 = add_op(g, "Conv", {cl, g.add_const("w2", tensor(w.w2, {kC, kC, 3, 3})), g.add_const("b2", tensor(w.b2, {kC}))},
+                          "c2", pads);
+  ir::ValueId y = add_op(g, "Sigmoid", {c2}, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  ir::Graph fused = g;
+  passes::fuse_epilogues(fused);
+  auto layout = passes::choose_channels_last(fused);
+  EXPECT_TRUE(layout[static_cast<size_t>(c1)]);
+  EXPECT_TRUE(layout[static_cast<size_t>(cl)]);
+  EXPECT_FALSE(layout[static_cast<size_t>(c2)]) << "read by Sigmoid, whose output is a graph output";
+  EXPECT_FALSE(layout[static_cast<size_t>(y)]);
+
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  float bounds[2] = {-0.05f, 0.1f};
+  auto update = store.begin_update();
+  for (int i = 0; i < 2; ++i) {
+    auto b = update->stage(i);
+    ASSERT_TRUE(b.is_ok());
+    std::memcpy((*b)->data(), &bounds[i], 4);
+  }
+  store.commit(std::move(update));
+  auto xv = random_vec(static_cast<size_t>(kC * kH * kH), 61);
+  auto got = run_plan(**plan, *store.current(), xv);
+  auto a = naive_conv(xv, w.w1, w.b1, kC, kC, kH, 3);
+  for (float& v : a) v = std::min(std::max(v, bounds[0]), bounds[1]);
+  auto want = naive_conv(a, w.w2, w.b2, kC, kC, kH, 3);
+  for (float& v : want) v = 1.0f / (1.0f + std::exp(-v));
+  EXPECT_LT(max_diff(got, want), 1e-5f);
 }
 
 }  // namespace

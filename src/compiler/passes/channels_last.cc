@@ -1,0 +1,96 @@
+#include "compiler/passes/channels_last.h"
+
+#include <set>
+#include <string>
+
+#include "compiler/passes/epilogue_fusion.h"
+
+namespace lw::passes {
+
+namespace {
+
+bool is_unary_elementwise(const std::string& op) {
+  static const std::set<std::string> ops = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish",
+                                            "Elu", "Selu", "Neg", "Abs", "Exp", "Sqrt", "Erf", "Softplus", "Identity"};
+  return ops.count(op) != 0;
+}
+
+bool is_binary_elementwise(const std::string& op) { return op == "Add" || op == "Sub" || op == "Mul" || op == "Div"; }
+
+bool is_scalar(const ir::Graph& g, ir::ValueId v) {
+  if (v == ir::kNoValue) return true;
+  const Shape& s = g.value(v).shape;
+  if (!s.is_static()) return false;
+  for (int64_t d : s.dims())
+    if (d != 1) return false;
+  return true;
+}
+
+// The inputs of `n` that carry the activation, when `n` works the same in any layout; empty
+// when it does not.
+std::vector<int32_t> agnostic_data_inputs(const ir::Graph& g, const ir::Node& n) {
+  if (n.outputs.size() != 1 || n.inputs.empty()) return {};
+  const Shape& out = g.value(n.outputs[0]).shape;
+  auto same = [&](ir::ValueId v) { return v != ir::kNoValue && g.value(v).shape == out; };
+  if (is_unary_elementwise(n.op) && n.inputs.size() == 1 && same(n.inputs[0])) return {0};
+  if (n.op == "Clip" && same(n.inputs[0])) {
+    for (size_t i = 1; i < n.inputs.size(); ++i)
+      if (!is_scalar(g, n.inputs[i])) return {};
+    return {0};
+  }
+  if (is_binary_elementwise(n.op) && n.inputs.size() == 2 && same(n.inputs[0]) && same(n.inputs[1])) return {0, 1};
+  return {};
+}
+
+}  // namespace
+
+std::vector<bool> choose_channels_last(const ir::Graph& g) {
+  std::vector<bool> cl(g.values.size(), false);
+  std::vector<std::vector<int32_t>> agnostic(g.nodes.size());
+  // Optimistic start: every 4-D float value a Conv or an agnostic op produces.
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    if (n.op != "Conv") agnostic[i] = agnostic_data_inputs(g, n);
+    if ((n.op != "Conv" && agnostic[i].empty()) || n.outputs.size() != 1) continue;
+    const ir::Value& v = g.value(n.outputs[0]);
+    cl[static_cast<size_t>(n.outputs[0])] = v.dtype == DType::kFloat32 && v.shape.rank() == 4 && v.shape.is_static();
+  }
+  for (ir::ValueId out : g.outputs) cl[static_cast<size_t>(out)] = false;
+  auto consumers = g.consumers();
+  // Drop values until consistent: an agnostic op's inputs and output agree; every reader of a
+  // channels-last value is a Conv (as X or fused residual) or an agnostic op keeping it.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const ir::Node& n = g.nodes[i];
+      if (agnostic[i].empty()) continue;
+      ir::ValueId out = n.outputs[0];
+      bool all_in = true;
+      for (int32_t s : agnostic[i]) all_in = all_in && cl[static_cast<size_t>(n.inputs[static_cast<size_t>(s)])];
+      if (cl[static_cast<size_t>(out)] && !all_in) {
+        cl[static_cast<size_t>(out)] = false;
+        changed = true;
+      }
+    }
+    for (size_t v = 0; v < g.values.size(); ++v) {
+      if (!cl[v]) continue;
+      bool ok = !consumers[v].empty();
+      for (auto [c, slot] : consumers[v]) {
+        const ir::Node& cn = g.nodes[static_cast<size_t>(c)];
+        bool residual = cn.attr_int(kAttrResidual, 0) != 0 && static_cast<size_t>(slot) + 1 == cn.inputs.size();
+        bool conv_ok = cn.op == "Conv" && (slot == 0 || residual);
+        bool agnostic_ok = false;
+        if (!agnostic[static_cast<size_t>(c)].empty() && cl[static_cast<size_t>(cn.outputs[0])])
+          for (int32_t s : agnostic[static_cast<size_t>(c)]) agnostic_ok = agnostic_ok || s == slot;
+        ok = ok && (conv_ok || agnostic_ok);
+      }
+      if (!ok) {
+        cl[v] = false;
+        changed = true;
+      }
+    }
+  }
+  return cl;
+}
+
+}  // namespace lw::passes
