@@ -181,6 +181,44 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load[0]:.1f} at start"
 
 
+NOTES = """
+Notes:
+- The machine is shared with other jobs (see the load average): single figures move by 2x
+  from run to run; compare ratios from one run, and rerun before drawing conclusions.
+- Every weight of a bundle from `lw build` is refreshable, so conv weights are Variables: the
+  inference graph's convolutions read them in oneDNN's blocked layout, held by the Variables
+  themselves; init and update write through a oneDNN reorder into that layout. That reorder
+  is why a full refresh of a conv net costs more than a memcpy of the plain bytes. Gemm/MatMul
+  weights stay plain (a refresh is a parallel copy).
+- torch.onnx.export in eval mode already folds BatchNorm into the convolutions, so these
+  models have no BatchNormalization nodes left to fold.
+- `lw build` also turns Clip's min/max constants into refreshable Variables, so MobileNet's
+  ReLU6 cannot be fused into the convolution; it runs as its own op on the channels-last data.
+- The transformer's MatMul weights are not counted as weights by `lw build`'s weight_names
+  (12.6 MB of about 50 MB), so its refresh figures cover the rest only.
+- Peak RSS: liveweight after load + init + the timed inferences, in its own process; ONNX
+  Runtime after session creation and inferences (before the second session); PyTorch after
+  building the model and inferences.
+"""
+
+
+def write_doc(path, out, text):
+    with open(path, "w") as f:
+        f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
+                " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
+                f"{out['runs']} timed inferences after 5 warm-up runs.\n\n"
+                f"Machine: {out['machine']}. Date: {out['date']}. "
+                f"OMP_WAIT_POLICY={out.get('omp_wait_policy') or 'unset'} for every peer (ONNX Runtime's own thread pool "
+                "ignores it).\n\n"
+                "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
+                "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
+                "process; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
+                "(percent of the full refresh in brackets); ORT new session = creating a second session, "
+                "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
+                "from `lw build`; read file = reading the bundle file into fresh memory. lw-ORT max diff = largest "
+                "absolute difference of the first 8 outputs.\n\n" + text + "\n" + NOTES)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build-dir", required=True)
@@ -192,7 +230,16 @@ def main():
     # Idle OpenMP workers (liveweight's oneDNN, PyTorch) spin by default; on a shared 2-core
     # machine they steal the cores from everyone. ONNX Runtime's own pool ignores this.
     p.add_argument("--omp-wait-policy", default="passive", help="OMP_WAIT_POLICY for every peer ('' to leave unset)")
+    p.add_argument("--from-json", default=None, help="only render the table and the doc from a results.json")
     args = p.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            out = json.load(f)
+        text = table(out["results"])
+        print(text)
+        if args.doc:
+            write_doc(args.doc, out, text)
+        return
     args.work = args.work or os.path.join(args.build_dir, "bench")
     args.threads = [int(t) for t in args.threads.split(",")]
     os.makedirs(args.work, exist_ok=True)
@@ -209,21 +256,7 @@ def main():
         json.dump(out, f, indent=1)
     print("JSON: " + os.path.join(args.work, "results.json"), file=sys.stderr)
     if args.doc:
-        with open(args.doc, "w") as f:
-            f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
-                    " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
-                    f"{args.runs} timed inferences after 5 warm-up runs.\n\n"
-                    f"Machine: {where}. Date: {out['date']}. "
-                    f"OMP_WAIT_POLICY={args.omp_wait_policy or 'unset'} for every peer (ONNX Runtime's own thread pool "
-                    "ignores it).\n\n"
-                    "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
-                    "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
-                    "process; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
-                    "(percent of the full refresh in brackets); ORT new session = creating a second session, "
-                    "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
-                    "from `lw build`; read file = reading the bundle file into memory. lw-ORT max diff = largest "
-                    "absolute difference of the first 8 outputs.\n\n" + text + "\n")
-
+        write_doc(args.doc, out, text)
 
 if __name__ == "__main__":
     main()
