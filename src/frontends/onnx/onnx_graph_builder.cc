@@ -190,7 +190,9 @@ class GraphBuilder {
   Result<ir::TensorData> constant_value(const ir::Node& node, const std::string& label) {
     if (node.attrs.size() != 1)
       return make_error(StatusCode::kParseModel, label, " must have exactly one value attribute, has ", node.attrs.size());
-    const auto& [key, attr] = *node.attrs.begin();
+    // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string& key = node.attrs.begin()->first;
+    const ir::Attribute& attr = node.attrs.begin()->second;
     auto kind_error = [&]() {
       return make_error(StatusCode::kParseModel, label, ": attribute '", key, "' has kind ",
                         ir::attr_kind_name(ir::attr_kind(attr)));
