@@ -86,3 +86,22 @@ TEST(MiscOps, PReluGlobalMaxPoolSizeIsInf) {
 
 }  // namespace
 }  // namespace lw::test
+
+namespace lw::test {
+namespace {
+
+// Shape inputs that ask for absurd outputs fail with an error naming the node; nothing throws.
+TEST(MiscOps, AbsurdOutputSizesFailCleanly) {
+  auto x = random_floats(6, 25);
+  auto r = run_op("Tile", {f32({2, 3}, x), i64({2}, {int64_t{1} << 31, int64_t{1} << 31}, true)});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("node_under_test"), std::string::npos) << r.status().message();
+  r = run_op("Pad", {f32({2, 3}, x), i64({4}, {0, 0, 0, int64_t{1} << 40}, true)});
+  ASSERT_FALSE(r.is_ok());
+  r = run_op("Resize", {f32({2, 3}, x), omitted(), omitted(), i64({2}, {int64_t{1} << 30, int64_t{1} << 30}, true)});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("node_under_test"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace lw::test

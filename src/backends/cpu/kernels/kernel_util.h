@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <new>
+#include <stdexcept>
 
 #include "backends/cpu/kernel.h"
 
@@ -58,6 +60,25 @@ void parallel_ranges(int64_t n, int threads, Fn&& fn) {
 template <typename K, typename... Args>
 Result<std::unique_ptr<Kernel>> make_kernel(Args&&... args) {
   return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
+}
+
+// Wraps a factory whose kernel builds tables sized by the output (Tile, Pad, Resize...): outputs
+// past kMaxTensorBytes are an error naming the node, and an allocation that fails for a hostile
+// but legal size becomes kOutOfMemory instead of an exception.
+template <Result<std::unique_ptr<Kernel>> (*Factory)(const KernelSpec&)>
+Result<std::unique_ptr<Kernel>> guarded(const KernelSpec& spec) {
+  for (const auto& o : spec.outputs) {
+    if (o.dtype == DType::kUndefined || !o.shape.is_static()) continue;
+    auto bytes = byte_size(o.dtype, o.shape.dims());
+    if (!bytes.is_ok()) return kernel_error(spec, StatusCode::kInvalidArgument, bytes.status().message());
+  }
+  try {
+    return Factory(spec);
+  } catch (const std::bad_alloc&) {
+    return kernel_error(spec, StatusCode::kOutOfMemory, "out of memory while creating the kernel");
+  } catch (const std::length_error&) {
+    return kernel_error(spec, StatusCode::kOutOfMemory, "tables for the output size exceed memory");
+  }
 }
 
 }  // namespace lw::cpu

@@ -203,7 +203,7 @@ void register_norm_kernels(std::vector<KernelEntry>& registry) {
   registry.push_back({"BatchNormalization", make_batch_norm});
   registry.push_back({"Softmax", make_softmax});
   registry.push_back({"LogSoftmax", make_softmax});
-  registry.push_back({"LayerNormalization", make_layer_norm});
+  registry.push_back({"LayerNormalization", guarded<make_layer_norm>});
 }
 
 }  // namespace lw::cpu

@@ -198,6 +198,6 @@ Result<std::unique_ptr<Kernel>> make_resize(const KernelSpec& spec) {
 
 }  // namespace
 
-void register_resize_kernels(std::vector<KernelEntry>& registry) { registry.push_back({"Resize", make_resize}); }
+void register_resize_kernels(std::vector<KernelEntry>& registry) { registry.push_back({"Resize", guarded<make_resize>}); }
 
 }  // namespace lw::cpu

@@ -382,15 +382,15 @@ Result<std::unique_ptr<Kernel>> make_trilu(const KernelSpec& spec) {
 }  // namespace
 
 void register_tensor_kernels(std::vector<KernelEntry>& registry) {
-  registry.push_back({"Slice", make_slice});
-  registry.push_back({"Expand", make_expand});
-  registry.push_back({"Split", make_split});
-  registry.push_back({"Tile", make_tile});
-  registry.push_back({"Pad", make_pad});
-  registry.push_back({"ConstantOfShape", make_constant_of_shape});
-  registry.push_back({"Range", make_range});
+  registry.push_back({"Slice", guarded<make_slice>});
+  registry.push_back({"Expand", guarded<make_expand>});
+  registry.push_back({"Split", guarded<make_split>});
+  registry.push_back({"Tile", guarded<make_tile>});
+  registry.push_back({"Pad", guarded<make_pad>});
+  registry.push_back({"ConstantOfShape", guarded<make_constant_of_shape>});
+  registry.push_back({"Range", guarded<make_range>});
   registry.push_back({"Size", make_size});
-  registry.push_back({"Trilu", make_trilu});
+  registry.push_back({"Trilu", guarded<make_trilu>});
 }
 
 }  // namespace lw::cpu
