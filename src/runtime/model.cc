@@ -34,11 +34,13 @@ TensorInfo tensor_info(const ir::Value& v) {
 }  // namespace
 
 Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
-                                             std::shared_ptr<VariableStore> store, int num_threads) {
+                                             std::shared_ptr<VariableStore> store, int num_threads,
+                                             MappedRange mapped) {
   std::shared_ptr<Model> m(new Model());
   m->id_ = id;
   m->bundle_id_ = bundle_id;
   m->num_threads_ = num_threads;
+  m->mapped_ = mapped;
   m->graph_ = std::move(entry.graph);
   m->store_ = std::move(store);
   ir::Graph& g = m->graph_;
@@ -157,7 +159,7 @@ Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dim
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   // With concrete input dims, shape arithmetic (Shape -> ... -> Reshape) becomes constant.
   LW_RETURN_IF_ERROR(compiler::fold_constants(g).status());
-  LW_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Plan::create(std::move(g), *store_, num_threads_));
+  LW_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Plan::create(std::move(g), *store_, num_threads_, mapped_));
   std::shared_ptr<const Plan> shared(std::move(plan));
   std::lock_guard<std::mutex> lock(plans_mu_);
   auto [it, inserted] = plans_.emplace(dims, shared);

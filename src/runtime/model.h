@@ -23,7 +23,8 @@ class Model {
   // `bundle_id` is 0 for a plain model. Checks that every op has a CPU kernel (one error
   // listing all that do not) and prepares the Plan at once when the inputs are static.
   static Result<std::shared_ptr<Model>> create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
-                                               std::shared_ptr<VariableStore> store, int num_threads);
+                                               std::shared_ptr<VariableStore> store, int num_threads,
+                                               MappedRange mapped = {});
 
   uint32_t id() const { return id_; }
   uint32_t bundle_id() const { return bundle_id_; }
@@ -40,6 +41,7 @@ class Model {
   uint32_t id_ = 0;
   uint32_t bundle_id_ = 0;
   int num_threads_ = 1;
+  MappedRange mapped_;  // the read-only file mapping Const data may live in
   ir::Graph graph_;  // as loaded, types inferred from the declared input dims
   std::shared_ptr<VariableStore> store_;
   std::shared_ptr<const ModelInfo> info_;

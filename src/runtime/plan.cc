@@ -1,6 +1,8 @@
 #include "runtime/plan.h"
 
 #include <omp.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <set>
@@ -12,6 +14,15 @@
 namespace lw::rt {
 
 namespace {
+// Drops the whole pages inside [p, p + n) of a read-only file mapping: they leave the resident
+// set and are read from the file again if touched. Best effort (errors are ignored).
+void drop_mapped_pages(const void* p, size_t n) {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 // Layouts are fixed through the store a Plan is created with; Plans otherwise only read it.
 VariableStore& store_mut(const VariableStore& store) { return const_cast<VariableStore&>(store); }
 
@@ -22,8 +33,10 @@ bool has_zero_dim(const Dims& dims) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore& store, int num_threads) {
+Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore& store, int num_threads,
+                                           MappedRange mapped) {
   std::unique_ptr<Plan> plan(new Plan());
+  plan->mapped_ = mapped;
   plan->graph_ = std::move(graph);
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
@@ -293,6 +306,7 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     const void* src;
     uint64_t bytes;
     WeightBuffer* dst;
+    bool from_file;  // a Const in the mapped file: drop its pages once copied
   };
   std::vector<Job> small, large;
   for (const Step& s : steps_) {
@@ -300,9 +314,13 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     const void* src = nullptr;
     LW_RETURN_IF_ERROR(resolve(s.inputs[1], update->base(), inputs, outputs, nullptr, &src));
     LW_ASSIGN_OR_RETURN(WeightBuffer * dst, update->stage(s.assign_slot));
-    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst});
+    bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);
+    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst, from_file});
   }
-  for (const Job& j : large) LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst));
+  for (const Job& j : large) {
+    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst));
+    if (j.from_file) drop_mapped_pages(j.src, j.bytes);
+  }
   if (small.empty()) return Status::ok();
   std::vector<Status> results(small.size());
   const long n = static_cast<long>(small.size());
@@ -310,6 +328,7 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
   for (long i = 0; i < n; ++i) {
     const Job& j = small[static_cast<size_t>(i)];
     results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst);
+    if (j.from_file) drop_mapped_pages(j.src, j.bytes);
   }
   for (const Status& st : results) LW_RETURN_IF_ERROR(st);
   return Status::ok();

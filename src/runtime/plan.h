@@ -14,11 +14,24 @@
 
 namespace lw::rt {
 
+// Bytes of a read-only file mapping (begin null: none).
+struct MappedRange {
+  const uint8_t* begin = nullptr;
+  size_t size = 0;
+  bool contains(const void* p, size_t n) const {
+    auto* q = static_cast<const uint8_t*>(p);
+    return begin != nullptr && q >= begin && n <= size && static_cast<size_t>(q - begin) <= size - n;
+  }
+};
+
 class Plan {
  public:
   // `graph` must have static shapes on every value after inference; the Plan keeps a copy.
   // `store` maps Variable names to slots and outlives the Plan.
-  static Result<std::unique_ptr<Plan>> create(ir::Graph graph, const VariableStore& store, int num_threads);
+  // `mapped`: a read-only file mapping that may hold Const data. An Assign from a Const inside
+  // it drops the source pages once copied, so init does not hold the weights twice.
+  static Result<std::unique_ptr<Plan>> create(ir::Graph graph, const VariableStore& store, int num_threads,
+                                              MappedRange mapped = {});
 
   const std::vector<Dims>& output_dims() const { return output_dims_; }
   const std::vector<uint64_t>& output_bytes() const { return output_bytes_; }
@@ -76,6 +89,7 @@ class Plan {
   std::vector<int32_t> variables_read_;
   bool writes_variables_ = false;
   bool assign_only_ = false;
+  MappedRange mapped_;
   uint64_t arena_bytes_ = 0;
   uint64_t scratch_offset_ = 0;  // scratch region at the end of the arena
   int num_threads_ = 1;

@@ -140,7 +140,7 @@ Result<ir::BundleModel> parse(const Blob& file, bool want_bundle) {
 }
 }  // namespace
 
-Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle) {
+Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mapped) {
   State& state = *state_;
   LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle));
   uint32_t id = want_bundle ? next_id() : 0;
@@ -150,7 +150,7 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle) {
     threads = state.config.threads;
   }
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
-  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id, file_mapped));
   std::unique_lock lock(state.mu);
   if (!state.initialized) return make_error(StatusCode::kNotInitialized, "aclFinalize ran while the model was loading");
   for (const auto& m : bundle->models()) state.models[m->id()] = m;
@@ -167,7 +167,7 @@ Result<uint32_t> Runtime::load_bundle_from_file(const std::string& path) {
     LW_REQUIRE_INIT();
   }
   LW_ASSIGN_OR_RETURN(Blob file, format::map_file(path));
-  auto r = load_blob(std::move(file), true);
+  auto r = load_blob(std::move(file), true, /*file_mapped=*/true);
   if (!r.is_ok()) return r.status().with_context("'" + path + "': ");
   return r;
 }

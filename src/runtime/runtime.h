@@ -105,7 +105,9 @@ class Runtime {
 
  private:
   Runtime();
-  Result<uint32_t> load_blob(Blob file, bool want_bundle);
+  // `file_mapped`: `file` is a read-only mapping of a file (its pages can be dropped and read
+  // again), not a copy in memory.
+  Result<uint32_t> load_blob(Blob file, bool want_bundle, bool file_mapped = false);
   struct State;
   std::unique_ptr<State> state_;
 };
