@@ -349,8 +349,9 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
   if (!arena) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", arena_bytes_, " bytes of activation memory");
 
   Status status;
-  std::vector<const void*> in_ptrs;
-  std::vector<void*> out_ptrs;
+  // Reused by this thread's runs: no allocation per run once they have grown.
+  thread_local std::vector<const void*> in_ptrs;
+  thread_local std::vector<void*> out_ptrs;
   for (const Step& s : steps_) {
     if (!s.kernel) {  // Assign
       if (s.assign_skip) continue;
