@@ -173,6 +173,15 @@ Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dim
   return it->second;
 }
 
+Result<std::vector<Dims>> Model::output_dims(const std::vector<IoTensor>& inputs) {
+  if (inputs.size() != graph_.inputs.size())
+    return make_error(StatusCode::kInputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.inputs.size(),
+                      " inputs, got ", inputs.size());
+  LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, plan_for(dims));
+  return plan->output_dims();
+}
+
 Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
                       std::vector<Dims>* out_dims) {
   if (inputs.size() != graph_.inputs.size())

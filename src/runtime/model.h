@@ -30,6 +30,10 @@ class Model {
   uint32_t bundle_id() const { return bundle_id_; }
   std::shared_ptr<const ModelInfo> info() const { return info_; }
 
+  // The output dims an execution with these inputs produces (validates the inputs and prepares
+  // the plan for their dims, as execute does).
+  Result<std::vector<Dims>> output_dims(const std::vector<IoTensor>& inputs);
+
   // Validates every input and output, then runs. See Runtime::execute.
   Status execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs, std::vector<Dims>* out_dims);
 

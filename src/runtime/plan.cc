@@ -14,6 +14,13 @@
 namespace lw::rt {
 
 namespace {
+// Prefixes an error with the node it came from, unless the kernel already named it.
+Status with_node_context(const Status& status, const ir::Node& n) {
+  std::string prefix = str_cat("node '", n.name, "' (", n.op, "): ");
+  if (status.message().rfind(prefix, 0) == 0) return status;
+  return status.with_context(prefix);
+}
+
 // Drops the whole pages inside [p, p + n) of a read-only file mapping: they leave the resident
 // set and are read from the file again if touched. Best effort (errors are ignored).
 void drop_mapped_pages(const void* p, size_t n) {
@@ -179,7 +186,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       }
     }
     auto kernel = factory(spec);
-    if (!kernel.is_ok()) return kernel.status().with_context(str_cat("node '", n.name, "' (", n.op, "): "));
+    if (!kernel.is_ok()) return with_node_context(kernel.status(), n);
     step.kernel = std::move(kernel).value();
     bool redo = false;
     for (size_t s = 0; s < packable_slot.size(); ++s) {
@@ -193,7 +200,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     }
     if (redo) {
       auto again = factory(spec);
-      if (!again.is_ok()) return again.status().with_context(str_cat("node '", n.name, "' (", n.op, "): "));
+      if (!again.is_ok()) return with_node_context(again.status(), n);
       step.kernel = std::move(again).value();
     }
     plan->steps_.push_back(std::move(step));
@@ -385,7 +392,7 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
     if (!status.is_ok()) break;
     status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
     if (!status.is_ok()) {
-      status = status.with_context(str_cat("node '", s.node->name, "' (", s.node->op, "): "));
+      status = with_node_context(status, *s.node);
       break;
     }
   }

@@ -271,6 +271,18 @@ Result<std::shared_ptr<const ModelInfo>> Runtime::model_info(uint32_t model_id) 
   return it->second->info();
 }
 
+Result<std::vector<Dims>> Runtime::output_dims(uint32_t model_id, const std::vector<IoTensor>& inputs) {
+  std::shared_ptr<Model> model;
+  {
+    std::shared_lock lock(state_->mu);
+    LW_REQUIRE_INIT();
+    auto it = state_->models.find(model_id);
+    if (it == state_->models.end()) return make_error(StatusCode::kInvalidModelId, "model id ", model_id, " is not loaded");
+    model = it->second;
+  }
+  return model->output_dims(inputs);
+}
+
 Status Runtime::execute(uint32_t model_id, const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
                         std::vector<Dims>* out_dims) {
   std::shared_ptr<Model> model;

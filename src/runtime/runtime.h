@@ -100,6 +100,10 @@ class Runtime {
   Status execute(uint32_t model_id, const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
                  std::vector<Dims>* out_dims);
 
+  // The output dims model `model_id` produces for these inputs (only data/size/dims of each
+  // input are read; nothing runs). Lets a caller size output buffers of dynamic-shape models.
+  Result<std::vector<Dims>> output_dims(uint32_t model_id, const std::vector<IoTensor>& inputs);
+
   // The bundle behind an id, for the native APIs and tools. kInvalidBundleId when unknown.
   Result<std::shared_ptr<Bundle>> bundle(uint32_t bundle_id) const;
 

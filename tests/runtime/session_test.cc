@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "liveweight/build.h"
+#include "liveweight/graph.h"
 #include "liveweight/session.h"
 #include "support/test_support.h"
 
@@ -125,6 +126,44 @@ TEST(Session, OpenFailsOnMissingOrCorruptFiles) {
   uint8_t junk[100] = {1, 2, 3};
   auto corrupt = Session::open_bytes(junk, sizeof(junk));
   ASSERT_FALSE(corrupt.is_ok());
+}
+
+}  // namespace
+}  // namespace lw
+
+namespace lw {
+namespace {
+
+TEST(Session, DynamicInputDimsGiveOutputsOfTheRealDims) {
+  // y = x + W with x [-1, 3]: output dims follow the batch of each call.
+  std::vector<float> w = {1.f, 2.f, 3.f};
+  Graph g("dyn");
+  Tensor x = g.add_input("x", DType::kFloat32, {-1, 3});
+  Tensor wt = g.add_constant("W", DType::kFloat32, {3}, w.data(), w.size() * sizeof(float));
+  g.set_outputs({g.add_op("Add", {x, wt})[0]});
+  auto graphs = convert_to_weight_refreshable(g, {"W"});
+  ASSERT_TRUE(graphs.is_ok()) << graphs.status().message();
+  auto bytes = build_bundle({graphs->infer, graphs->init, graphs->update});
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  auto s = Session::open_bytes(bytes->data(), bytes->size());
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  ASSERT_TRUE((*s)->init().is_ok());
+  EXPECT_EQ((*s)->outputs()[0].dims, (std::vector<int64_t>{-1, 3}));
+  for (int64_t batch : {2, 5, 1}) {
+    std::vector<float> in(static_cast<size_t>(batch) * 3);
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+    auto out = (*s)->infer({{in.data(), DType::kFloat32, {batch, 3}, in.size() * sizeof(float)}});
+    ASSERT_TRUE(out.is_ok()) << out.status().message();
+    ASSERT_EQ((*out)[0].dims, (std::vector<int64_t>{batch, 3}));
+    ASSERT_EQ((*out)[0].bytes, in.size() * sizeof(float));
+    const float* y = reinterpret_cast<const float*>((*out)[0].data.get());
+    for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(y[i], in[i] + w[i % 3]) << batch << " " << i;
+  }
+  // A batch whose dims disagree with the model's rank is refused with a message.
+  std::vector<float> flat(6);
+  auto bad = (*s)->infer({{flat.data(), DType::kFloat32, {6}, flat.size() * sizeof(float)}});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("'x'"), std::string::npos) << bad.status().message();
 }
 
 }  // namespace

@@ -113,19 +113,16 @@ Result<std::vector<Array>> Session::infer(const std::vector<ArrayView>& inputs) 
     t.dims = inputs[i].dims;
     io_in.push_back(std::move(t));
   }
-  // Output dims follow the input dims; for static models they are the declared ones.
+  // Output dims follow the input dims: ask the runtime for them (it prepares the plan for these
+  // dims, which the execution below then reuses).
+  LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, rt::Runtime::instance().output_dims(infer_id_, io_in));
   std::vector<Array> outputs(outputs_.size());
   std::vector<rt::IoTensor> io_out(outputs_.size());
-  bool all_static = true;
-  for (size_t k = 0; k < outputs_.size(); ++k)
-    for (int64_t d : outputs_[k].dims) all_static = all_static && d >= 0;
-  if (!all_static)
-    return make_error(StatusCode::kFeatureUnsupported, "models with dynamic output dims are not supported by Session yet");
   for (size_t k = 0; k < outputs_.size(); ++k) {
-    LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(outputs_[k].dtype, outputs_[k].dims));
+    LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(outputs_[k].dtype, dims[k]));
     std::shared_ptr<uint8_t> block(static_cast<uint8_t*>(alloc_aligned(bytes)), AlignedDeleter{});
     if (!block) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for output ", k);
-    outputs[k] = {outputs_[k].dtype, outputs_[k].dims, block, bytes};
+    outputs[k] = {outputs_[k].dtype, dims[k], block, bytes};
     io_out[k].data = block.get();
     io_out[k].size = bytes;
   }
