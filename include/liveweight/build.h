@@ -22,8 +22,10 @@ struct RefreshableGraphs {
 LW_API Result<RefreshableGraphs> convert_to_weight_refreshable(const Graph& graph,
                                                                const std::vector<std::string>& const_names);
 
-// The Consts of `graph` that hold weights: floating-point data that reaches a data input
-// (not only shape inputs such as Reshape's shape).
+// The Consts of `graph` that hold weights: floating-point data of more than one element that
+// reaches a data input (not only shape inputs such as Reshape's shape). Single-element constants
+// (ReLU6's bounds, GELU's 0.5) are part of the computation; list them in
+// OnnxBuildOptions::refresh to make them refreshable anyway.
 LW_API std::vector<std::string> weight_names(const Graph& graph);
 
 // Serialized bundle (>= 2 graphs, index = position) or plain model (1 graph) bytes.
@@ -31,7 +33,7 @@ LW_API Result<std::vector<uint8_t>> build_bundle(const std::vector<Graph>& graph
 LW_API Result<std::vector<uint8_t>> build_model(const Graph& graph);
 
 struct OnnxBuildOptions {
-  std::vector<std::string> refresh;  // initializers to make refreshable; empty: every weight
+  std::vector<std::string> refresh;  // initializers to make refreshable; empty: every weight_names()
   bool init = true;                  // include the weight-init graph (and the weights' data)
   // Replaces the dims graph inputs declare, by input name (-1 keeps a dim dynamic); fixing
   // every dynamic dim makes the whole graph static (shape arithmetic is folded at build).

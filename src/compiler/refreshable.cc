@@ -19,13 +19,17 @@ int32_t find_const(const ir::Graph& g, const std::string& name) {
 }
 }  // namespace
 
-std::vector<std::string> weight_const_names(const ir::Graph& graph) {
+std::vector<std::string> weight_const_names(const ir::Graph& graph, bool include_scalars) {
   auto consumers = graph.consumers();
   std::vector<std::string> names;
   for (const ir::Node& n : graph.nodes) {
     if (n.op != ir::kOpConst) continue;
     const ir::Value& v = graph.value(n.outputs[0]);
     if (!dtype_is_float(v.dtype)) continue;
+    if (!include_scalars && v.shape.is_static()) {
+      auto count = element_count(v.shape.dims());
+      if (count.is_ok() && *count <= 1) continue;
+    }
     bool feeds_data = false;
     for (auto [node, slot] : consumers[static_cast<size_t>(n.outputs[0])])
       if (!ir::is_shape_input(graph.nodes[static_cast<size_t>(node)].op, slot)) feeds_data = true;

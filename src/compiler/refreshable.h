@@ -22,6 +22,10 @@ Result<RefreshableGraphs> convert_to_weight_refreshable(const ir::Graph& graph, 
 
 // The Consts of `graph` that are weights, in graph order: floating-point data consumed by at
 // least one input slot that is not a shape input (Reshape's shape, Resize's scales, ...).
-std::vector<std::string> weight_const_names(const ir::Graph& graph);
+// Single-element Consts (GELU's 0.5, ReLU6's bounds, a LayerNorm epsilon, an attention scale)
+// are constants of the computation rather than learned weights; they count only with
+// `include_scalars` (for names a user lists explicitly). Keeping them constant lets the
+// compiler fold and fuse through them.
+std::vector<std::string> weight_const_names(const ir::Graph& graph, bool include_scalars = false);
 
 }  // namespace lw::compiler

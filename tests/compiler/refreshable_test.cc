@@ -38,6 +38,19 @@ TEST(Refreshable, WeightsAreFloatConstsThatFeedData) {
   EXPECT_EQ(weight_const_names(g), (std::vector<std::string>{"W", "b"}));
 }
 
+TEST(Refreshable, ScalarConstsAreWeightsOnlyWhenAskedFor) {
+  ir::Graph g = make_graph();
+  // y2 = Clip(r, 0, 6): the bounds are one-element float Consts.
+  float lo = 0.f, hi = 6.f;
+  ir::ValueId vlo = g.add_const("lo", {DType::kFloat32, {}, Blob::copy_of(&lo, 4)});
+  ir::ValueId vhi = g.add_const("hi", {DType::kFloat32, {1}, Blob::copy_of(&hi, 4)});
+  ir::ValueId y2 = g.add_value("y2", DType::kUndefined, Shape::unknown_rank());
+  g.add_node({"Clip", "clip", {g.outputs[0], vlo, vhi}, {y2}, {}});
+  g.outputs = {y2};
+  EXPECT_EQ(weight_const_names(g), (std::vector<std::string>{"W", "b"}));
+  EXPECT_EQ(weight_const_names(g, true), (std::vector<std::string>{"W", "b", "lo", "hi"}));
+}
+
 TEST(Refreshable, ConversionBuildsTheThreeGraphsAsCannDoes) {
   ir::Graph g = make_graph();
   auto r = convert_to_weight_refreshable(g, {"b", "W"});

@@ -63,7 +63,7 @@ Status build_bundle_from_onnx(const std::string& onnx_path, const std::string& o
     if (names.empty())
       return make_error(StatusCode::kInvalidArgument, "'", onnx_path, "' has no floating-point weights to make refreshable");
   } else {
-    std::vector<std::string> weights = weight_names(graph);
+    std::vector<std::string> weights = compiler::weight_const_names(graph.ir(), /*include_scalars=*/true);
     std::set<std::string> weight_set(weights.begin(), weights.end());
     for (const std::string& n : names)
       if (!weight_set.count(n) && graph.ir().find_value(n) != ir::kNoValue &&
