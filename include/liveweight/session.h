@@ -51,11 +51,23 @@ struct TensorSpec {
   std::vector<int64_t> dims;  // -1 dynamic; {-2} unknown rank
 };
 
+// How a Session's bundle applies updates. Defaults come from the aclInit config
+// ({"liveweight": {"in_place_updates": b, "keep_versions": n}}) when open() gets no options.
+struct SessionOptions {
+  // Updates overwrite the live weights: no extra memory, but an update waits for running
+  // inferences and new inferences wait for the update. Keeps no earlier versions.
+  bool in_place_updates = false;
+  // Earlier weight versions kept for rollback() (copy-on-write mode only).
+  uint32_t keep_versions = 0;
+};
+
 class LW_API Session {
  public:
   // Loads a bundle file (mapped) or a copy of bundle bytes.
   static Result<std::unique_ptr<Session>> open(const std::string& path);
   static Result<std::unique_ptr<Session>> open_bytes(const void* data, size_t size);
+  static Result<std::unique_ptr<Session>> open(const std::string& path, const SessionOptions& options);
+  static Result<std::unique_ptr<Session>> open_bytes(const void* data, size_t size, const SessionOptions& options);
   ~Session();  // unloads the bundle if still open
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -63,14 +75,22 @@ class LW_API Session {
   // Runs the weight-init graph (kFeatureUnsupported when the bundle has none).
   Status init();
   // Runs the inference graph. Inputs in graph order, with their real dims.
-  Result<std::vector<Array>> infer(const std::vector<ArrayView>& inputs);
+  // `weight_version` (optional) receives the weight version this inference used.
+  Result<std::vector<Array>> infer(const std::vector<ArrayView>& inputs, uint64_t* weight_version = nullptr);
   // Refreshes the named weights (initializer or Variable names); the others keep their values.
   // Every entry is checked first: an unknown name or wrong dtype/dims/size rejects the whole
   // update and changes nothing.
   Status update(const std::map<std::string, ArrayView>& weights);
 
-  // Number of applied weight updates (init counts as one).
+  // Number of applied weight updates (init counts as one, and so does each rollback).
   uint64_t version() const;
+  // The earlier versions rollback() accepts, newest first (at most keep_versions).
+  std::vector<uint64_t> kept_versions() const;
+  // Makes kept version `version` current again without re-sending weights. The rollback is
+  // itself a new version (version() + 1) whose weights are exactly those of `version`; it
+  // returns that new number. rollback() without an argument restores the newest kept version.
+  Result<uint64_t> rollback(uint64_t version);
+  Result<uint64_t> rollback();
   const std::vector<WeightInfo>& weights() const { return weights_; }
   const std::vector<TensorSpec>& inputs() const { return inputs_; }
   const std::vector<TensorSpec>& outputs() const { return outputs_; }

@@ -19,7 +19,8 @@ class Bundle {
   // `file_mapped`: `file` maps a file read-only, so init may drop the pages of the weights it
   // has copied (they are read again from the file if init runs again).
   static Result<std::shared_ptr<Bundle>> create(uint32_t id, ir::BundleModel model, Blob file, int num_threads,
-                                                uint32_t (*next_id)(), bool file_mapped = false);
+                                                uint32_t (*next_id)(), bool file_mapped = false,
+                                                StoreOptions store_options = {});
 
   uint32_t id() const { return id_; }
   const std::vector<std::shared_ptr<Model>>& models() const { return models_; }

@@ -63,10 +63,14 @@ Result<Config> load_config(const char* path) {
       if (auto it = s.find("in_place_updates"); it != s.end()) {
         if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"in_place_updates\" must be true or false");
         config.in_place_updates = it->get<bool>();
-        if (config.in_place_updates)
-          return make_error(StatusCode::kFeatureUnsupported, "config '", path,
-                            "': in-place updates are not implemented yet; updates are copy-on-write");
       }
+      if (auto it = s.find("keep_versions"); it != s.end()) {
+        if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1024)
+          return make_error(StatusCode::kParseFile, "config '", path, "': \"keep_versions\" must be an integer from 0 to 1024");
+        config.keep_versions = static_cast<uint32_t>(it->get<int64_t>());
+      }
+      Status combo = check_bundle_options({config.in_place_updates, config.keep_versions});
+      if (!combo.is_ok()) return make_error(StatusCode::kParseFile, "config '", path, "': ", combo.message());
     }
   }
   LW_RETURN_IF_ERROR(apply_env(config, backend_set, threads_set));

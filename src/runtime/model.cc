@@ -1,6 +1,8 @@
 #include "runtime/model.h"
 
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 
 #include "backends/cpu/kernel.h"
 #include "compiler/constant_folding.h"
@@ -183,7 +185,7 @@ Result<std::vector<Dims>> Model::output_dims(const std::vector<IoTensor>& inputs
 }
 
 Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
-                      std::vector<Dims>* out_dims) {
+                      std::vector<Dims>* out_dims, uint64_t* weight_version) {
   if (inputs.size() != graph_.inputs.size())
     return make_error(StatusCode::kInputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.inputs.size(),
                       " inputs but the input dataset holds ", inputs.size(), " buffers");
@@ -204,15 +206,25 @@ Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoT
   std::vector<void*> out_ptrs;
   for (const IoTensor& io : outputs) out_ptrs.push_back(io.data);
 
+  const bool in_place = store_->options().in_place;
   if (plan->writes_variables()) {
     // The update holds the writer lock; its base is the snapshot current now. Nothing is
-    // published unless the whole graph ran.
+    // published unless the whole graph ran. In-place, it also waits for running executions and
+    // holds new ones back while it writes the live buffers (every input was validated above).
     std::unique_ptr<VariableStore::Update> update = store_->begin_update();
+    std::unique_lock<UpdateGate> gate(store_->gate(), std::defer_lock);
+    if (in_place) gate.lock();
     LW_RETURN_IF_ERROR(plan->run(update->base(), in_ptrs, out_ptrs, update.get()));
+    // Read before commit releases the writer lock: a later update may publish right after.
+    const uint64_t published = update->empty() ? update->base().version : update->base().version + 1;
     store_->commit(std::move(update));
+    if (weight_version) *weight_version = published;
   } else {
+    std::shared_lock<UpdateGate> gate(store_->gate(), std::defer_lock);
+    if (in_place) gate.lock();
     std::shared_ptr<const WeightSnapshot> pinned = store_->current();
     LW_RETURN_IF_ERROR(plan->run(*pinned, in_ptrs, out_ptrs, nullptr));
+    if (weight_version) *weight_version = pinned->version;
   }
   if (out_dims) *out_dims = plan->output_dims();
   return Status::ok();

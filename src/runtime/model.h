@@ -34,8 +34,10 @@ class Model {
   // the plan for their dims, as execute does).
   Result<std::vector<Dims>> output_dims(const std::vector<IoTensor>& inputs);
 
-  // Validates every input and output, then runs. See Runtime::execute.
-  Status execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs, std::vector<Dims>* out_dims);
+  // Validates every input and output, then runs. See Runtime::execute. In the store's in-place
+  // mode an inference holds the store's gate shared and an update holds it exclusive.
+  Status execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs, std::vector<Dims>* out_dims,
+                 uint64_t* weight_version = nullptr);
 
  private:
   Model() = default;

@@ -140,17 +140,30 @@ Result<ir::BundleModel> parse(const Blob& file, bool want_bundle) {
 }
 }  // namespace
 
-Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mapped) {
+Status check_bundle_options(const BundleOptions& options) {
+  if (options.in_place_updates && options.keep_versions > 0)
+    return make_error(StatusCode::kInvalidArgument, "in_place_updates overwrites the weights, so it cannot keep earlier ",
+                      "versions: keep_versions must be 0 with it (got ", options.keep_versions, ")");
+  return Status::ok();
+}
+
+Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mapped, const BundleOptions* options) {
   State& state = *state_;
-  LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle));
-  uint32_t id = want_bundle ? next_id() : 0;
   int threads;
+  BundleOptions bundle_options;
   {
     std::shared_lock lock(state.mu);
     threads = state.config.threads;
+    bundle_options = {state.config.in_place_updates, state.config.keep_versions};
   }
+  if (options) bundle_options = *options;
+  LW_RETURN_IF_ERROR(check_bundle_options(bundle_options));
+  LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle));
+  uint32_t id = want_bundle ? next_id() : 0;
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
-  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id, file_mapped));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id, file_mapped,
+                                                                      StoreOptions{bundle_options.in_place_updates,
+                                                                                   bundle_options.keep_versions}));
   std::unique_lock lock(state.mu);
   if (!state.initialized) return make_error(StatusCode::kNotInitialized, "aclFinalize ran while the model was loading");
   for (const auto& m : bundle->models()) state.models[m->id()] = m;
@@ -161,24 +174,24 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   return bundle->models()[0]->id();
 }
 
-Result<uint32_t> Runtime::load_bundle_from_file(const std::string& path) {
+Result<uint32_t> Runtime::load_bundle_from_file(const std::string& path, const BundleOptions* options) {
   {
     std::shared_lock lock(state_->mu);
     LW_REQUIRE_INIT();
   }
   LW_ASSIGN_OR_RETURN(Blob file, format::map_file(path));
-  auto r = load_blob(std::move(file), true, /*file_mapped=*/true);
+  auto r = load_blob(std::move(file), true, /*file_mapped=*/true, options);
   if (!r.is_ok()) return r.status().with_context("'" + path + "': ");
   return r;
 }
 
-Result<uint32_t> Runtime::load_bundle_from_memory(const void* data, size_t size) {
+Result<uint32_t> Runtime::load_bundle_from_memory(const void* data, size_t size, const BundleOptions* options) {
   {
     std::shared_lock lock(state_->mu);
     LW_REQUIRE_INIT();
   }
   LW_ASSIGN_OR_RETURN(Blob file, copy_to_blob(data, size));
-  return load_blob(std::move(file), true);
+  return load_blob(std::move(file), true, false, options);
 }
 
 Result<uint32_t> Runtime::load_model_from_file(const std::string& path) {
@@ -284,7 +297,7 @@ Result<std::vector<Dims>> Runtime::output_dims(uint32_t model_id, const std::vec
 }
 
 Status Runtime::execute(uint32_t model_id, const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
-                        std::vector<Dims>* out_dims) {
+                        std::vector<Dims>* out_dims, uint64_t* weight_version) {
   std::shared_ptr<Model> model;
   {
     std::shared_lock lock(state_->mu);
@@ -299,7 +312,7 @@ Status Runtime::execute(uint32_t model_id, const std::vector<IoTensor>& inputs, 
   }
   // The shared_ptr keeps the model (and its bundle's weights) alive even if another thread
   // unloads it now; that thread's unload succeeds and later calls see an unknown id.
-  return model->execute(inputs, outputs, out_dims);
+  return model->execute(inputs, outputs, out_dims, weight_version);
 }
 
 }  // namespace lw::rt

@@ -51,8 +51,19 @@ struct IoTensor {
 struct Config {
   std::string backend = "cpu";  // "cpu" | "cuda"
   int threads = 0;              // 0: the number of cores
-  bool in_place_updates = false;
+  bool in_place_updates = false;  // default for bundles loaded without BundleOptions
+  uint32_t keep_versions = 0;     // likewise
 };
+
+// Per-bundle weight-update options (see VariableStore). in_place_updates: updates write the
+// live weights (no extra memory) and wait for running executions; keep_versions: earlier
+// versions kept for rollback (must be 0 with in_place_updates).
+struct BundleOptions {
+  bool in_place_updates = false;
+  uint32_t keep_versions = 0;
+};
+// kInvalidArgument for a combination the store cannot honour.
+Status check_bundle_options(const BundleOptions& options);
 
 class Runtime {
  public:
@@ -77,8 +88,9 @@ class Runtime {
 
   // Loading. A bundle needs >= 2 graphs in the file; a plain model exactly one graph.
   // From memory: the bytes are copied (the caller may free them after the call).
-  Result<uint32_t> load_bundle_from_file(const std::string& path);
-  Result<uint32_t> load_bundle_from_memory(const void* data, size_t size);
+  // `options` null: the config's in_place_updates / keep_versions.
+  Result<uint32_t> load_bundle_from_file(const std::string& path, const BundleOptions* options = nullptr);
+  Result<uint32_t> load_bundle_from_memory(const void* data, size_t size, const BundleOptions* options = nullptr);
   Result<uint32_t> load_model_from_file(const std::string& path);
   Result<uint32_t> load_model_from_memory(const void* data, size_t size);
 
@@ -96,9 +108,10 @@ class Runtime {
   // Runs a model. `inputs` and `outputs` must match the model's counts; each input buffer must
   // hold its bytes and each output buffer must have room for its bytes. On success
   // `out_dims[i]` holds output i's real dims. For an update graph, every input is checked
-  // before any weight changes.
+  // before any weight changes. `weight_version` (optional) receives the weight version the
+  // execution used (an inference: the one it pinned; an update: the one it published).
   Status execute(uint32_t model_id, const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
-                 std::vector<Dims>* out_dims);
+                 std::vector<Dims>* out_dims, uint64_t* weight_version = nullptr);
 
   // The output dims model `model_id` produces for these inputs (only data/size/dims of each
   // input are read; nothing runs). Lets a caller size output buffers of dynamic-shape models.
@@ -111,7 +124,8 @@ class Runtime {
   Runtime();
   // `file_mapped`: `file` is a read-only mapping of a file (its pages can be dropped and read
   // again), not a copy in memory.
-  Result<uint32_t> load_blob(Blob file, bool want_bundle, bool file_mapped = false);
+  Result<uint32_t> load_blob(Blob file, bool want_bundle, bool file_mapped = false,
+                             const BundleOptions* options = nullptr);
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -49,8 +49,8 @@ uint64_t WeightBufferPool::pooled_bytes() const {
   return free_bytes_;
 }
 
-VariableStore::VariableStore(std::vector<VariableSlot> slots)
-    : slots_(std::move(slots)), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
+VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions options)
+    : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
   uint64_t total = 0;
   for (const auto& s : slots_) total += s.bytes;
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
@@ -92,7 +92,13 @@ bool VariableStore::fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLa
     const auto& have = layouts_[i];
     return (!have && !layout) || (have && layout && have->key == layout->key);
   }
-  if (current()->buffers[i]) {  // written plain already: only plain fits
+  bool written = current()->buffers[i] != nullptr;
+  {
+    // A kept version may hold a plain buffer of the slot even when the current one does not.
+    std::lock_guard<std::mutex> current_lock(current_mu_);
+    for (const auto& old : history_) written = written || old->buffers[i] != nullptr;
+  }
+  if (written) {  // written plain already: only plain fits
     if (layout) return false;
     layout_fixed_[i] = true;
     return true;
@@ -109,6 +115,10 @@ Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
   if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
     return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
   auto& entry = staged_[static_cast<size_t>(slot)];
+  if (!entry && store_->options_.in_place && base_->buffers[static_cast<size_t>(slot)]) {
+    // In-place: write the live buffer. The caller holds the gate exclusive, so nobody reads it.
+    entry = std::const_pointer_cast<WeightBuffer>(base_->buffers[static_cast<size_t>(slot)]);
+  }
   if (!entry) {
     auto layout = store_->layout(slot);
     LW_ASSIGN_OR_RETURN(entry, store_->pool_->acquire(layout ? layout->bytes
@@ -137,7 +147,45 @@ void VariableStore::commit(std::unique_ptr<Update> update) {
   for (size_t i = 0; i < update->staged_.size(); ++i)
     if (update->staged_[i]) next->buffers[i] = std::move(update->staged_[i]);
   std::lock_guard<std::mutex> lock(current_mu_);
+  publish_locked(std::move(next));
+}
+
+void VariableStore::publish_locked(std::shared_ptr<const WeightSnapshot> next) {
+  if (options_.keep_versions > 0 && current_) {
+    history_.insert(history_.begin(), current_);
+    if (history_.size() > options_.keep_versions) history_.resize(options_.keep_versions);
+  }
   current_ = std::move(next);
+}
+
+std::vector<uint64_t> VariableStore::kept_versions() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  std::vector<uint64_t> versions;
+  for (const auto& s : history_) versions.push_back(s->version);
+  return versions;
+}
+
+Result<uint64_t> VariableStore::rollback(uint64_t version) {
+  std::lock_guard<std::mutex> writer(writer_mu_);
+  std::lock_guard<std::mutex> lock(current_mu_);
+  if (options_.keep_versions == 0)
+    return make_error(StatusCode::kInvalidArgument, "cannot roll back to version ", version,
+                      ": the bundle keeps no earlier versions (set the keep_versions option)");
+  std::shared_ptr<const WeightSnapshot> target;
+  std::string kept;
+  for (const auto& s : history_) {
+    if (s->version == version) target = s;
+    kept += str_cat(kept.empty() ? "" : ", ", s->version);
+  }
+  if (!target)
+    return make_error(StatusCode::kInvalidArgument, "cannot roll back to version ", version, ": the current version is ",
+                      current_->version, " and the kept versions are [", kept, "]");
+  auto next = std::make_shared<WeightSnapshot>();
+  next->version = current_->version + 1;
+  next->restored_from = version;
+  next->buffers = target->buffers;  // shared, read-only: nothing is copied
+  publish_locked(next);
+  return next->version;
 }
 
 void parallel_copy(void* dst, const void* src, size_t n) {

@@ -6,6 +6,13 @@
 // commits them as a new snapshot with version + 1; buffers of older snapshots are freed when the
 // last execution holding them ends. Updates are serialized by begin_update()'s lock.
 //
+// Versions: every commit publishes version + 1. With keep_versions N the store also keeps the
+// N snapshots that were current before the present one; rollback(v) publishes a new snapshot
+// (version + 1 again, restored_from = v) that shares v's buffers, so nothing is copied or
+// re-sent. In-place mode (StoreOptions::in_place) stages the live buffers themselves instead of
+// fresh ones: no extra memory, but callers must hold gate() exclusive while an update writes and
+// shared while an execution reads (Model does); it keeps no earlier versions.
+//
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
@@ -19,6 +26,7 @@
 #include "backends/cpu/kernel.h"
 #include "core/blob.h"
 #include "core/shape.h"
+#include "runtime/update_gate.h"
 #include "liveweight/status.h"
 
 namespace lw::rt {
@@ -67,13 +75,22 @@ class WeightBufferPool : public std::enable_shared_from_this<WeightBufferPool> {
 
 struct WeightSnapshot {
   uint64_t version = 0;
+  uint64_t restored_from = 0;  // the version a rollback made current again; 0 otherwise
   // One entry per slot; null for a Variable that has never been written.
   std::vector<std::shared_ptr<const WeightBuffer>> buffers;
 };
 
+struct StoreOptions {
+  bool in_place = false;
+  uint32_t keep_versions = 0;  // earlier snapshots kept for rollback (0 with in_place)
+};
+
 class VariableStore {
  public:
-  explicit VariableStore(std::vector<VariableSlot> slots);
+  explicit VariableStore(std::vector<VariableSlot> slots, StoreOptions options = {});
+  const StoreOptions& options() const { return options_; }
+  // In-place mode's execution/update lock (unused in copy-on-write mode).
+  UpdateGate& gate() { return gate_; }
 
   const std::vector<VariableSlot>& slots() const { return slots_; }
   // Slot index of `name`, or -1.
@@ -93,6 +110,12 @@ class VariableStore {
   // holding an Update.
   bool fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout);
   uint64_t version() const { return current()->version; }
+
+  // Versions rollback() accepts, newest first (at most keep_versions of them).
+  std::vector<uint64_t> kept_versions() const;
+  // Makes kept version `version` current again as a new version (returned). Waits for a running
+  // update. kInvalidArgument naming the kept versions when `version` is not one of them.
+  Result<uint64_t> rollback(uint64_t version);
 
   // An update in progress. Holds the writer lock until committed or destroyed; destroying it
   // without commit() discards every staged write.
@@ -117,7 +140,12 @@ class VariableStore {
   void commit(std::unique_ptr<Update> update);
 
  private:
+  // Makes `next` current, keeping the one it replaces when versions are kept. current_mu_ held.
+  void publish_locked(std::shared_ptr<const WeightSnapshot> next);
   std::vector<VariableSlot> slots_;
+  StoreOptions options_;
+  UpdateGate gate_;
+  std::vector<std::shared_ptr<const WeightSnapshot>> history_;  // newest first; guarded by current_mu_
   mutable std::mutex current_mu_;  // guards current_ (a pointer swap, never held long)
   std::shared_ptr<const WeightSnapshot> current_;
   std::mutex writer_mu_;           // one update at a time

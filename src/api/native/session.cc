@@ -31,6 +31,18 @@ Result<std::unique_ptr<Session>> Session::open_bytes(const void* data, size_t si
   return attach(rt::Runtime::instance().load_bundle_from_memory(data, size));
 }
 
+Result<std::unique_ptr<Session>> Session::open(const std::string& path, const SessionOptions& options) {
+  LW_RETURN_IF_ERROR(ensure_runtime());
+  rt::BundleOptions o{options.in_place_updates, options.keep_versions};
+  return attach(rt::Runtime::instance().load_bundle_from_file(path, &o));
+}
+
+Result<std::unique_ptr<Session>> Session::open_bytes(const void* data, size_t size, const SessionOptions& options) {
+  LW_RETURN_IF_ERROR(ensure_runtime());
+  rt::BundleOptions o{options.in_place_updates, options.keep_versions};
+  return attach(rt::Runtime::instance().load_bundle_from_memory(data, size, &o));
+}
+
 Result<std::unique_ptr<Session>> Session::attach(Result<uint32_t> bundle_id) {
   if (!bundle_id.is_ok()) return bundle_id.status();
   std::unique_ptr<Session> s(new Session());
@@ -97,7 +109,28 @@ uint64_t Session::version() const {
   return bundle.is_ok() ? (*bundle)->store()->version() : 0;
 }
 
-Result<std::vector<Array>> Session::infer(const std::vector<ArrayView>& inputs) {
+std::vector<uint64_t> Session::kept_versions() const {
+  if (!open_) return {};
+  auto bundle = rt::Runtime::instance().bundle(bundle_id_);
+  return bundle.is_ok() ? (*bundle)->store()->kept_versions() : std::vector<uint64_t>{};
+}
+
+Result<uint64_t> Session::rollback(uint64_t version) {
+  LW_RETURN_IF_ERROR(check_open());
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<rt::Bundle> bundle, rt::Runtime::instance().bundle(bundle_id_));
+  return bundle->store()->rollback(version);
+}
+
+Result<uint64_t> Session::rollback() {
+  LW_RETURN_IF_ERROR(check_open());
+  std::vector<uint64_t> kept = kept_versions();
+  if (kept.empty())
+    return make_error(StatusCode::kInvalidArgument, "nothing to roll back to: no earlier version is kept (version ",
+                      version(), ", keep_versions option ", "unset or nothing updated yet)");
+  return rollback(kept.front());
+}
+
+Result<std::vector<Array>> Session::infer(const std::vector<ArrayView>& inputs, uint64_t* weight_version) {
   LW_RETURN_IF_ERROR(check_open());
   if (inputs.size() != inputs_.size())
     return make_error(StatusCode::kInputMismatch, "the model has ", inputs_.size(), " inputs, got ", inputs.size());
@@ -127,7 +160,7 @@ Result<std::vector<Array>> Session::infer(const std::vector<ArrayView>& inputs) 
     io_out[k].size = bytes;
   }
   std::vector<Dims> out_dims;
-  LW_RETURN_IF_ERROR(rt::Runtime::instance().execute(infer_id_, io_in, io_out, &out_dims));
+  LW_RETURN_IF_ERROR(rt::Runtime::instance().execute(infer_id_, io_in, io_out, &out_dims, weight_version));
   for (size_t k = 0; k < outputs.size(); ++k) outputs[k].dims = out_dims[k];
   return outputs;
 }
