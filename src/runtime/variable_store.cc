@@ -40,7 +40,13 @@ Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) 
 void WeightBufferPool::give_back(AlignedPtr data, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!data || free_bytes_ + bytes > limit_) return;  // `data` frees itself
-  free_.emplace(bytes, std::move(data));
+  // This runs in a shared_ptr deleter, which must not throw: when the pool cannot grow, the
+  // buffer is freed instead of pooled (`data` is untouched when emplace fails).
+  try {
+    free_.emplace(bytes, std::move(data));
+  } catch (const std::bad_alloc&) {
+    return;
+  }
   free_bytes_ += bytes;
 }
 
