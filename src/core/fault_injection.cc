@@ -1,6 +1,8 @@
 #include "core/fault_injection.h"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace lw::fault {
@@ -15,10 +17,14 @@ std::atomic<bool> g_all_threads{false};
 std::atomic<std::thread::id> g_owner{};
 std::atomic<bool> g_watch{false};
 std::atomic<size_t> g_largest{0};
+std::atomic<bool> g_trace{false};
 // Plain thread_local bool: no constructor, so it is safe to read from operator new.
 thread_local bool t_uncounted = false;
 
 }  // namespace
+
+// Sanitizer runtimes provide it; elsewhere the weak reference stays null.
+extern "C" void __sanitizer_print_stack_trace() __attribute__((weak));
 
 void arm_allocation_failure(uint64_t k, Scope scope) {
   g_armed.store(false, std::memory_order_seq_cst);
@@ -27,6 +33,9 @@ void arm_allocation_failure(uint64_t k, Scope scope) {
   g_target.store(k);
   g_all_threads.store(scope == Scope::kAllThreads);
   g_owner.store(std::this_thread::get_id());
+  // LW_FAULT_TRACE=1 prints where each injected failure lands (sanitizer builds), for debugging.
+  const char* trace = std::getenv("LW_FAULT_TRACE");
+  g_trace.store(trace != nullptr && trace[0] == '1');
   if (k != 0) g_armed.store(true, std::memory_order_seq_cst);
 }
 
@@ -56,6 +65,10 @@ bool should_fail_allocation(size_t size) {
   uint64_t n = g_count.fetch_add(1) + 1;
   if (n != g_target.load(std::memory_order_relaxed)) return false;
   g_fired.store(true);
+  if (g_trace.load() && __sanitizer_print_stack_trace != nullptr) {
+    std::fprintf(stderr, "[fault] allocation %llu of %zu bytes fails here:\n", static_cast<unsigned long long>(n), size);
+    __sanitizer_print_stack_trace();
+  }
   return true;
 }
 
