@@ -61,11 +61,14 @@ class Bundle:
     infer() and update() may run from several threads at once and release the GIL while they run.
     """
 
-    def __init__(self, source):
+    def __init__(self, source, *, in_place_updates: bool = False, keep_versions: int = 0):
+        # in_place_updates: updates overwrite the live weights (no extra memory; an update waits
+        # for running inferences). keep_versions: earlier versions kept for rollback().
+        opts = dict(in_place_updates=bool(in_place_updates), keep_versions=int(keep_versions))
         if isinstance(source, (bytes, bytearray, memoryview)):
-            self._native = _native.NativeBundle.open_bytes(bytes(source))
+            self._native = _native.NativeBundle.open_bytes(bytes(source), **opts)
         elif isinstance(source, (str, os.PathLike)):
-            self._native = _native.NativeBundle.open(os.fspath(source))
+            self._native = _native.NativeBundle.open(os.fspath(source), **opts)
         else:
             raise TypeError(f"Bundle() takes a path or bytes, not {type(source).__name__}")
         self._inputs = [TensorSpec(n, _native.numpy_dtype(t), tuple(d)) for n, t, d in self._native.inputs()]
@@ -112,6 +115,16 @@ class Bundle:
     def version(self) -> int:
         """Number of applied weight updates (init counts as one)."""
         return self._native.version()
+
+    @property
+    def kept_versions(self) -> list:
+        """Earlier versions rollback() accepts, newest first."""
+        return list(self._native.kept_versions())
+
+    def rollback(self, version: Optional[int] = None) -> int:
+        """Makes a kept version current again (default: the newest kept) without re-sending
+        weights; the rollback is itself a new version, which is returned."""
+        return self._native.rollback(None if version is None else int(version))
 
     @property
     def variables(self) -> list:

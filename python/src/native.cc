@@ -60,22 +60,23 @@ class NativeBundle {
  public:
   explicit NativeBundle(std::unique_ptr<Session> s) : session_(std::move(s)) {}
 
-  static std::unique_ptr<NativeBundle> open(const std::string& path) {
+  static std::unique_ptr<NativeBundle> open(const std::string& path, bool in_place_updates, uint32_t keep_versions) {
     Result<std::unique_ptr<Session>> s = [&] {
       py::gil_scoped_release nogil;
-      return Session::open(path);
+      return Session::open(path, SessionOptions{in_place_updates, keep_versions});
     }();
     throw_if_error(s.status());
     return std::make_unique<NativeBundle>(std::move(s).value());
   }
 
-  static std::unique_ptr<NativeBundle> open_bytes(const py::bytes& data) {
+  static std::unique_ptr<NativeBundle> open_bytes(const py::bytes& data, bool in_place_updates,
+                                                  uint32_t keep_versions) {
     char* p = nullptr;
     py::ssize_t n = 0;
     if (PyBytes_AsStringAndSize(data.ptr(), &p, &n) != 0) throw py::error_already_set();
     Result<std::unique_ptr<Session>> s = [&] {
       py::gil_scoped_release nogil;  // `data` is immutable and kept alive by the caller's frame
-      return Session::open_bytes(p, static_cast<size_t>(n));
+      return Session::open_bytes(p, static_cast<size_t>(n), SessionOptions{in_place_updates, keep_versions});
     }();
     throw_if_error(s.status());
     return std::make_unique<NativeBundle>(std::move(s).value());
@@ -120,6 +121,22 @@ class NativeBundle {
   uint64_t version() {
     std::shared_lock lock(mu_);
     return session_->version();
+  }
+
+  std::vector<uint64_t> kept_versions() {
+    std::shared_lock lock(mu_);
+    return session_->kept_versions();
+  }
+
+  // version None: the newest kept version. Returns the new current version.
+  uint64_t rollback(std::optional<uint64_t> version) {
+    Result<uint64_t> r = [&] {
+      py::gil_scoped_release nogil;
+      std::shared_lock lock(mu_);
+      return version ? session_->rollback(*version) : session_->rollback();
+    }();
+    throw_if_error(r.status());
+    return *r;
   }
 
   py::list weights() {
@@ -192,8 +209,12 @@ void register_native(py::module_& m) {
       py::arg("code"), "The numpy dtype of an aclDataType value, or None.");
 
   py::class_<NativeBundle>(m, "NativeBundle")
-      .def_static("open", &NativeBundle::open, py::arg("path"))
-      .def_static("open_bytes", &NativeBundle::open_bytes, py::arg("data"))
+      .def_static("open", &NativeBundle::open, py::arg("path"), py::arg("in_place_updates") = false,
+                  py::arg("keep_versions") = 0)
+      .def_static("open_bytes", &NativeBundle::open_bytes, py::arg("data"), py::arg("in_place_updates") = false,
+                  py::arg("keep_versions") = 0)
+      .def("kept_versions", &NativeBundle::kept_versions)
+      .def("rollback", &NativeBundle::rollback, py::arg("version") = py::none())
       .def("init", &NativeBundle::init)
       .def("infer", &NativeBundle::infer, py::arg("inputs"))
       .def("update", &NativeBundle::update, py::arg("weights"))
