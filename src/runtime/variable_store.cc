@@ -157,7 +157,8 @@ void VariableStore::commit(std::unique_ptr<Update> update) {
 }
 
 void VariableStore::publish_locked(std::shared_ptr<const WeightSnapshot> next) {
-  if (options_.keep_versions > 0 && current_) {
+  // Version 0 (nothing written yet) is not worth restoring.
+  if (options_.keep_versions > 0 && current_ && current_->version > 0) {
     history_.insert(history_.begin(), current_);
     if (history_.size() > options_.keep_versions) history_.resize(options_.keep_versions);
   }
