@@ -79,7 +79,8 @@ int64_t dims_product(const Dims& dims, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t k = begin; k < end; ++k) {
     if (dims[k] < 0) return kDynamicDim;
-    p *= dims[k];
+    // A product past int64 (hostile dims from a file) is unknown, not undefined behaviour.
+    if (__builtin_mul_overflow(p, dims[k], &p)) return kDynamicDim;
   }
   return p;
 }
