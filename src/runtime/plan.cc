@@ -287,8 +287,14 @@ uint8_t* Plan::acquire_arena() const {
 }
 
 void Plan::release_arena(uint8_t* arena) const {
+  AlignedPtr owned(arena);
   std::lock_guard<std::mutex> lock(pool_mu_);
-  arena_pool_.emplace_back(arena);
+  // Called on every exit of run(), unwinding included: when the pool cannot grow, the arena is
+  // freed instead of pooled.
+  try {
+    arena_pool_.push_back(std::move(owned));
+  } catch (const std::bad_alloc&) {
+  }
 }
 
 Status Plan::write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst) const {
@@ -354,6 +360,12 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
   if (assign_only_) return run_assigns(inputs, outputs, update);
   uint8_t* arena = acquire_arena();
   if (!arena) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", arena_bytes_, " bytes of activation memory");
+  // Back to the pool on every exit, a bad_alloc thrown by a step included (it leaked before).
+  struct ArenaReturn {
+    const Plan* plan;
+    uint8_t* arena;
+    ~ArenaReturn() { plan->release_arena(arena); }
+  } arena_return{this, arena};
 
   Status status;
   // Reused by this thread's runs: no allocation per run once they have grown.
@@ -404,7 +416,6 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
       if (src != outputs[c.output]) std::memmove(outputs[c.output], src, c.bytes);
     }
   }
-  release_arena(arena);
   return status;
 }
 
