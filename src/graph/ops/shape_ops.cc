@@ -173,7 +173,8 @@ Status infer_concat(InferContext& ctx) {
       if (d >= 0) out[k] = d;
     }
     int64_t d = s.dim(static_cast<size_t>(axis));
-    total = (total < 0 || d < 0) ? kDynamicDim : total + d;
+    // A sum past int64 (hostile dims from a file) is unknown, not undefined behaviour.
+    if (total < 0 || d < 0 || __builtin_add_overflow(total, d, &total)) total = kDynamicDim;
   }
   out[static_cast<size_t>(axis)] = total;
   ctx.outputs[0] = TensorType{t, Shape(out)};
