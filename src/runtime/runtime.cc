@@ -154,7 +154,7 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   {
     std::shared_lock lock(state.mu);
     threads = state.config.threads;
-    bundle_options = {state.config.in_place_updates, state.config.keep_versions};
+    bundle_options = {state.config.in_place_updates, state.config.keep_versions, true};
   }
   if (options) bundle_options = *options;
   LW_RETURN_IF_ERROR(check_bundle_options(bundle_options));
@@ -163,7 +163,8 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
   LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id, file_mapped,
                                                                       StoreOptions{bundle_options.in_place_updates,
-                                                                                   bundle_options.keep_versions}));
+                                                                                   bundle_options.keep_versions,
+                                                                                   bundle_options.bound_update_memory}));
   std::unique_lock lock(state.mu);
   if (!state.initialized) return make_error(StatusCode::kNotInitialized, "aclFinalize ran while the model was loading");
   for (const auto& m : bundle->models()) state.models[m->id()] = m;

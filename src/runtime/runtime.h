@@ -61,6 +61,9 @@ struct Config {
 struct BundleOptions {
   bool in_place_updates = false;
   uint32_t keep_versions = 0;
+  // Copy-on-write: an update waits until no execution pins a replaced version, so its extra
+  // memory stays within the bytes it refreshes (StoreOptions::bound_update_memory).
+  bool bound_update_memory = true;
 };
 // kInvalidArgument for a combination the store cannot honour.
 Status check_bundle_options(const BundleOptions& options);

@@ -62,9 +62,27 @@ VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions optio
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
   pool_ = std::make_shared<WeightBufferPool>(total + total / 8);
-  auto snapshot = std::make_shared<WeightSnapshot>();
+  auto snapshot = make_snapshot();
   snapshot->buffers.resize(slots_.size());
   current_ = std::move(snapshot);
+}
+
+std::shared_ptr<WeightSnapshot> VariableStore::make_snapshot() {
+  // Counted only once it exists; if the shared_ptr's own allocation fails, it runs the deleter,
+  // which uncounts it again.
+  auto* raw = new WeightSnapshot();
+  {
+    std::lock_guard<std::mutex> lock(live_->mu);
+    ++live_->live;
+  }
+  return std::shared_ptr<WeightSnapshot>(raw, [live = live_](WeightSnapshot* s) {
+    delete s;  // its buffers go back to the pool before a waiting update wakes
+    {
+      std::lock_guard<std::mutex> lock(live->mu);
+      --live->live;
+    }
+    live->released.notify_all();
+  });
 }
 
 int32_t VariableStore::find(const std::string& name) const {
@@ -141,13 +159,22 @@ bool VariableStore::Update::empty() const {
 
 std::unique_ptr<VariableStore::Update> VariableStore::begin_update() {
   std::unique_lock<std::mutex> lock(writer_mu_);
+  if (options_.bound_update_memory && !options_.in_place) {
+    size_t kept;
+    {
+      std::lock_guard<std::mutex> current_lock(current_mu_);
+      kept = history_.size();  // stable: only changed under writer_mu_
+    }
+    std::unique_lock<std::mutex> live_lock(live_->mu);
+    live_->released.wait(live_lock, [&] { return live_->live <= 1 + kept; });
+  }
   return std::unique_ptr<Update>(new Update(this, std::move(lock)));
 }
 
 void VariableStore::commit(std::unique_ptr<Update> update) {
   if (!update || update->empty()) return;
   // The writer lock is still held by `update`, so base_ is the current snapshot.
-  auto next = std::make_shared<WeightSnapshot>();
+  auto next = make_snapshot();
   next->version = update->base_->version + 1;
   next->buffers = update->base_->buffers;
   for (size_t i = 0; i < update->staged_.size(); ++i)
@@ -187,7 +214,7 @@ Result<uint64_t> VariableStore::rollback(uint64_t version) {
   if (!target)
     return make_error(StatusCode::kInvalidArgument, "cannot roll back to version ", version, ": the current version is ",
                       current_->version, " and the kept versions are [", kept, "]");
-  auto next = std::make_shared<WeightSnapshot>();
+  auto next = make_snapshot();
   next->version = current_->version + 1;
   next->restored_from = version;
   next->buffers = target->buffers;  // shared, read-only: nothing is copied

@@ -16,6 +16,7 @@
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -83,6 +84,12 @@ struct WeightSnapshot {
 struct StoreOptions {
   bool in_place = false;
   uint32_t keep_versions = 0;  // earlier snapshots kept for rollback (0 with in_place)
+  // Copy-on-write: begin_update() first waits until no execution still pins a replaced (not
+  // kept) snapshot, so an update's extra memory is at most the bytes it refreshes (their old
+  // buffers come back through the pool). Inferences never wait; an update may wait for the
+  // inferences still running on the version before the current one. A thread must not call
+  // begin_update() while it holds such a snapshot itself.
+  bool bound_update_memory = false;
 };
 
 class VariableStore {
@@ -142,6 +149,14 @@ class VariableStore {
  private:
   // Makes `next` current, keeping the one it replaces when versions are kept. current_mu_ held.
   void publish_locked(std::shared_ptr<const WeightSnapshot> next);
+  // A new snapshot counted in live_ until its last holder releases it.
+  std::shared_ptr<WeightSnapshot> make_snapshot();
+  struct Liveness {
+    std::mutex mu;
+    std::condition_variable released;
+    uint64_t live = 0;  // snapshots not yet destroyed
+  };
+  std::shared_ptr<Liveness> live_ = std::make_shared<Liveness>();
   std::vector<VariableSlot> slots_;
   StoreOptions options_;
   UpdateGate gate_;

@@ -101,9 +101,8 @@ bool wait_for(const std::function<bool()>& cond) {
 
 // Starts a slow inference, and once it runs, an update; checks the inference used version 1's
 // weights throughout. Returns how long after the inference started the update ended, as a
-// fraction of one inference's duration (measured alone first). (The end of the inference cannot
-// be timed against the update's: the update may return between the inference's release of the
-// weights and its return to the caller.)
+// fraction of that inference's duration. (The ends cannot be compared directly: the update may
+// return between the inference's release of the weights and its return to the caller.)
 double update_during_inference(Session& s, bool in_place) {
   const SlowModel& m = slow_model();
   auto expected = s.infer({x_view(m)});  // warm (the first run also touches fresh memory)
@@ -111,13 +110,14 @@ double update_during_inference(Session& s, bool in_place) {
   expected = s.infer({x_view(m)});
   const double alone = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_TRUE(expected.is_ok());
-  Clock::time_point infer_start, update_end;
+  Clock::time_point infer_start, infer_end, update_end;
   uint64_t version = 0;
   std::atomic<bool> started{false};
   std::thread inference([&] {
     infer_start = Clock::now();
     started = true;
     auto out = s.infer({x_view(m)}, &version);
+    infer_end = Clock::now();
     EXPECT_TRUE(out.is_ok());
     if (out.is_ok() && expected.is_ok()) {
       EXPECT_EQ(all_bytes(*out), all_bytes(*expected));
@@ -137,7 +137,8 @@ double update_during_inference(Session& s, bool in_place) {
   update.join();
   EXPECT_EQ(version, 1u);
   EXPECT_EQ(s.version(), 2u);
-  return std::chrono::duration<double>(update_end - infer_start).count() / alone;
+  return std::chrono::duration<double>(update_end - infer_start).count() /
+         std::chrono::duration<double>(infer_end - infer_start).count();
 }
 
 TEST(InPlace, UpdateWaitsForARunningInference) {
