@@ -78,7 +78,16 @@ static const int ACL_ERROR_STORAGE_OVER_LIMIT = 300000;
 static const int ACL_ERROR_INTERNAL_ERROR = 500000;
 static const int ACL_ERROR_FAILURE = 500001;
 
-typedef enum {
+/* The enums are int-sized in C. In C++ they get `int` as their fixed underlying type, so every
+ * int a C caller passes is a valid value there too (and is then rejected with an error code, not
+ * undefined behaviour). */
+#ifdef __cplusplus
+#define ACL_ENUM_BASE : int
+#else
+#define ACL_ENUM_BASE
+#endif
+
+typedef enum ACL_ENUM_BASE {
   ACL_DT_UNDEFINED = -1,
   ACL_FLOAT = 0,
   ACL_FLOAT16 = 1,
@@ -98,7 +107,7 @@ typedef enum {
   ACL_BF16 = 27
 } aclDataType;
 
-typedef enum {
+typedef enum ACL_ENUM_BASE {
   ACL_FORMAT_UNDEFINED = -1,
   ACL_FORMAT_NCHW = 0,
   ACL_FORMAT_NHWC = 1,
@@ -113,7 +122,7 @@ typedef enum {
   ACL_FORMAT_NCL = 47
 } aclFormat;
 
-typedef enum { ACL_DEBUG = 0, ACL_INFO = 1, ACL_WARNING = 2, ACL_ERROR = 3 } aclLogLevel;
+typedef enum ACL_ENUM_BASE { ACL_DEBUG = 0, ACL_INFO = 1, ACL_WARNING = 2, ACL_ERROR = 3 } aclLogLevel;
 
 /* ---- errors ---- */
 

@@ -223,6 +223,7 @@ Result<uint64_t> VariableStore::rollback(uint64_t version) {
 }
 
 void parallel_copy(void* dst, const void* src, size_t n) {
+  if (n == 0) return;  // an empty copy may come with null pointers, which memcpy must not see
   constexpr size_t kChunk = size_t{1} << 20;
   if (n < 2 * kChunk || omp_get_max_threads() == 1) {
     std::memcpy(dst, src, n);

@@ -18,10 +18,14 @@ for f in include/acl/acl.h include/acl/acl_base.h include/acl/acl_rt.h include/a
   [ -e "$prefix/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 
+# A sanitizer build's library needs its runtime in the programs that load it.
+san=()
+if [ -n "${LW_SANITIZE:-}" ]; then san=(-fsanitize="$LW_SANITIZE"); fi
+
 # The installed headers must not reach into the source tree.
-cc -std=c99 -Wall -Wextra -Werror -I"$prefix/include" "$src/examples/c/weight_update.c" \
+cc -std=c99 -Wall -Wextra -Werror "${san[@]}" -I"$prefix/include" "$src/examples/c/weight_update.c" \
    -L"$prefix/lib" -lascendcl -lm -o "$work/weight_update"
-c++ -std=c++20 -Wall -Wextra -Werror -I"$prefix/include" "$src/examples/cpp/build_bundle.cc" \
+c++ -std=c++20 -Wall -Wextra -Werror "${san[@]}" -I"$prefix/include" "$src/examples/cpp/build_bundle.cc" \
    -L"$prefix/lib" -lliveweight -o "$work/build_bundle"
 
 export LD_LIBRARY_PATH="$prefix/lib"
