@@ -3,10 +3,13 @@
 #   scripts/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer):
 #                              builds the library and every test binary, runs the whole ctest
 #                              suite; any report fails the test that caused it.
-#   scripts/sanitize.sh tsan   ThreadSanitizer: builds test_runtime, test_api, test_e2e and
+#   scripts/sanitize.sh tsan   ThreadSanitizer: builds test_concurrency, test_api, test_e2e and
 #                              test_reliability and runs the concurrency-relevant tests: all of
-#                              test_runtime, test_api (streams, devices, contexts, executes) and
-#                              test_e2e, and the stream fault-injection and C API fuzz replays.
+#                              test_concurrency (soak, in-place, rollback, unload during execution),
+#                              test_api (streams, devices, contexts, executes) and test_e2e, and the
+#                              stream fault-injection and C API fuzz replays. (test_runtime builds
+#                              Plans with explicit OpenMP thread counts, which TSAN cannot follow
+#                              through libgomp.)
 # Env: SANITIZE_BUILD_DIR (default build-asan / build-tsan), JOBS (default nproc),
 #      SANITIZE_OPT (optimization flags, default "-O1 -g1 -DNDEBUG": a third of the -O3 compile
 #      time under the sanitizers, with line numbers in reports), SANITIZE_CMAKE_FLAGS (extra). Exit status 0 only when everything passed clean.
@@ -50,16 +53,16 @@ if [ "$MODE" = asan ]; then
   (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" --timeout 900)
   echo "sanitize asan: ctest $(( $(date +%s) - t0 )) s, total $(( $(date +%s) - start )) s"
 else
-  cmake --build "$BUILD" -j "$JOBS" --target test_runtime test_api test_e2e test_reliability
+  cmake --build "$BUILD" -j "$JOBS" --target test_concurrency test_api test_e2e test_reliability
   echo "sanitize tsan: build $(( $(date +%s) - start )) s"
-  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/scripts/sanitize_tsan.supp"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1:suppressions=$ROOT/scripts/sanitize_tsan.supp"
   export LW_NUM_THREADS=1 OMP_NUM_THREADS=1
   t0=$(date +%s)
   # The model files the runtime and e2e tests read.
   (cd "$BUILD" && ctest -R '^make_test_models$' --output-on-failure)
   # Run the binaries directly: ctest would impose the tests' LW_NUM_THREADS=2.
   status=0
-  for t in "test_runtime:*" "test_api:*" "test_e2e:*" \
+  for t in "test_concurrency:*" "test_api:*" "test_e2e:*" \
            "test_reliability:FaultInjection.StreamInference:FuzzRegressions.CApi"; do
     bin=${t%%:*} filter=${t#*:}
     echo "sanitize tsan: $bin --gtest_filter=$filter"
