@@ -192,10 +192,10 @@ Notes:
   weights stay plain (a refresh is a parallel copy).
 - torch.onnx.export in eval mode already folds BatchNorm into the convolutions, so these
   models have no BatchNormalization nodes left to fold.
-- `lw build` also turns Clip's min/max constants into refreshable Variables, so MobileNet's
-  ReLU6 cannot be fused into the convolution; it runs as its own op on the channels-last data.
-- The transformer's MatMul weights are not counted as weights by `lw build`'s weight_names
-  (12.6 MB of about 50 MB), so its refresh figures cover the rest only.
+- One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
+  stay constants the compiler can fuse through; every other float initializer is refreshable.
+- The transformer's four layers have their own weights (bench/export_models.py re-draws each
+  layer; TransformerEncoder's identical copies would be exported as one shared set).
 - Peak RSS: liveweight after load + init + the timed inferences, in its own process; ONNX
   Runtime after session creation and inferences (before the second session); PyTorch after
   building the model and inferences.
