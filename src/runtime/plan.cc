@@ -50,10 +50,16 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   passes::fuse_epilogues(plan->graph_);
   const ir::Graph& g = plan->graph_;
 
-  for (const ir::Value& v : g.values)
+  for (const ir::Value& v : g.values) {
     if (!v.shape.is_static())
       return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': value '", v.name, "' has shape ",
                         v.shape.to_string(), ", which is not known for these inputs");
+    // Refuse absurd sizes here, once, so no kernel ever computes with dims whose products
+    // overflow (a crafted file can declare them; found by the bundle_reader fuzzer).
+    auto bytes = byte_size(v.dtype, v.shape.dims());
+    if (!bytes.is_ok() && v.dtype != DType::kString)
+      return bytes.status().with_context(str_cat("graph '", g.name, "': value '", v.name, "': "));
+  }
 
   // Which values are graph outputs, and which output each op-produced value writes directly.
   std::vector<int64_t> direct_output(g.values.size(), -1);
