@@ -1,6 +1,7 @@
 // aclDataBuffer: a {pointer, size} pair over caller memory, and aclDataTypeSize.
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "acl/acl_base.h"
 #include "api/acl/error_map.h"
@@ -11,6 +12,19 @@
 using lw::acl::fail;
 using lw::acl::guard;
 using lw::acl::guard_value;
+
+namespace {
+// The live buffer behind a handle, or null with the error text set (NULL or not live).
+std::shared_ptr<aclDataBuffer> live_buffer(const char* fn, const aclDataBuffer* handle) {
+  if (handle == nullptr) {
+    fail(ACL_ERROR_INVALID_PARAM, fn, "dataBuffer is NULL");
+    return nullptr;
+  }
+  auto buffer = lw::acl::data_buffers().find(handle);
+  if (!buffer) fail(ACL_ERROR_INVALID_PARAM, fn, "dataBuffer is not a live data buffer");
+  return buffer;
+}
+}  // namespace
 
 extern "C" {
 
@@ -41,9 +55,8 @@ ACL_FUNC_VISIBILITY aclError aclDestroyDataBuffer(const aclDataBuffer* dataBuffe
 ACL_FUNC_VISIBILITY aclError aclUpdateDataBuffer(aclDataBuffer* dataBuffer, void* data, size_t size) {
   static constexpr const char* kFn = "aclUpdateDataBuffer";
   return guard(kFn, [&]() -> aclError {
-    if (dataBuffer == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is NULL");
-    auto buffer = lw::acl::data_buffers().find(dataBuffer);
-    if (!buffer) return fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is not a live data buffer");
+    auto buffer = live_buffer(kFn, dataBuffer);
+    if (!buffer) return ACL_ERROR_INVALID_PARAM;
     if (data == nullptr && size != 0)
       return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat("data is NULL but size is ", size));
     buffer->data = data;
@@ -55,15 +68,8 @@ ACL_FUNC_VISIBILITY aclError aclUpdateDataBuffer(aclDataBuffer* dataBuffer, void
 ACL_FUNC_VISIBILITY void* aclGetDataBufferAddr(const aclDataBuffer* dataBuffer) {
   static constexpr const char* kFn = "aclGetDataBufferAddr";
   return guard_value<void*>(kFn, nullptr, [&]() -> void* {
-    if (dataBuffer == nullptr) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is NULL");
-      return nullptr;
-    }
-    auto buffer = lw::acl::data_buffers().find(dataBuffer);
-    if (!buffer) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is not a live data buffer");
-      return nullptr;
-    }
+    auto buffer = live_buffer(kFn, dataBuffer);
+    if (!buffer) return nullptr;
     return buffer->data;
   });
 }
@@ -71,15 +77,8 @@ ACL_FUNC_VISIBILITY void* aclGetDataBufferAddr(const aclDataBuffer* dataBuffer) 
 ACL_FUNC_VISIBILITY size_t aclGetDataBufferSizeV2(const aclDataBuffer* dataBuffer) {
   static constexpr const char* kFn = "aclGetDataBufferSizeV2";
   return guard_value<size_t>(kFn, 0, [&]() -> size_t {
-    if (dataBuffer == nullptr) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is NULL");
-      return 0;
-    }
-    auto buffer = lw::acl::data_buffers().find(dataBuffer);
-    if (!buffer) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is not a live data buffer");
-      return 0;
-    }
+    auto buffer = live_buffer(kFn, dataBuffer);
+    if (!buffer) return 0;
     return buffer->size;
   });
 }
@@ -87,15 +86,8 @@ ACL_FUNC_VISIBILITY size_t aclGetDataBufferSizeV2(const aclDataBuffer* dataBuffe
 ACL_FUNC_VISIBILITY uint32_t aclGetDataBufferSize(const aclDataBuffer* dataBuffer) {
   static constexpr const char* kFn = "aclGetDataBufferSize";
   return guard_value<uint32_t>(kFn, 0, [&]() -> uint32_t {
-    if (dataBuffer == nullptr) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is NULL");
-      return 0;
-    }
-    auto buffer = lw::acl::data_buffers().find(dataBuffer);
-    if (!buffer) {
-      fail(ACL_ERROR_INVALID_PARAM, kFn, "dataBuffer is not a live data buffer");
-      return 0;
-    }
+    auto buffer = live_buffer(kFn, dataBuffer);
+    if (!buffer) return 0;
     if (buffer->size > std::numeric_limits<uint32_t>::max()) {
       fail(ACL_ERROR_INVALID_PARAM, kFn,
            lw::str_cat("size ", buffer->size, " does not fit in 32 bits; use aclGetDataBufferSizeV2"));
