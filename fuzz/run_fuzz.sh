@@ -24,7 +24,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=all -Wno-error=unused-private-field" \
-    -DLW_SANITIZE=fuzzer-no-link,address,undefined -DLW_BUILD_TESTS=OFF -DLW_PYTHON=OFF >"$OUT/configure.log"
+    -DLW_SANITIZE=fuzzer-no-link,address,undefined -DLW_BUILD_TESTS=OFF -DLW_PYTHON=OFF -DLW_CUDA=OFF >"$OUT/configure.log"
 fi
 ninja -C "$BUILD" -j "$JOBS" lw_static >"$OUT/build.log" || { tail -30 "$OUT/build.log"; exit 2; }
 

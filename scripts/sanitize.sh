@@ -33,7 +33,7 @@ case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
 # Python bindings are left out: the interpreter is not built with the sanitizers.
 # shellcheck disable=SC2086
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_SANITIZE=$SAN -DLW_PYTHON=OFF \
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_SANITIZE=$SAN -DLW_PYTHON=OFF -DLW_CUDA=OFF \
   -DCMAKE_CXX_FLAGS_RELEASE="${SANITIZE_OPT:--O1 -g1 -DNDEBUG}" -DCMAKE_C_FLAGS_RELEASE="${SANITIZE_OPT:--O1 -g1 -DNDEBUG}" \
   ${SANITIZE_CMAKE_FLAGS:-} >/dev/null
 

@@ -18,7 +18,7 @@ class Bundle {
   // hands out model ids.
   // `file_mapped`: `file` maps a file read-only, so init may drop the pages of the weights it
   // has copied (they are read again from the file if init runs again).
-  static Result<std::shared_ptr<Bundle>> create(uint32_t id, ir::BundleModel model, Blob file, int num_threads,
+  static Result<std::shared_ptr<Bundle>> create(uint32_t id, ir::BundleModel model, Blob file, const DeviceOptions& device,
                                                 uint32_t (*next_id)(), bool file_mapped = false,
                                                 StoreOptions store_options = {});
 

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/cuda/device.h"
+
 namespace lw::rt {
 
 namespace {
@@ -28,8 +30,11 @@ Status apply_env(Config& config, bool backend_set, bool threads_set) {
   if (config.threads == 0) config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (config.backend != "cpu" && config.backend != "cuda")
     return make_error(StatusCode::kInvalidDevice, "unknown backend '", config.backend, "' (expected \"cpu\" or \"cuda\")");
-  if (config.backend == "cuda")
-    return make_error(StatusCode::kInvalidDevice, "the CUDA backend is not available in this build of liveweight");
+  if (const char* t = std::getenv("LW_ALLOW_TF32"); t && *t) config.allow_tf32 = std::string(t) == "1";
+  if (config.backend == "cuda") {
+    Status available = cuda::check_available();
+    if (!available.is_ok()) return available.with_context("backend \"cuda\": ");
+  }
   return Status::ok();
 }
 }  // namespace
@@ -63,6 +68,10 @@ Result<Config> load_config(const char* path) {
       if (auto it = s.find("in_place_updates"); it != s.end()) {
         if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"in_place_updates\" must be true or false");
         config.in_place_updates = it->get<bool>();
+      }
+      if (auto it = s.find("allow_tf32"); it != s.end()) {
+        if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"allow_tf32\" must be true or false");
+        config.allow_tf32 = it->get<bool>();
       }
       if (auto it = s.find("keep_versions"); it != s.end()) {
         if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1024)

@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "backends/cpu/kernel.h"
+#include "backends/cuda/device.h"
 #include "compiler/constant_folding.h"
 #include "graph/op_registry.h"
 
@@ -36,12 +37,12 @@ TensorInfo tensor_info(const ir::Value& v) {
 }  // namespace
 
 Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
-                                             std::shared_ptr<VariableStore> store, int num_threads,
+                                             std::shared_ptr<VariableStore> store, const DeviceOptions& device,
                                              MappedRange mapped) {
   std::shared_ptr<Model> m(new Model());
   m->id_ = id;
   m->bundle_id_ = bundle_id;
-  m->num_threads_ = num_threads;
+  m->device_ = device;
   m->mapped_ = mapped;
   m->graph_ = std::move(entry.graph);
   m->store_ = std::move(store);
@@ -51,6 +52,7 @@ Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir
   std::set<std::string> missing;
   for (const ir::Node& n : g.nodes) {
     if (n.op == ir::kOpData || n.op == ir::kOpConst || n.op == ir::kOpVariable || n.op == ir::kOpAssign) continue;
+    // The CUDA plan runs an op it has no kernel for on the CPU kernel, so both need one.
     if (!cpu::find_cpu_kernel(n.op)) missing.insert(n.op);
   }
   if (!missing.empty()) {
@@ -139,7 +141,7 @@ Result<std::vector<Dims>> Model::input_dims(const std::vector<IoTensor>& inputs)
   return dims;
 }
 
-Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dims) {
+Result<std::shared_ptr<const ExecutionPlan>> Model::plan_for(const std::vector<Dims>& dims) {
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     auto it = plans_.find(dims);
@@ -161,8 +163,13 @@ Result<std::shared_ptr<const Plan>> Model::plan_for(const std::vector<Dims>& dim
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   // With concrete input dims, shape arithmetic (Shape -> ... -> Reshape) becomes constant.
   LW_RETURN_IF_ERROR(compiler::fold_constants(g).status());
-  LW_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Plan::create(std::move(g), *store_, num_threads_, mapped_));
-  std::shared_ptr<const Plan> shared(std::move(plan));
+  std::unique_ptr<ExecutionPlan> plan;
+  if (device_.cuda) {
+    LW_ASSIGN_OR_RETURN(plan, cuda::create_plan(std::move(g), *store_, device_));
+  } else {
+    LW_ASSIGN_OR_RETURN(plan, Plan::create(std::move(g), *store_, device_.num_threads, mapped_));
+  }
+  std::shared_ptr<const ExecutionPlan> shared(std::move(plan));
   std::lock_guard<std::mutex> lock(plans_mu_);
   auto [it, inserted] = plans_.emplace(dims, shared);
   if (inserted) {
@@ -180,7 +187,7 @@ Result<std::vector<Dims>> Model::output_dims(const std::vector<IoTensor>& inputs
     return make_error(StatusCode::kInputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.inputs.size(),
                       " inputs, got ", inputs.size());
   LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
-  LW_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, plan_for(dims));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<const ExecutionPlan> plan, plan_for(dims));
   return plan->output_dims();
 }
 
@@ -193,7 +200,7 @@ Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoT
     return make_error(StatusCode::kOutputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.outputs.size(),
                       " outputs but the output dataset holds ", outputs.size(), " buffers");
   LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
-  LW_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, plan_for(dims));
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<const ExecutionPlan> plan, plan_for(dims));
   for (size_t k = 0; k < outputs.size(); ++k) {
     uint64_t need = plan->output_bytes()[k];
     if (outputs[k].size < need || (need > 0 && !outputs[k].data))

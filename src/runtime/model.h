@@ -1,4 +1,4 @@
-// Model: one graph of a bundle (or a plain model) prepared for the CPU backend. Owns a cache of
+// Model: one graph of a bundle (or a plain model) prepared for the CPU or the CUDA backend. Owns a cache of
 // Plans keyed by input dims (one Plan for a static graph; graphs with dynamic or unknown-rank
 // inputs get one per distinct input-dims signature). Thread-safe: several threads may execute
 // the same Model at once; each execution pins the weights current when it starts.
@@ -23,7 +23,7 @@ class Model {
   // `bundle_id` is 0 for a plain model. Checks that every op has a CPU kernel (one error
   // listing all that do not) and prepares the Plan at once when the inputs are static.
   static Result<std::shared_ptr<Model>> create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
-                                               std::shared_ptr<VariableStore> store, int num_threads,
+                                               std::shared_ptr<VariableStore> store, const DeviceOptions& device,
                                                MappedRange mapped = {});
 
   uint32_t id() const { return id_; }
@@ -42,11 +42,11 @@ class Model {
  private:
   Model() = default;
   Result<std::vector<Dims>> input_dims(const std::vector<IoTensor>& inputs) const;
-  Result<std::shared_ptr<const Plan>> plan_for(const std::vector<Dims>& dims);
+  Result<std::shared_ptr<const ExecutionPlan>> plan_for(const std::vector<Dims>& dims);
 
   uint32_t id_ = 0;
   uint32_t bundle_id_ = 0;
-  int num_threads_ = 1;
+  DeviceOptions device_;
   MappedRange mapped_;  // the read-only file mapping Const data may live in
   ir::Graph graph_;  // as loaded, types inferred from the declared input dims
   std::shared_ptr<VariableStore> store_;
@@ -56,7 +56,7 @@ class Model {
   std::vector<bool> input_assign_skippable_;
 
   std::mutex plans_mu_;
-  std::map<std::vector<Dims>, std::shared_ptr<const Plan>> plans_;
+  std::map<std::vector<Dims>, std::shared_ptr<const ExecutionPlan>> plans_;
   std::list<std::vector<Dims>> plan_order_;  // oldest first, for eviction
 };
 

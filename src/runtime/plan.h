@@ -10,6 +10,7 @@
 
 #include "backends/cpu/kernel.h"
 #include "graph/ir.h"
+#include "runtime/execution_plan.h"
 #include "runtime/variable_store.h"
 
 namespace lw::rt {
@@ -24,7 +25,7 @@ struct MappedRange {
   }
 };
 
-class Plan {
+class Plan : public ExecutionPlan {
  public:
   // `graph` must have static shapes on every value after inference; the Plan keeps a copy.
   // `store` maps Variable names to slots and outlives the Plan.
@@ -33,18 +34,17 @@ class Plan {
   static Result<std::unique_ptr<Plan>> create(ir::Graph graph, const VariableStore& store, int num_threads,
                                               MappedRange mapped = {});
 
-  const std::vector<Dims>& output_dims() const { return output_dims_; }
-  const std::vector<uint64_t>& output_bytes() const { return output_bytes_; }
-  // Variable slots this graph reads (they must have been written before it runs).
-  const std::vector<int32_t>& variables_read() const { return variables_read_; }
-  bool writes_variables() const { return writes_variables_; }
+  const std::vector<Dims>& output_dims() const override { return output_dims_; }
+  const std::vector<uint64_t>& output_bytes() const override { return output_bytes_; }
+  const std::vector<int32_t>& variables_read() const override { return variables_read_; }
+  bool writes_variables() const override { return writes_variables_; }
   uint64_t arena_bytes() const { return arena_bytes_; }
 
   // Runs the graph. inputs/outputs: one pointer per graph input/output, already checked for
   // size. `weights` is the pinned snapshot; `update` receives Assign writes (required when
   // writes_variables()).
   Status run(const WeightSnapshot& weights, const std::vector<const void*>& inputs,
-             const std::vector<void*>& outputs, VariableStore::Update* update) const;
+             const std::vector<void*>& outputs, VariableStore::Update* update) const override;
 
  private:
   enum class Where : uint8_t { kArena, kInput, kOutput, kConst, kVariable, kNone };

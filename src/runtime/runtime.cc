@@ -1,5 +1,7 @@
 #include "runtime/runtime.h"
 
+#include "backends/cuda/device.h"
+
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -79,11 +81,24 @@ Config Runtime::config() const {
   if (!state_->initialized)                                                                          \
   return make_error(StatusCode::kNotInitialized, "liveweight is not initialized: call aclInit first")
 
+// Device ids: the CPU backend has device 0 only; on CUDA, device n is CUDA ordinal n.
+Status Runtime::check_device_locked(int32_t device_id) const {
+  if (state_->config.backend == "cuda") {
+    LW_ASSIGN_OR_RETURN(int count, cuda::device_count());
+    if (device_id < 0 || device_id >= count)
+      return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (", count, " CUDA device",
+                        count == 1 ? "" : "s", ")");
+    return cuda::set_device(device_id);
+  }
+  if (device_id != 0)
+    return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
+  return Status::ok();
+}
+
 Status Runtime::set_device(int32_t device_id) {
   std::unique_lock lock(state_->mu);
   LW_REQUIRE_INIT();
-  if (device_id != 0)
-    return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
+  LW_RETURN_IF_ERROR(check_device_locked(device_id));
   ++state_->devices_in_use[device_id];
   set_current_device(device_id);
   return Status::ok();
@@ -92,8 +107,7 @@ Status Runtime::set_device(int32_t device_id) {
 Status Runtime::use_device(int32_t device_id) {
   std::shared_lock lock(state_->mu);
   LW_REQUIRE_INIT();
-  if (device_id != 0)
-    return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
+  LW_RETURN_IF_ERROR(check_device_locked(device_id));
   set_current_device(device_id);
   return Status::ok();
 }
@@ -101,8 +115,6 @@ Status Runtime::use_device(int32_t device_id) {
 Status Runtime::reset_device(int32_t device_id) {
   std::unique_lock lock(state_->mu);
   LW_REQUIRE_INIT();
-  if (device_id != 0)
-    return make_error(StatusCode::kInvalidDevice, "device ", device_id, " does not exist (the CPU backend has device 0 only)");
   auto it = state_->devices_in_use.find(device_id);
   if (it == state_->devices_in_use.end())
     return make_error(StatusCode::kInvalidDevice, "device ", device_id, " was not set (call aclrtSetDevice first)");
@@ -149,22 +161,32 @@ Status check_bundle_options(const BundleOptions& options) {
 
 Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mapped, const BundleOptions* options) {
   State& state = *state_;
-  int threads;
+  DeviceOptions device;
   BundleOptions bundle_options;
   {
     std::shared_lock lock(state.mu);
-    threads = state.config.threads;
+    device.num_threads = state.config.threads;
+    device.cuda = state.config.backend == "cuda";
+    device.allow_tf32 = state.config.allow_tf32;
     bundle_options = {state.config.in_place_updates, state.config.keep_versions, true};
+  }
+  if (device.cuda) {
+    // The bundle lives on this thread's current device (aclrtSetDevice), else device 0.
+    int32_t current = current_device_id();
+    device.cuda_device = current >= 0 ? current : 0;
+    LW_RETURN_IF_ERROR(cuda::set_device(device.cuda_device));
   }
   if (options) bundle_options = *options;
   LW_RETURN_IF_ERROR(check_bundle_options(bundle_options));
   LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle));
   uint32_t id = want_bundle ? next_id() : 0;
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
-  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), threads, &next_id, file_mapped,
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), device, &next_id, file_mapped,
                                                                       StoreOptions{bundle_options.in_place_updates,
                                                                                    bundle_options.keep_versions,
-                                                                                   bundle_options.bound_update_memory}));
+                                                                                   bundle_options.bound_update_memory,
+                                                                                   device.cuda ? WeightMemory::kCudaDevice
+                                                                                               : WeightMemory::kHost}));
   std::unique_lock lock(state.mu);
   if (!state.initialized) return make_error(StatusCode::kNotInitialized, "aclFinalize ran while the model was loading");
   for (const auto& m : bundle->models()) state.models[m->id()] = m;

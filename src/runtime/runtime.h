@@ -53,6 +53,7 @@ struct Config {
   int threads = 0;              // 0: the number of cores
   bool in_place_updates = false;  // default for bundles loaded without BundleOptions
   uint32_t keep_versions = 0;     // likewise
+  bool allow_tf32 = false;        // CUDA: float32 GEMMs/convolutions may use TF32 ("allow_tf32", LW_ALLOW_TF32)
 };
 
 // Per-bundle weight-update options (see VariableStore). in_place_updates: updates write the
@@ -129,6 +130,9 @@ class Runtime {
   // again), not a copy in memory.
   Result<uint32_t> load_blob(Blob file, bool want_bundle, bool file_mapped = false,
                              const BundleOptions* options = nullptr);
+  // kInvalidDevice unless `device_id` exists on the configured backend (CUDA: also makes it
+  // current on this thread). state_->mu held.
+  Status check_device_locked(int32_t device_id) const;
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -4,18 +4,33 @@
 
 #include <cstring>
 
+#include "backends/cuda/device.h"
+
 namespace lw::rt {
 
-Result<std::shared_ptr<WeightBuffer>> WeightBuffer::allocate(uint64_t bytes) {
-  auto buffer = std::make_shared<WeightBuffer>();
-  buffer->data_.reset(static_cast<uint8_t*>(alloc_aligned(bytes)));
-  if (!buffer->data_) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
-  buffer->size_ = bytes;
-  return buffer;
+void WeightDeleter::operator()(uint8_t* p) const {
+  if (memory == WeightMemory::kCudaDevice)
+    cuda::free_device(p);
+  else
+    free_aligned(p);
+}
+
+WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* error) {
+  if (memory == WeightMemory::kCudaDevice) {
+    auto p = cuda::malloc_device(bytes);
+    if (!p.is_ok()) {
+      *error = p.status();
+      return WeightPtr(nullptr, WeightDeleter{memory});
+    }
+    return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory});
+  }
+  WeightPtr data(static_cast<uint8_t*>(alloc_aligned(bytes)), WeightDeleter{memory});
+  if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+  return data;
 }
 
 Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) {
-  AlignedPtr data;
+  WeightPtr data(nullptr, WeightDeleter{memory_});
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.find(bytes);
@@ -25,8 +40,11 @@ Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) 
       free_bytes_ -= bytes;
     }
   }
-  if (!data) data.reset(static_cast<uint8_t*>(alloc_aligned(bytes)));
-  if (!data) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+  if (!data) {
+    Status error;
+    data = allocate_weight_memory(memory_, bytes, &error);
+    if (!data) return error;
+  }
   std::weak_ptr<WeightBufferPool> home = weak_from_this();
   std::shared_ptr<WeightBuffer> buffer(new WeightBuffer(), [home](WeightBuffer* b) {
     if (auto pool = home.lock()) pool->give_back(std::move(b->data_), b->size_);
@@ -37,7 +55,7 @@ Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) 
   return buffer;
 }
 
-void WeightBufferPool::give_back(AlignedPtr data, uint64_t bytes) {
+void WeightBufferPool::give_back(WeightPtr data, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!data || free_bytes_ + bytes > limit_) return;  // `data` frees itself
   // This runs in a shared_ptr deleter, which must not throw: when the pool cannot grow, the
@@ -61,7 +79,7 @@ VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions optio
   for (const auto& s : slots_) total += s.bytes;
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
-  pool_ = std::make_shared<WeightBufferPool>(total + total / 8);
+  pool_ = std::make_shared<WeightBufferPool>(total + total / 8, options_.memory);
   auto snapshot = make_snapshot();
   snapshot->buffers.resize(slots_.size());
   current_ = std::move(snapshot);

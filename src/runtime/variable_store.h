@@ -39,19 +39,32 @@ struct VariableSlot {
   uint64_t bytes = 0;
 };
 
+// Where a store's weight buffers live: 64-byte-aligned host memory (CPU backend) or device
+// memory of the current CUDA device (cudaMalloc).
+enum class WeightMemory : uint8_t { kHost, kCudaDevice };
+
+// Owns one block of weight memory of either kind.
+struct WeightDeleter {
+  WeightMemory memory = WeightMemory::kHost;
+  void operator()(uint8_t* p) const;
+};
+using WeightPtr = std::unique_ptr<uint8_t, WeightDeleter>;
+// Null (with *error set) when the memory cannot be had.
+WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* error);
+
 // One Variable's storage: plain row-major, or the slot's packed layout (VariableStore::layout).
+// data() is a device pointer when the store's memory is kCudaDevice.
 class WeightBufferPool;
 
 class WeightBuffer {
  public:
-  static Result<std::shared_ptr<WeightBuffer>> allocate(uint64_t bytes);
   uint8_t* data() { return data_.get(); }
   const uint8_t* data() const { return data_.get(); }
   uint64_t size() const { return size_; }
 
  private:
   friend class WeightBufferPool;
-  AlignedPtr data_;
+  WeightPtr data_;
   uint64_t size_ = 0;
 };
 
@@ -60,18 +73,19 @@ class WeightBuffer {
 // at most `limit` bytes. Thread-safe; buffers may outlive it (they then free their memory).
 class WeightBufferPool : public std::enable_shared_from_this<WeightBufferPool> {
  public:
-  explicit WeightBufferPool(uint64_t limit) : limit_(limit) {}
+  WeightBufferPool(uint64_t limit, WeightMemory memory) : limit_(limit), memory_(memory) {}
   // A buffer of `bytes`, reused when one of that size is free. Its memory comes back here when
   // the last reference goes.
   Result<std::shared_ptr<WeightBuffer>> acquire(uint64_t bytes);
   uint64_t pooled_bytes() const;
 
  private:
-  void give_back(AlignedPtr data, uint64_t bytes);
+  void give_back(WeightPtr data, uint64_t bytes);
   mutable std::mutex mu_;
-  std::multimap<uint64_t, AlignedPtr> free_;
+  std::multimap<uint64_t, WeightPtr> free_;
   uint64_t free_bytes_ = 0;
   uint64_t limit_;
+  WeightMemory memory_;
 };
 
 struct WeightSnapshot {
@@ -90,6 +104,7 @@ struct StoreOptions {
   // inferences still running on the version before the current one. A thread must not call
   // begin_update() while it holds such a snapshot itself.
   bool bound_update_memory = false;
+  WeightMemory memory = WeightMemory::kHost;
 };
 
 class VariableStore {

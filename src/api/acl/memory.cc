@@ -1,5 +1,7 @@
-// Device and host memory on the CPU backend: tracked aligned blocks, copies checked against the
-// kind, and memset.
+// Device and host memory: tracked blocks, copies checked against the kind, and memset. On the
+// CPU backend both kinds are 64-byte-aligned host memory; on CUDA, aclrtMalloc is cudaMalloc
+// (never managed memory) and aclrtMallocHost is pinned memory (cudaMallocHost). Each block
+// remembers which allocator made it, so a block outlives a change of backend safely.
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -9,10 +11,13 @@
 #include "acl/acl_rt.h"
 #include "api/acl/error_map.h"
 #include "api/acl/memory.h"
+#include "backends/cuda/device.h"
 #include "core/blob.h"
+#include "runtime/runtime.h"
 #include "liveweight/str_cat.h"
 
 using lw::acl::fail;
+using lw::acl::fail_status;
 using lw::acl::guard;
 
 namespace {
@@ -25,16 +30,22 @@ class BlockTable {
     uintptr_t block_end = 0;   // one past the block, when in_block
     bool touches_block = false;  // [p, p + n) overlaps some block
     bool fits = false;         // in_block and [p, p + n) lies inside that block
+    bool cuda = false;         // in_block and the block is CUDA memory
   };
 
-  void add(void* p, size_t n) {
+  void add(void* p, size_t n, bool cuda) {
     std::lock_guard<std::mutex> lock(mu_);
-    blocks_[reinterpret_cast<uintptr_t>(p)] = n;
+    blocks_[reinterpret_cast<uintptr_t>(p)] = {n, cuda};
   }
 
-  bool remove(void* p) {
+  // False when `p` starts no block; else *cuda says which allocator made it.
+  bool remove(void* p, bool* cuda) {
     std::lock_guard<std::mutex> lock(mu_);
-    return blocks_.erase(reinterpret_cast<uintptr_t>(p)) != 0;
+    auto it = blocks_.find(reinterpret_cast<uintptr_t>(p));
+    if (it == blocks_.end()) return false;
+    *cuda = it->second.cuda;
+    blocks_.erase(it);
+    return true;
   }
 
   bool is_block_start(const void* p) const {
@@ -51,10 +62,11 @@ class BlockTable {
     auto next = blocks_.upper_bound(p);  // first block starting after p
     if (next != blocks_.begin()) {
       auto prev = std::prev(next);
-      if (p - prev->first < prev->second) {
+      if (p - prev->first < prev->second.size) {
         loc.in_block = true;
         loc.touches_block = true;
-        loc.block_end = prev->first + prev->second;
+        loc.cuda = prev->second.cuda;
+        loc.block_end = prev->first + prev->second.size;
         loc.fits = last < loc.block_end && (n == 0 || n - 1 <= UINTPTR_MAX - p);
         return loc;
       }
@@ -64,9 +76,29 @@ class BlockTable {
   }
 
  private:
+  struct Block {
+    size_t size;
+    bool cuda;
+  };
   mutable std::mutex mu_;
-  std::map<uintptr_t, size_t> blocks_;
+  std::map<uintptr_t, Block> blocks_;
 };
+
+// New blocks come from CUDA when the runtime is initialized with the CUDA backend.
+bool cuda_backend() {
+  auto& rt = lw::rt::Runtime::instance();
+  return rt.initialized() && rt.config().backend == "cuda";
+}
+
+// Frees a block the way it was allocated.
+void free_block(void* p, bool cuda, bool device) {
+  if (!cuda)
+    lw::free_aligned(p);
+  else if (device)
+    lw::cuda::free_device(p);
+  else
+    lw::cuda::free_host(p);
+}
 
 BlockTable& device_blocks() {
   static BlockTable table;
@@ -119,6 +151,11 @@ aclError check_side(const char* fn, const char* side, const void* p, size_t coun
 
 namespace lw::acl {
 
+bool involves_cuda(const void* dst, const void* src, size_t count) {
+  return device_blocks().locate(dst, count).cuda || device_blocks().locate(src, count).cuda ||
+         host_blocks().locate(dst, count).cuda || host_blocks().locate(src, count).cuda;
+}
+
 aclError check_memcpy(const char* kFn, void* dst, size_t destMax, const void* src, size_t count, aclrtMemcpyKind kind) {
   if (dst == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "dst is NULL");
   if (src == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "src is NULL");
@@ -154,13 +191,21 @@ ACL_FUNC_VISIBILITY aclError aclrtMalloc(void** devPtr, size_t size, aclrtMemMal
         policy != ACL_MEM_MALLOC_NORMAL_ONLY)
       return fail(ACL_ERROR_INVALID_PARAM, kFn,
                   lw::str_cat("policy ", static_cast<int>(policy), " is not an aclrtMemMallocPolicy value"));
-    // Huge pages are a placement hint for real devices; on the CPU every policy gets aligned memory.
-    void* p = lw::alloc_aligned(size);
-    if (p == nullptr) return fail(ACL_ERROR_BAD_ALLOC, kFn, lw::str_cat("cannot allocate ", size, " bytes"));
+    // Huge pages are a placement hint for Ascend devices; every policy gets the same memory.
+    const bool cuda = cuda_backend();
+    void* p = nullptr;
+    if (cuda) {
+      auto block = lw::cuda::malloc_device(size);
+      if (!block.is_ok()) return fail_status(kFn, block.status());
+      p = *block;
+    } else {
+      p = lw::alloc_aligned(size);
+      if (p == nullptr) return fail(ACL_ERROR_BAD_ALLOC, kFn, lw::str_cat("cannot allocate ", size, " bytes"));
+    }
     try {
-      device_blocks().add(p, size);
+      device_blocks().add(p, size, cuda);
     } catch (...) {
-      lw::free_aligned(p);
+      free_block(p, cuda, true);
       throw;
     }
     *devPtr = p;
@@ -172,13 +217,14 @@ ACL_FUNC_VISIBILITY aclError aclrtFree(void* devPtr) {
   static constexpr const char* kFn = "aclrtFree";
   return guard(kFn, [&]() -> aclError {
     if (devPtr == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "devPtr is NULL");
-    if (!device_blocks().remove(devPtr)) {
+    bool cuda = false;
+    if (!device_blocks().remove(devPtr, &cuda)) {
       if (host_blocks().is_block_start(devPtr))
         return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat(devPtr, " came from aclrtMallocHost; free it with aclrtFreeHost"));
       return fail(ACL_ERROR_INVALID_PARAM, kFn,
                   lw::str_cat(devPtr, " is not the start of a live aclrtMalloc block (freed already, or never allocated)"));
     }
-    lw::free_aligned(devPtr);
+    free_block(devPtr, cuda, true);
     return ACL_SUCCESS;
   });
 }
@@ -188,12 +234,20 @@ ACL_FUNC_VISIBILITY aclError aclrtMallocHost(void** hostPtr, size_t size) {
   return guard(kFn, [&]() -> aclError {
     if (hostPtr == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "hostPtr is NULL");
     if (size == 0) return fail(ACL_ERROR_INVALID_PARAM, kFn, "size is 0");
-    void* p = lw::alloc_aligned(size);
-    if (p == nullptr) return fail(ACL_ERROR_BAD_ALLOC, kFn, lw::str_cat("cannot allocate ", size, " bytes"));
+    const bool cuda = cuda_backend();
+    void* p = nullptr;
+    if (cuda) {
+      auto block = lw::cuda::malloc_host(size);
+      if (!block.is_ok()) return fail_status(kFn, block.status());
+      p = *block;
+    } else {
+      p = lw::alloc_aligned(size);
+      if (p == nullptr) return fail(ACL_ERROR_BAD_ALLOC, kFn, lw::str_cat("cannot allocate ", size, " bytes"));
+    }
     try {
-      host_blocks().add(p, size);
+      host_blocks().add(p, size, cuda);
     } catch (...) {
-      lw::free_aligned(p);
+      free_block(p, cuda, false);
       throw;
     }
     *hostPtr = p;
@@ -205,13 +259,14 @@ ACL_FUNC_VISIBILITY aclError aclrtFreeHost(void* hostPtr) {
   static constexpr const char* kFn = "aclrtFreeHost";
   return guard(kFn, [&]() -> aclError {
     if (hostPtr == nullptr) return fail(ACL_ERROR_INVALID_PARAM, kFn, "hostPtr is NULL");
-    if (!host_blocks().remove(hostPtr)) {
+    bool cuda = false;
+    if (!host_blocks().remove(hostPtr, &cuda)) {
       if (device_blocks().is_block_start(hostPtr))
         return fail(ACL_ERROR_INVALID_PARAM, kFn, lw::str_cat(hostPtr, " came from aclrtMalloc; free it with aclrtFree"));
       return fail(ACL_ERROR_INVALID_PARAM, kFn,
                   lw::str_cat(hostPtr, " is not the start of a live aclrtMallocHost block (freed already, or never allocated)"));
     }
-    lw::free_aligned(hostPtr);
+    free_block(hostPtr, cuda, false);
     return ACL_SUCCESS;
   });
 }
@@ -222,7 +277,12 @@ ACL_FUNC_VISIBILITY aclError aclrtMemcpy(void* dst, size_t destMax, const void* 
   return guard(kFn, [&]() -> aclError {
     aclError err = lw::acl::check_memcpy(kFn, dst, destMax, src, count, kind);
     if (err != ACL_SUCCESS) return err;
-    if (count != 0 && dst != src) std::memmove(dst, src, count);
+    if (count == 0 || dst == src) return ACL_SUCCESS;
+    if (lw::acl::involves_cuda(dst, src, count)) {
+      lw::Status st = lw::cuda::copy(dst, src, count);
+      return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
+    }
+    std::memmove(dst, src, count);
     return ACL_SUCCESS;
   });
 }
@@ -240,7 +300,12 @@ ACL_FUNC_VISIBILITY aclError aclrtMemset(void* devPtr, size_t maxCount, int32_t 
       return fail(ACL_ERROR_INVALID_PARAM, kFn,
                   lw::str_cat("range of ", count, " bytes at ", devPtr, " runs past the end of its aclrtMalloc block (",
                               loc.block_end - reinterpret_cast<uintptr_t>(devPtr), " bytes left)"));
-    if (count != 0) std::memset(devPtr, value & 0xff, count);
+    if (count == 0) return ACL_SUCCESS;
+    if (loc.cuda) {
+      lw::Status st = lw::cuda::memset_device(devPtr, value & 0xff, count);
+      return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
+    }
+    std::memset(devPtr, value & 0xff, count);
     return ACL_SUCCESS;
   });
 }

@@ -12,4 +12,8 @@ namespace lw::acl {
 // Returns ACL_SUCCESS or the failure (text set, naming `fn`).
 aclError check_memcpy(const char* fn, void* dst, size_t destMax, const void* src, size_t count, aclrtMemcpyKind kind);
 
+// True when either side of a copy lies in a block CUDA allocated (the copy must go through
+// CUDA: device memory is not addressable from the host).
+bool involves_cuda(const void* dst, const void* src, size_t count);
+
 }  // namespace lw::acl

@@ -7,6 +7,7 @@
 #include "api/acl/error_map.h"
 #include "api/acl/handle_registry.h"
 #include "api/acl/memory.h"
+#include "backends/cuda/device.h"
 #include "runtime/runtime.h"
 
 using lw::acl::fail;
@@ -74,11 +75,18 @@ ACL_FUNC_VISIBILITY aclError aclrtMemcpyAsync(void* dst, size_t destMax, const v
     aclError err = lw::acl::check_memcpy(kFn, dst, destMax, src, count, kind);
     if (err != ACL_SUCCESS) return err;
     if (count == 0 || dst == src) return ACL_SUCCESS;
+    // CUDA memory: the stream's worker makes the copy with CUDA, in order with its other work.
+    const bool cuda = lw::acl::involves_cuda(dst, src, count);
     if (!s) {
+      if (cuda) {
+        lw::Status st = lw::cuda::copy(dst, src, count);
+        return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
+      }
       std::memmove(dst, src, count);
       return ACL_SUCCESS;
     }
-    s->submit([dst, src, count]() {
+    s->submit([dst, src, count, cuda]() {
+      if (cuda) return lw::cuda::copy(dst, src, count);
       std::memmove(dst, src, count);
       return lw::Status::ok();
     });

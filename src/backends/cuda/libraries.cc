@@ -34,7 +34,7 @@ std::vector<std::string> site_packages_dirs() {
       "/usr/local/lib/python3*/site-packages",  "/usr/local/lib/python3*/dist-packages",
       "/usr/lib64/python3*/site-packages",      "/usr/local/lib64/python3*/site-packages",
       "/opt/*/lib/python3*/site-packages",      "/opt/*/envs/*/lib/python3*/site-packages",
-      "/opt/*/*/lib/python3*/site-packages",
+      "/opt/*/*/lib/python3*/site-packages",    "/opt/*/.venv/lib/python3*/site-packages",
   };
   for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
     std::string prefix = env_string(var);
