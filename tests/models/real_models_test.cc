@@ -24,7 +24,7 @@ namespace lw::test {
 namespace {
 
 std::string real_model_dir(const std::string& name) {
-  return std::string(LW_BINARY_DIR) + "/real_models/" + name;
+  return test::binary_dir() + "/real_models/" + name;
 }
 
 DType npy_dtype(const NpyArray& a) { return a.dtype == "i8" ? DType::kInt64 : DType::kFloat32; }

@@ -9,16 +9,23 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace lw::test {
+
+std::string binary_dir() {
+  const char* dir = std::getenv("LW_TEST_BINARY_DIR");
+  return dir && *dir ? std::string(dir) : std::string(LW_BINARY_DIR);
+}
 
 std::string temp_path(const std::string& name) {
   static std::atomic<int> counter{0};
-  std::filesystem::path dir = std::filesystem::path(LW_BINARY_DIR) / "test_scratch";
+  std::filesystem::path dir = std::filesystem::path(binary_dir()) / "test_scratch";
   std::filesystem::create_directories(dir);
   return (dir / (std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + name)).string();
 }
 
-std::string test_models_dir() { return std::string(LW_BINARY_DIR) + "/test_models"; }
+std::string test_models_dir() { return binary_dir() + "/test_models"; }
 
 size_t NpyArray::numel() const {
   size_t n = 1;

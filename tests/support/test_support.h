@@ -7,6 +7,9 @@
 
 namespace lw::test {
 
+// The build tree the fixtures live in: $LW_TEST_BINARY_DIR when set (test binaries run away
+// from their build tree, e.g. on the GPU machine), else the one they were built in.
+std::string binary_dir();
 // A fresh path under the build tree's test scratch folder (not created).
 std::string temp_path(const std::string& name);
 // Folder holding the models and references that tests/models/make_test_models.py wrote.
