@@ -19,6 +19,7 @@
 
 #include "acl/acl.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/libraries.h"
 #include "runtime/bundle.h"
 #include "runtime/runtime.h"
 
@@ -175,6 +176,10 @@ int main(int argc, char** argv) {
   for (float v : result) checksum += v;
 
   auto name = lw::cuda::device_name(0);
+  const lw::cuda::Libraries& libs = lw::cuda::libraries();
+  std::printf("{\"cublas\": \"%s\", \"cudnn\": \"%s\"}\n",
+              libs.has_cublas() ? libs.cublas_path.c_str() : libs.cublas_error.c_str(),
+              libs.has_cudnn() ? libs.cudnn_path.c_str() : libs.cudnn_error.c_str());
   auto gbps = [&](double ms) { return static_cast<double>(total) / (ms * 1e-3) / 1e9; };
   std::printf(
       "{\"device\": \"%s\", \"bundle\": \"%s\", \"tf32\": %s, \"load_ms\": %.2f, \"weight_bytes\": %zu, "

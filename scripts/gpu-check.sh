@@ -46,7 +46,7 @@ step() {  # step NAME TIMEOUT COMMAND...
   timeout "$limit" "$@" >"$RESULTS/$name.log" 2>&1
   local rc=$?
   echo "== $name: rc=$rc ($(( $(date +%s) - t0 )) s)"
-  grep -E "FAIL|Failure|rror|PASSED|SKIPPED \]|pass|worst|cuda:|actual|\"" "$RESULTS/$name.log" | head -n 50
+  grep -E "FAIL|Failure|rror|PASSED|SKIPPED \]|pass|worst|cuda:|actual|ms/run|profile|\"" "$RESULTS/$name.log" | head -n 50
   [ $rc -eq 0 ] || status=1
 }
 
@@ -62,6 +62,8 @@ for n in 1 32; do
   step "bench_b$n" 40 "$W/bin/lw_gpu_bench" "$W/models/resnet50_b$n.om"
   step "bench_b${n}_tf32" 40 "$W/bin/lw_gpu_bench" "$W/models/resnet50_b$n.om" --tf32
 done
+step profile_b1 40 env LW_CUDA_PROFILE=1 "$W/bin/lw_gpu_bench" "$W/models/resnet50_b1.om" --runs 20
+step profile_b1_no_cudnn 60 env LW_CUDA_PROFILE=1 LW_DISABLE_CUDNN=1 "$W/bin/lw_gpu_bench" "$W/models/resnet50_b1.om" --runs 10
 step torch_bench 90 python3 "$ROOT/bench/gpu_torch_bench.py"
 echo "gpu-check: done in $(( $(date +%s) - start )) s, status $status"
 if [ -n "${OUT:-}" ]; then tar -C "$RESULTS" -czf "$OUT/gpu-check-results.tgz" .; fi

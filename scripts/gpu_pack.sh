@@ -44,11 +44,20 @@ cp "$ROOT/tests/conformance/skip_list.txt" "$STAGE/"
 # ResNet-50 with a dynamic batch, exported here (Debian's torch), built graph-only per batch.
 WORK=${BENCH_WORK:-/tmp/lw_gpu_bench_models}
 mkdir -p "$WORK"
-if [ ! -f "$WORK/resnet50_dyn.onnx" ]; then
+if [ ! -f "$WORK/resnet50_dyn.onnx" ] || [ "$0" -nt "$WORK/resnet50_dyn.onnx" ]; then
   "$PY" - "$WORK/resnet50_dyn.onnx" <<'PYEOF'
 import sys, torch, torchvision
 torch.manual_seed(0)
 m = torchvision.models.resnet50().eval()
+# Freshly initialized BatchNorms fold into identical (zero) conv biases, which the exporter
+# shares through Identity nodes; a trained model has distinct ones, so give them distinct values.
+with torch.no_grad():
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.uniform_(0.5, 1.5)
+            mod.bias.uniform_(-0.1, 0.1)
 x = torch.randn(1, 3, 224, 224)
 torch.onnx.export(m, x, sys.argv[1], opset_version=13, input_names=["input"], output_names=["logits"],
                   dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})

@@ -55,13 +55,13 @@ struct Outputs {
 };
 
 // Runs `g` (inputs in order) on one backend through rt::Model with host buffers.
-Result<Outputs> run_on(bool cuda, const Graph& g, const std::vector<Input>& inputs) {
+Result<Outputs> run_on(bool cuda, const Graph& g, const std::vector<Input>& inputs, bool tf32 = false) {
   ir::GraphEntry entry{ir::GraphRole::kOther, g.ir()};
   auto store = std::make_shared<rt::VariableStore>(std::vector<rt::VariableSlot>{},
                                                    rt::StoreOptions{false, 0, false,
                                                                     cuda ? rt::WeightMemory::kCudaDevice
                                                                          : rt::WeightMemory::kHost});
-  rt::DeviceOptions device{2, cuda, 0, false};
+  rt::DeviceOptions device{2, cuda, 0, tf32};
   LW_ASSIGN_OR_RETURN(std::shared_ptr<rt::Model> model, rt::Model::create(1, 0, std::move(entry), store, device));
   std::vector<rt::IoTensor> ins;
   for (const Input& in : inputs) {
@@ -129,13 +129,21 @@ class CudaParity : public ::testing::Test {
   // Builds with `build`, runs both backends, compares every output.
   void check(const std::string& what, const std::function<Graph()>& build, const std::vector<Input>& inputs,
              double tol = 1e-4) {
+    check_pair(what, build, build, inputs, tol, false);
+  }
+
+  // `on_cuda` runs on CUDA (optionally with TF32), `on_cpu` on the CPU; same inputs and outputs.
+  void check_pair(const std::string& what, const std::function<Graph()>& on_cuda, const std::function<Graph()>& on_cpu,
+                  const std::vector<Input>& inputs, double tol, bool tf32) {
     SCOPED_TRACE(what);
-    Graph g = build();
+    Graph g = on_cpu();
     ASSERT_TRUE(g.validate().is_ok()) << g.validate().message();
     auto want = run_on(false, g, inputs);
     ASSERT_TRUE(want.is_ok()) << "cpu: " << want.status().message();
+    Graph gc = on_cuda();
+    ASSERT_TRUE(gc.validate().is_ok()) << gc.validate().message();
     if (!cuda::check_available().is_ok()) return;
-    auto got = run_on(true, g, inputs);
+    auto got = run_on(true, gc, inputs, tf32);
     ASSERT_TRUE(got.is_ok()) << "cuda: " << got.status().message();
     ASSERT_EQ(want->bytes.size(), got->bytes.size());
     for (size_t k = 0; k < want->bytes.size(); ++k) {
@@ -379,6 +387,57 @@ TEST_F(CudaParity, LessCommonPaths) {
           return g;
         },
         {random_f32({4, 33}, 15, -100.f, 100.f)}, 0.0);
+}
+
+// float16 on the GPU against float32 on the CPU: the CUDA graph casts its inputs to half and
+// its output back; tolerances are those of half precision over a few ops.
+TEST_F(CudaParity, Float16Network) {
+  Input x = random_f32({2, 8, 12, 12}, 1), w = random_f32({16, 8, 3, 3}, 2, -0.3f, 0.3f), b = random_f32({16}, 3);
+  Input m = random_f32({16, 24}, 4, -0.3f, 0.3f), s = random_f32({24}, 5, 0.5f, 1.5f);
+  auto build = [&](bool half) {
+    return [&, half] {
+      Graph g("t");
+      std::vector<Tensor> in;
+      int k = 0;
+      for (const Input* i : {&x, &w, &b, &m, &s}) {
+        std::string name = "in";
+        name += std::to_string(k++);
+        Tensor t = g.add_input(name, DType::kFloat32, i->dims);
+        in.push_back(half ? g.add_op("Cast", {t}, {{"to", int64_t{10}}})[0] : t);
+      }
+      Tensor c = g.add_op("Conv", {in[0], in[1], in[2]}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}})[0];
+      Tensor r = g.add_op("Relu", {c})[0];
+      Tensor p = g.add_op("MaxPool", {r}, {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}})[0];
+      Tensor gp = g.add_op("GlobalAveragePool", {p})[0];
+      Tensor f = g.add_op("Flatten", {gp})[0];
+      Tensor mm = g.add_op("MatMul", {f, in[3]})[0];
+      Tensor ln = g.add_op("LayerNormalization", {mm, in[4]}, {{"epsilon", 1e-5f}})[0];
+      Tensor sm = g.add_op("Softmax", {g.add_op("Add", {ln, mm})[0]})[0];
+      g.set_outputs({half ? g.add_op("Cast", {sm}, {{"to", int64_t{1}}})[0] : sm});
+      return g;
+    };
+  };
+  check_pair("f16 conv/pool/matmul/layernorm/softmax", build(true), build(false), {x, w, b, m, s}, 2e-2, false);
+}
+
+// TF32 (an option): products rounded to a 10-bit mantissa, so a looser tolerance.
+TEST_F(CudaParity, Tf32ConvAndMatMul) {
+  Input x = random_f32({1, 64, 28, 28}, 1), w = random_f32({64, 64, 3, 3}, 2, -0.1f, 0.1f);
+  auto conv = [&] {
+    Graph g("t");
+    Tensor tx = g.add_input("x", DType::kFloat32, x.dims), tw = g.add_input("w", DType::kFloat32, w.dims);
+    g.set_outputs(g.add_op("Conv", {tx, tw}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    return g;
+  };
+  check_pair("tf32 conv", conv, conv, {x, w}, 1e-2, true);
+  Input a = random_f32({64, 1024}, 3), bm = random_f32({1024, 256}, 4);
+  auto mm = [&] {
+    Graph g("t");
+    Tensor ta = g.add_input("a", DType::kFloat32, a.dims), tb = g.add_input("b", DType::kFloat32, bm.dims);
+    g.set_outputs(g.add_op("MatMul", {ta, tb}));
+    return g;
+  };
+  check_pair("tf32 matmul", mm, mm, {a, bm}, 1e-2, true);
 }
 
 TEST_F(CudaParity, HostFallbackInsideAGraph) {

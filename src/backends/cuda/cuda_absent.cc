@@ -23,6 +23,7 @@ void free_device(void*) {}
 Result<void*> malloc_host(size_t) { return absent(); }
 void free_host(void*) {}
 PointerKind pointer_kind(const void*) { return PointerKind::kPageableHost; }
+const void* pinned_device_view(const void*) { return nullptr; }
 Status copy(void*, const void*, size_t) { return absent(); }
 Status memset_device(void*, int, size_t) { return absent(); }
 Status synchronize_device() { return absent(); }

@@ -97,6 +97,16 @@ PointerKind pointer_kind(const void* p) {
   }
 }
 
+const void* pinned_device_view(const void* p) {
+  if (!p || !check_available().is_ok()) return nullptr;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  return attr.type == cudaMemoryTypeHost ? attr.devicePointer : nullptr;
+}
+
 // Copies and memsets complete before they return: cudaMemcpy from pageable memory may return
 // before its DMA has landed, and the plans' streams do not wait for the legacy default stream,
 // so an inference could otherwise read an input the caller has "already" copied (seen on an

@@ -51,6 +51,10 @@ enum class PointerKind : uint8_t { kPageableHost, kPinnedHost, kDevice, kManaged
 // Where `p` lives as CUDA sees it (unregistered memory is pageable host memory).
 PointerKind pointer_kind(const void* p);
 
+// The address a kernel uses for pinned host memory `p` (equal to `p` with unified addressing),
+// or null when `p` is not pinned memory the device can map.
+const void* pinned_device_view(const void* p);
+
 // Synchronous copy between any two of host/device memory (the direction is inferred).
 Status copy(void* dst, const void* src, size_t bytes);
 Status memset_device(void* p, int value, size_t bytes);

@@ -51,6 +51,8 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual Status run(const KernelRun& run) const = 0;
   virtual size_t scratch_bytes() const { return 0; }
+  // Which implementation the kernel chose (e.g. "cudnn algo 1", "own"), for profiles and logs.
+  virtual std::string variant() const { return ""; }
 };
 
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelSpec& spec);

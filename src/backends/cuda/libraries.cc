@@ -126,6 +126,7 @@ void clear_cudnn(Libraries& l) {
   l.cudnnGetConvolutionForwardAlgorithm_v7_fn = nullptr;
   l.cudnnGetConvolutionForwardWorkspaceSize_fn = nullptr;
   l.cudnnConvolutionForward_fn = nullptr;
+  l.cudnnFindConvolutionForwardAlgorithmEx_fn = nullptr;
 }
 
 bool bind_cudnn(void* lib, Libraries& l, std::string* missing) {
@@ -150,6 +151,11 @@ bool bind_cudnn(void* lib, Libraries& l, std::string* missing) {
   ok &= resolve(lib, "cudnnGetConvolutionForwardWorkspaceSize", &l.cudnnGetConvolutionForwardWorkspaceSize_fn,
                 missing);
   ok &= resolve(lib, "cudnnConvolutionForward", &l.cudnnConvolutionForward_fn, missing);
+  if (ok) {
+    std::string optional;
+    (void)resolve(lib, "cudnnFindConvolutionForwardAlgorithmEx", &l.cudnnFindConvolutionForwardAlgorithmEx_fn,
+                  &optional);
+  }
   if (!ok) clear_cudnn(l);
   return ok;
 }

@@ -69,6 +69,8 @@ struct Libraries {
   decltype(&cudnnGetConvolutionForwardAlgorithm_v7) cudnnGetConvolutionForwardAlgorithm_v7_fn = nullptr;
   decltype(&cudnnGetConvolutionForwardWorkspaceSize) cudnnGetConvolutionForwardWorkspaceSize_fn = nullptr;
   decltype(&cudnnConvolutionForward) cudnnConvolutionForward_fn = nullptr;
+  // Optional (null when absent): timed algorithm search, used when a plan is made.
+  decltype(&cudnnFindConvolutionForwardAlgorithmEx) cudnnFindConvolutionForwardAlgorithmEx_fn = nullptr;
   bool has_cudnn() const { return cudnnCreate_fn != nullptr; }
 #else
   bool has_cudnn() const { return false; }

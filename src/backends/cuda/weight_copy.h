@@ -22,9 +22,12 @@ struct CopyJob {
   uint64_t bytes;
 };
 
-// Copies every job (device to device) with one kernel launch on `stream`. `device_table` is
-// device memory for jobs.size() CopyJobs and `host_table` pinned host memory of the same size;
-// both must stay untouched until the stream has passed the copy.
+// Copies every job with one kernel launch on `stream`: device-to-device, or from pinned host
+// memory the device can address (its device view, see device_view). Jobs are cut into chunks of
+// kChunkBytes; `device_table` is device memory and `host_table` pinned host memory for
+// batch_chunks(jobs) CopyJobs each, untouched until the stream has passed the copy.
+constexpr uint64_t kChunkBytes = uint64_t{128} << 10;
+size_t batch_chunks(const std::vector<CopyJob>& jobs);
 Status copy_device_batch(const std::vector<CopyJob>& jobs, CopyJob* host_table, CopyJob* device_table,
                          cudaStream_t stream);
 

@@ -21,11 +21,13 @@
 
 #include <climits>
 #include <memory>
+#include <mutex>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/epilogue.cuh"
 #include "backends/cuda/kernels/kernels.h"
 #include "backends/cuda/libraries.h"
+#include "core/log.h"
 
 namespace lw::cuda {
 
@@ -184,6 +186,8 @@ class MatMulKernel final : public Kernel {
     return p_.mode == Mode::kPointers ? 3 * static_cast<size_t>(p_.g.batch) * sizeof(void*) : 0;
   }
 
+  std::string variant() const override { return p_.cublas_ok && libs_->has_cublas() ? "cublas" : "own GEMM"; }
+
   Status run(const KernelRun& r) const override {
     Status st = run_impl(r);
     return st.is_ok() ? st : st.with_context("node '" + name_ + "' (" + op_ + "): ");
@@ -200,9 +204,17 @@ class MatMulKernel final : public Kernel {
       LW_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, static_cast<size_t>(p_.out_numel) * sizeof(T), stream));
     } else {
       bool done = false;
-      if (p_.cublas_ok && r.handles.cublas != nullptr && libs_->has_cublas())
-        done = run_cublas(static_cast<cublasHandle_t>(r.handles.cublas), a, b, y, r.scratch, stream) ==
-               CUBLAS_STATUS_SUCCESS;
+      if (p_.cublas_ok && r.handles.cublas != nullptr && libs_->has_cublas()) {
+        cublasStatus_t st = run_cublas(static_cast<cublasHandle_t>(r.handles.cublas), a, b, y, r.scratch, stream);
+        done = st == CUBLAS_STATUS_SUCCESS;
+        if (!done) {
+          static std::once_flag said;
+          std::call_once(said, [&] {
+            log(LogLevel::kWarning, "a cuBLAS GEMM failed (status ", static_cast<int>(st),
+                "); running the own GEMM kernel instead");
+          });
+        }
+      }
       if (!done) LW_RETURN_IF_ERROR(run_own(a, b, y, stream));
     }
     epi::EpilogueParams ep = p_.ep;
