@@ -53,6 +53,7 @@ step() {  # step NAME TIMEOUT COMMAND...
 step test_cuda 100 "$W/bin/test_cuda"
 step test_cuda_repeat 60 "$W/bin/test_cuda" --gtest_filter='CudaBundle.*' --gtest_repeat=5
 step test_cuda_no_cudnn 45 env LW_DISABLE_CUDNN=1 "$W/bin/test_cuda" --gtest_filter='CudaParity.*Conv*'
+step test_cuda_no_cublas 45 env LW_DISABLE_CUBLAS=1 "$W/bin/test_cuda" --gtest_filter='CudaParity.*Gemm*:CudaParity.*MatMul*:CudaParity.Float16*'
 step e2e_on_cuda 60 env LW_BACKEND=cuda "$W/bin/test_e2e"
 step real_models_on_cuda 60 env LW_BACKEND=cuda "$W/bin/test_real_models" \
   --gtest_filter='Models/RealModel.*/2:Models/RealModel.*/3:Models/RealModel.*/4:DynamicShapes.*'

@@ -10,17 +10,11 @@
 #include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "runtime/memory_planner.h"
+#include "runtime/plan_checks.h"
 
 namespace lw::rt {
 
 namespace {
-// Prefixes an error with the node it came from, unless the kernel already named it.
-Status with_node_context(const Status& status, const ir::Node& n) {
-  std::string prefix = str_cat("node '", n.name, "' (", n.op, "): ");
-  if (status.message().rfind(prefix, 0) == 0) return status;
-  return status.with_context(prefix);
-}
-
 // Drops the whole pages inside [p, p + n) of a read-only file mapping: they leave the resident
 // set and are read from the file again if touched. Best effort (errors are ignored).
 void drop_mapped_pages(const void* p, size_t n) {
@@ -32,12 +26,6 @@ void drop_mapped_pages(const void* p, size_t n) {
 
 // Layouts are fixed through the store a Plan is created with; Plans otherwise only read it.
 VariableStore& store_mut(const VariableStore& store) { return const_cast<VariableStore&>(store); }
-
-bool has_zero_dim(const Dims& dims) {
-  for (int64_t d : dims)
-    if (d == 0) return true;
-  return false;
-}
 }  // namespace
 
 Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore& store, int num_threads,
@@ -50,16 +38,8 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   passes::fuse_epilogues(plan->graph_);
   const ir::Graph& g = plan->graph_;
 
-  for (const ir::Value& v : g.values) {
-    if (!v.shape.is_static())
-      return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': value '", v.name, "' has shape ",
-                        v.shape.to_string(), ", which is not known for these inputs");
-    // Refuse absurd sizes here, once, so no kernel ever computes with dims whose products
-    // overflow (a crafted file can declare them; found by the bundle_reader fuzzer).
-    auto bytes = byte_size(v.dtype, v.shape.dims());
-    if (!bytes.is_ok() && v.dtype != DType::kString)
-      return bytes.status().with_context(str_cat("graph '", g.name, "': value '", v.name, "': "));
-  }
+  // Absurd sizes are refused here, once, so no kernel ever computes with overflowing dims.
+  LW_RETURN_IF_ERROR(check_static_values(g));
 
   // Which values are graph outputs, and which output each op-produced value writes directly.
   std::vector<int64_t> direct_output(g.values.size(), -1);
@@ -93,10 +73,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       continue;
     }
     if (n.op == ir::kOpVariable) {
-      const ir::Value& v = g.value(n.outputs[0]);
-      int32_t slot = store.find(v.name);
-      if (slot < 0)
-        return make_error(StatusCode::kParseModel, "graph '", g.name, "' uses Variable '", v.name, "' that the bundle does not hold");
+      LW_ASSIGN_OR_RETURN(int32_t slot, variable_slot(g, n, store));
       binding[static_cast<size_t>(n.outputs[0])] = {Where::kVariable, static_cast<uint64_t>(slot), nullptr};
       continue;
     }
@@ -118,18 +95,8 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     }
 
     if (n.op == ir::kOpAssign) {
-      const ir::Value& target = g.value(n.inputs[0]);
-      const ir::Value& source = g.value(n.inputs[1]);
       step.assign_slot = static_cast<int32_t>(binding[static_cast<size_t>(n.inputs[0])].index);
-      step.assign_skip = n.attr_int("skip_if_empty", 0) != 0 && has_zero_dim(source.shape.dims());
-      if (!step.assign_skip) {
-        if (source.dtype != target.dtype)
-          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' is ",
-                            dtype_name(source.dtype), " but Variable '", target.name, "' is ", dtype_name(target.dtype));
-        if (source.shape != target.shape)
-          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' has dims ",
-                            source.shape.to_string(), " but Variable '", target.name, "' has dims ", target.shape.to_string());
-      }
+      LW_RETURN_IF_ERROR(check_assign(g, n, &step.assign_skip));
       step.assign_bytes = store.slots()[static_cast<size_t>(step.assign_slot)].bytes;
       plan->writes_variables_ = true;
       plan->steps_.push_back(std::move(step));

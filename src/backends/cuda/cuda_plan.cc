@@ -33,13 +33,16 @@
 #include "compiler/passes/epilogue_fusion.h"
 #include "runtime/execution_plan.h"
 #include "runtime/memory_planner.h"
+#include "runtime/plan_checks.h"
 
 namespace lw::cuda {
 
 namespace {
 
+using rt::has_zero_dim;
 using rt::VariableStore;
 using rt::WeightSnapshot;
+using rt::with_node_context;
 
 constexpr uint64_t kAlign = 256;
 // Pinned-host weights below this size are copied by the batched kernel rather than by DMA.
@@ -53,18 +56,6 @@ bool profiling() {
   return on;
 }
 uint64_t align_up(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-bool has_zero_dim(const Dims& dims) {
-  for (int64_t d : dims)
-    if (d == 0) return true;
-  return false;
-}
-
-Status with_node_context(const Status& status, const ir::Node& n) {
-  std::string prefix = str_cat("node '", n.name, "' (", n.op, "): ");
-  if (status.message().rfind(prefix, 0) == 0) return status;
-  return status.with_context(prefix);
-}
 
 // Device memory owned by a plan or a context.
 struct DeviceBlock {
@@ -226,14 +217,7 @@ Result<std::unique_ptr<CudaPlan>> CudaPlan::create(ir::Graph graph, const Variab
   const ir::Graph& g = plan->graph_;
   const Libraries& libs = libraries();
 
-  for (const ir::Value& v : g.values) {
-    if (!v.shape.is_static())
-      return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': value '", v.name, "' has shape ",
-                        v.shape.to_string(), ", which is not known for these inputs");
-    auto bytes = byte_size(v.dtype, v.shape.dims());
-    if (!bytes.is_ok() && v.dtype != DType::kString)
-      return bytes.status().with_context(str_cat("graph '", g.name, "': value '", v.name, "': "));
-  }
+  LW_RETURN_IF_ERROR(rt::check_static_values(g));
 
   std::vector<Binding> binding(g.values.size());
   std::vector<int32_t> arena_values;
@@ -257,14 +241,11 @@ Result<std::unique_ptr<CudaPlan>> CudaPlan::create(ir::Graph graph, const Variab
       continue;
     }
     if (n.op == ir::kOpVariable) {
-      const ir::Value& v = g.value(n.outputs[0]);
-      int32_t slot = store.find(v.name);
-      if (slot < 0)
-        return make_error(StatusCode::kParseModel, "graph '", g.name, "' uses Variable '", v.name,
-                          "' that the bundle does not hold");
+      LW_ASSIGN_OR_RETURN(int32_t slot, rt::variable_slot(g, n, store));
       // CUDA kernels read every weight plain, so a refresh is a pure copy.
       if (!mutable_store.fix_layout(slot, nullptr))
-        return make_error(StatusCode::kInternal, "Variable '", v.name, "' is held in a packed layout");
+        return make_error(StatusCode::kInternal, "Variable '", g.value(n.outputs[0]).name,
+                          "' is held in a packed layout");
       binding[static_cast<size_t>(n.outputs[0])] = {Where::kVariable, static_cast<uint64_t>(slot), nullptr};
       continue;
     }
@@ -282,19 +263,8 @@ Result<std::unique_ptr<CudaPlan>> CudaPlan::create(ir::Graph graph, const Variab
     }
 
     if (n.op == ir::kOpAssign) {
-      const ir::Value& target = g.value(n.inputs[0]);
-      const ir::Value& source = g.value(n.inputs[1]);
       step.assign_slot = static_cast<int32_t>(binding[static_cast<size_t>(n.inputs[0])].index);
-      step.assign_skip = n.attr_int("skip_if_empty", 0) != 0 && has_zero_dim(source.shape.dims());
-      if (!step.assign_skip) {
-        if (source.dtype != target.dtype)
-          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' is ",
-                            dtype_name(source.dtype), " but Variable '", target.name, "' is ", dtype_name(target.dtype));
-        if (source.shape != target.shape)
-          return make_error(StatusCode::kInputMismatch, "graph '", g.name, "': '", source.name, "' has dims ",
-                            source.shape.to_string(), " but Variable '", target.name, "' has dims ",
-                            target.shape.to_string());
-      }
+      LW_RETURN_IF_ERROR(rt::check_assign(g, n, &step.assign_skip));
       step.assign_bytes = store.slots()[static_cast<size_t>(step.assign_slot)].bytes;
       plan->writes_variables_ = true;
       plan->steps_.push_back(std::move(step));

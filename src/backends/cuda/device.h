@@ -18,7 +18,7 @@
 #include "liveweight/status.h"
 
 namespace lw::ir {
-struct Graph;
+class Graph;
 }
 namespace lw::rt {
 class ExecutionPlan;

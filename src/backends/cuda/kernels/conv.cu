@@ -151,18 +151,7 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_conv_kernel(const 
             Bs[kl][my_col] = v;
           }
           __syncthreads();  // tiles ready
-#pragma unroll
-          for (int kk = 0; kk < kTileK; ++kk) {
-            float a[4], b[4];
-#pragma unroll
-            for (int i = 0; i < 4; ++i) a[i] = As[kk][ty + 16 * i];
-#pragma unroll
-            for (int j = 0; j < 4; ++j) b[j] = Bs[kk][tx + 16 * j];
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-              for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-          }
+          epi::accumulate_tile(As, Bs, ty, tx, acc);
           __syncthreads();  // done reading tiles and taps before the next step overwrites them
         }
 

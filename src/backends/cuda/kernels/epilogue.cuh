@@ -1,7 +1,7 @@
 // The fused epilogue of Conv, Gemm and MatMul (compiler/passes/epilogue_fusion.h), shared by
 // conv.cu and matmul.cu: y = act(y + bias_scale * bias[...] + residual), in that order, as
 // the CPU kernels apply it. One elementwise pass after a library call; the own kernels apply
-// the same Activation in their stores.
+// the same Activation in their stores. Also the inner tile step both own GEMM kernels share.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -108,6 +108,26 @@ Status launch_epilogue(T* y, const EpilogueParams& p, cudaStream_t stream) {
   epilogue_kernel<T><<<grid_for(p.n), 256, 0, stream>>>(y, p);
   LW_CUDA_CHECK_LAUNCH("epilogue_kernel");
   return Status::ok();
+}
+
+// The inner step of the own tiled GEMM and implicit-GEMM convolution: a 256-thread block holds
+// 64x64 outputs, 4x4 per thread (rows ty + 16 i, columns tx + 16 j), and multiplies one K-slice
+// of the shared-memory tiles A (K x 64) and B (K x 64) into them.
+template <int kK, int kRowsA, int kRowsB>
+__device__ __forceinline__ void accumulate_tile(const float (&As)[kK][kRowsA], const float (&Bs)[kK][kRowsB], int ty,
+                                                int tx, float (&acc)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kK; ++kk) {
+    float a[4], b[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a[i] = As[kk][ty + 16 * i];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) b[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+  }
 }
 
 }  // namespace lw::cuda::epi
