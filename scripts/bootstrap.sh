@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every system package liveweight needs to build, test, demo and benchmark.
+# Installs every system package liveweight needs to build, test, demo, benchmark and fuzz (clang
+# with its sanitizer/libFuzzer runtime and OpenMP for the fuzz targets).
 # Debian 12 packages only (plus ONNX Runtime from npm for the benchmarks, see bench/).
 # As root it runs apt-get; otherwise it prints the command to run.
 set -euo pipefail
@@ -13,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   python3-onnx python3-torch python3-torchvision python3-sklearn
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()

@@ -154,6 +154,9 @@ Result<std::shared_ptr<const ExecutionPlan>> Model::plan_for(const std::vector<D
   // Re-infer from the concrete input dims: forget everything inferred from the declared ones.
   for (ir::Value& v : g.values) {
     int32_t p = v.producer;
+    // A value no node produces (and none reads: the verifier refuses that) has nothing to
+    // re-infer; a crafted file can hold one (found by the bundle_reader fuzzer).
+    if (p < 0 || static_cast<size_t>(p) >= g.nodes.size()) continue;
     const std::string& op = g.nodes[static_cast<size_t>(p)].op;
     if (op != ir::kOpData && op != ir::kOpConst && op != ir::kOpVariable) {
       v.shape = Shape::unknown_rank();
