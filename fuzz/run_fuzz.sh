@@ -3,7 +3,8 @@
 # FUZZ_SECONDS seconds (default 60) on seed corpora generated here plus the kept regressions.
 # Usage: fuzz/run_fuzz.sh [seconds] [target...]   (targets: bundle_reader onnx_import c_api)
 # Env: FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2), FUZZ_JOBS (parallel fuzz workers
-# per target, default 1). Exit status: 1 when any target found a crash (artifacts are kept
+# per target, default 1), FUZZ_SEED (libFuzzer's -seed: the same inputs in the same order on
+# every run; CI sets it; unset: a new seed each run). Exit status: 1 when any target found a crash (artifacts are kept
 # under $FUZZ_BUILD_DIR/fuzz/artifacts/<target>/; copy them to fuzz/regressions/<target>/ and add
 # the fix), 0 otherwise. Prints one "fuzz: <target> runs=<n> ..." line per target.
 set -euo pipefail
@@ -63,12 +64,14 @@ for t in "${TARGETS[@]}"; do
     bundle_reader) dict=(-dict="$ROOT/fuzz/bundle.dict") ;;
     onnx_import) dict=(-dict="$ROOT/fuzz/onnx.dict") ;;
   esac
+  seed=()
+  [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
   log=$OUT/$t.log
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
   LW_NUM_THREADS=1 OMP_NUM_THREADS=1 LW_LOG_LEVEL=error \
     "$OUT/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
-    -print_final_stats=1 -artifact_prefix="$artifacts" "${dict[@]}" \
+    -print_final_stats=1 -artifact_prefix="$artifacts" "${dict[@]}" "${seed[@]}" \
     "$corpus" "$SEEDS/$t" "$ROOT/fuzz/regressions/$t" >"$log" 2>&1
   rc=$?
   set -e
