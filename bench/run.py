@@ -199,10 +199,23 @@ Notes:
 - Peak RSS: liveweight after load + init + the timed inferences, in its own process; ONNX
   Runtime after session creation and inferences (before the second session); PyTorch after
   building the model and inferences.
+- OMP_WAIT_POLICY is left unset by default, as users run: libgomp's threads then spin a while
+  between parallel regions, as ONNX Runtime's own pool does. With `passive` (earlier runs) every
+  parallel region of liveweight and PyTorch waited for sleeping threads to wake while ONNX
+  Runtime's pool kept spinning: MobileNet v2 at 2 threads took 5.3 ms in liveweight with
+  `passive` against 1.9 ms unset (ONNX Runtime 2.2 and 2.0 ms; 2026-11-26, same machine).
 """
 
 
 def write_doc(path, out, text):
+    # The GPU section (scripts/gpu-check.sh's figures, written by hand) is kept as it is.
+    kept = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        at = old.find("\n## GPU")
+        if at >= 0:
+            kept = old[at:]
     with open(path, "w") as f:
         f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
                 " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
@@ -216,7 +229,7 @@ def write_doc(path, out, text):
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
                 "from `lw build`; read file = reading the bundle file into fresh memory. lw-ORT max diff = largest "
-                "absolute difference of the first 8 outputs.\n\n" + text + "\n" + NOTES)
+                "absolute difference of the first 8 outputs.\n\n" + text + "\n" + NOTES + kept)
 
 
 def main():
@@ -229,7 +242,7 @@ def main():
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     # Idle OpenMP workers (liveweight's oneDNN, PyTorch) spin by default; on a shared 2-core
     # machine they steal the cores from everyone. ONNX Runtime's own pool ignores this.
-    p.add_argument("--omp-wait-policy", default="passive", help="OMP_WAIT_POLICY for every peer ('' to leave unset)")
+    p.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY for every peer (default: unset)")
     p.add_argument("--from-json", default=None, help="only render the table and the doc from a results.json")
     args = p.parse_args()
     if args.from_json:
