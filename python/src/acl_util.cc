@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "bindings.h"
+#include "liveweight/memory.h"
 
 namespace py = pybind11;
 
@@ -17,6 +18,14 @@ namespace {
 void* checked_ptr(const PyInt& v, const char* func) {
   if (v.negative || v.overflow) throw py::value_error(std::string(func) + ": ptr must be an address in [0, 2^64)");
   return reinterpret_cast<void*>(static_cast<uintptr_t>(v.magnitude));
+}
+
+// Reading device memory from the host would crash the interpreter; refuse it with a hint.
+void refuse_device_memory(const void* p, const char* func) {
+  if (lw::is_device_pointer(p))
+    throw py::value_error(std::string(func) +
+                          ": ptr is CUDA device memory (acl.rt.malloc on the cuda backend); copy it to host memory "
+                          "with acl.rt.memcpy first");
 }
 
 size_t checked_size(const PyInt& v, const char* func, const char* name) {
@@ -37,6 +46,7 @@ void register_acl_util(py::module_& m) {
         size_t n = checked_size(size, "ptr_to_bytes", "size");
         if (!p && n > 0) throw py::value_error("ptr_to_bytes: ptr is NULL");
         if (n > static_cast<size_t>(PY_SSIZE_T_MAX)) throw py::value_error("ptr_to_bytes: size is too large");
+        refuse_device_memory(p, "ptr_to_bytes");
         return py::bytes(static_cast<const char*>(p), n);
       },
       py::arg("ptr"), py::arg("size"), "Copies size bytes at ptr into a new bytes object.");
@@ -63,6 +73,7 @@ void register_acl_util(py::module_& m) {
           dims.push_back(static_cast<py::ssize_t>(n));
         }
         if (!p && count > 0 && dt.itemsize() > 0) throw py::value_error("ptr_to_numpy: ptr is NULL");
+        refuse_device_memory(p, "ptr_to_numpy");
         // A do-nothing base makes numpy view the memory instead of copying it.
         py::capsule no_owner(p ? p : reinterpret_cast<void*>(1), [](void*) {});
         return py::array(dt, dims, p, no_owner);

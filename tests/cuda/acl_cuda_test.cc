@@ -15,6 +15,7 @@
 #include "acl/acl.h"
 #include "backends/cuda/device.h"
 #include "liveweight/build.h"
+#include "liveweight/memory.h"
 #include "support/test_support.h"
 
 namespace lw {
@@ -40,6 +41,12 @@ TEST(CudaSelection, RefusedWithAClearErrorWithoutAGpu) {
   ASSERT_EQ(unsetenv("LW_BACKEND"), 0);
   // Nothing was left half-initialized: the CPU backend still comes up.
   ASSERT_EQ(aclInit(nullptr), ACL_SUCCESS) << aclGetRecentErrMsg();
+  // On the CPU backend "device" memory is host memory: nothing is device memory.
+  void* p = nullptr;
+  ASSERT_EQ(aclrtMalloc(&p, 64, ACL_MEM_MALLOC_HUGE_FIRST), ACL_SUCCESS);
+  EXPECT_FALSE(is_device_pointer(p));
+  EXPECT_FALSE(is_device_pointer(nullptr));
+  EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
   EXPECT_EQ(aclFinalize(), ACL_SUCCESS);
 }
 
@@ -198,6 +205,8 @@ TEST_F(CudaBundle, DeviceNumbersAndMemory) {
   void* p = nullptr;
   ASSERT_EQ(aclrtMalloc(&p, 1024, ACL_MEM_MALLOC_HUGE_FIRST), ACL_SUCCESS);
   EXPECT_EQ(cuda::pointer_kind(p), cuda::PointerKind::kDevice);
+  EXPECT_TRUE(is_device_pointer(p));
+  EXPECT_TRUE(is_device_pointer(static_cast<uint8_t*>(p) + 100));  // inside the block too
   EXPECT_EQ(aclrtMemset(p, 1024, 0x5a, 1024), ACL_SUCCESS);
   std::vector<uint8_t> back(1024, 0);
   ASSERT_EQ(aclrtMemcpy(back.data(), 1024, p, 1024, ACL_MEMCPY_DEVICE_TO_HOST), ACL_SUCCESS);
@@ -208,6 +217,7 @@ TEST_F(CudaBundle, DeviceNumbersAndMemory) {
   void* h = nullptr;
   ASSERT_EQ(aclrtMallocHost(&h, 4096), ACL_SUCCESS);
   EXPECT_EQ(cuda::pointer_kind(h), cuda::PointerKind::kPinnedHost);
+  EXPECT_FALSE(is_device_pointer(h));
   EXPECT_EQ(aclrtFreeHost(h), ACL_SUCCESS);
 }
 
