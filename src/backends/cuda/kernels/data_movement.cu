@@ -34,22 +34,6 @@ using sc::Unit;
 
 constexpr int64_t kInt32Limit = int64_t{1} << 31;
 
-template <typename K, typename... Args>
-Result<std::unique_ptr<Kernel>> make_kernel(Args&&... args) {
-  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
-}
-
-// A refusal: the runtime then runs the node with the CPU kernel, which either supports the
-// case or reports the precise error.
-template <typename... Parts>
-Status refuse(const KernelSpec& spec, const Parts&... parts) {
-  return kernel_error(spec.node, StatusCode::kOpNotFound, "the CUDA kernel does not support ", parts...);
-}
-
-Status refuse_dtype(const KernelSpec& spec, DType t) {
-  return kernel_error(spec.node, StatusCode::kUnsupportedDtype, "the CUDA kernel does not support type ",
-                      dtype_name(t));
-}
 
 bool present(const KernelSpec& spec, size_t i) {
   return i < spec.inputs.size() && spec.inputs[i].dtype != DType::kUndefined;

@@ -16,6 +16,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernel.h"
+#include "backends/cuda/kernels/kernels.h"
 
 namespace lw::cuda::ew {
 
@@ -230,11 +231,6 @@ struct StdMaxOp {
 };
 
 // ---- host-side helpers ----
-
-template <typename K, typename... Args>
-Result<std::unique_ptr<Kernel>> make_kernel(Args&&... args) {
-  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
-}
 
 inline Status refuse(const ir::Node& node, const char* what, DType t) {
   return kernel_error(node, StatusCode::kUnsupportedDtype, "the CUDA kernel does not support ", dtype_name(t),

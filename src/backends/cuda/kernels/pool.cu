@@ -26,20 +26,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kInt32Limit = int64_t{1} << 31;
 
-template <typename K, typename... Args>
-Result<std::unique_ptr<Kernel>> make_kernel(Args&&... args) {
-  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
-}
-
-template <typename... Parts>
-Status refuse(const KernelSpec& spec, const Parts&... parts) {
-  return kernel_error(spec.node, StatusCode::kOpNotFound, "the CUDA kernel does not support ", parts...);
-}
-
-Status refuse_dtype(const KernelSpec& spec, DType t) {
-  return kernel_error(spec.node, StatusCode::kUnsupportedDtype, "the CUDA kernel does not support type ",
-                      dtype_name(t));
-}
 
 bool all_static(const KernelSpec& spec) {
   for (const auto& t : spec.inputs)
