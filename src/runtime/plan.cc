@@ -4,6 +4,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -22,6 +26,22 @@ void drop_mapped_pages(const void* p, size_t n) {
   uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
   uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+bool profiling() {
+  static const bool on = [] {
+    const char* v = std::getenv("LW_PROFILE");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+// The profile's name for a step: its op, plus what the epilogue pass fused into it.
+std::string profile_key(const ir::Node& n) {
+  std::string key = n.op;
+  std::string act = n.attr_string(passes::kAttrActivation, "");
+  if (!act.empty()) key += "+" + act;
+  return key;
 }
 
 // Layouts are fixed through the store a Plan is created with; Plans otherwise only read it.
@@ -130,7 +150,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       // kernel prefers; every other read of a Variable fixes it to the plain layout.
       auto slot = static_cast<int32_t>(binding[static_cast<size_t>(in)].index);
       // (Gemm/MatMul B stays plain: oneDNN reads it as fast, and a refresh stays a memcpy.)
-      bool packing_op = n.op == "Conv";
+      bool packing_op = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
       bool sole_conv_weight = packing_op && s == 1 && consumers[static_cast<size_t>(in)].size() == 1;
       if (store.layout_fixed(slot)) {
         spec.input_packing[s] = store.layout(slot);
@@ -320,6 +340,20 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
   return Status::ok();
 }
 
+Plan::~Plan() {
+  if (!profiling() || profiled_runs_ == 0) return;
+  std::vector<std::pair<std::string, ProfileEntry>> rows(profile_.begin(), profile_.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.ms > y.second.ms; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.ms;
+  std::fprintf(stderr, "liveweight profile: graph '%s', %llu runs, %.3f ms of steps per run\n", graph_.name.c_str(),
+               static_cast<unsigned long long>(profiled_runs_), total / static_cast<double>(profiled_runs_));
+  for (const auto& r : rows)
+    std::fprintf(stderr, "  %-28s %9.3f ms/run %5.1f%%  %llu steps/run\n", r.first.c_str(),
+                 r.second.ms / static_cast<double>(profiled_runs_), total > 0 ? 100.0 * r.second.ms / total : 0.0,
+                 static_cast<unsigned long long>(r.second.calls / profiled_runs_));
+}
+
 Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& inputs,
                  const std::vector<void*>& outputs, VariableStore::Update* update) const {
   for (int32_t slot : variables_read_)
@@ -375,11 +409,25 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
       out_ptrs[i] = const_cast<void*>(p);
     }
     if (!status.is_ok()) break;
-    status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+    if (profiling()) {
+      auto t0 = std::chrono::steady_clock::now();
+      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      std::lock_guard<std::mutex> lock(profile_mu_);
+      ProfileEntry& e = profile_[profile_key(*s.node)];
+      e.ms += ms;
+      ++e.calls;
+    } else {
+      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+    }
     if (!status.is_ok()) {
       status = with_node_context(status, *s.node);
       break;
     }
+  }
+  if (profiling() && status.is_ok()) {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    ++profiled_runs_;
   }
   if (status.is_ok()) {
     for (const Copy& c : final_copies_) {

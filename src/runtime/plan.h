@@ -4,8 +4,10 @@
 // (run() is const; each run brings its own arena).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/kernel.h"
@@ -27,6 +29,10 @@ struct MappedRange {
 
 class Plan : public ExecutionPlan {
  public:
+  // With LW_PROFILE=1 a Plan times every step of its runs and prints the time per op type to
+  // stderr when it is destroyed (the CUDA plan's LW_CUDA_PROFILE, for the CPU).
+  ~Plan() override;
+
   // `graph` must have static shapes on every value after inference; the Plan keeps a copy.
   // `store` maps Variable names to slots and outlives the Plan.
   // `mapped`: a read-only file mapping that may hold Const data. An Assign from a Const inside
@@ -96,6 +102,14 @@ class Plan : public ExecutionPlan {
 
   mutable std::mutex pool_mu_;
   mutable std::vector<AlignedPtr> arena_pool_;
+
+  struct ProfileEntry {
+    double ms = 0;
+    uint64_t calls = 0;
+  };
+  mutable std::mutex profile_mu_;
+  mutable std::map<std::string, ProfileEntry> profile_;  // op type (+ fused epilogue) -> time
+  mutable uint64_t profiled_runs_ = 0;
 };
 
 }  // namespace lw::rt

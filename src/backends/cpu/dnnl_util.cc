@@ -1,6 +1,10 @@
 #include "backends/cpu/dnnl_util.h"
 
+#include <omp.h>
+
 #include <cstdio>
+
+#include "backends/cpu/blocked_pack.h"
 
 namespace lw::cpu {
 
@@ -21,6 +25,18 @@ dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt) {
   return dnnl::memory::desc(d, dt, strides);
 }
 
+dnnl::memory::format_tag channels_last_tag(size_t rank) {
+  using tag = dnnl::memory::format_tag;
+  return rank == 3 ? tag::nwc : rank == 4 ? tag::nhwc : tag::ndhwc;
+}
+
+dnnl::memory::desc activation_desc(const Dims& dims, Layout layout) {
+  if (layout == Layout::kChannelsLast)
+    return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dnnl::memory::data_type::f32,
+                              channels_last_tag(dims.size()));
+  return plain_desc(dims);
+}
+
 namespace {
 std::string desc_key(const dnnl::memory::desc& md) {
   // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes.
@@ -38,6 +54,13 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
   layout->key = desc_key(packed);
   layout->bytes = packed.get_size();
   layout->native = std::make_shared<dnnl::memory::desc>(packed);
+  if (auto tiles = describe_blocked_2d(plain, packed)) {
+    layout->pack = [p = *tiles](const void* src, void* dst) -> Status {
+      pack_blocked_2d(p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads());
+      return Status::ok();
+    };
+    return layout;
+  }
   auto prim = std::make_shared<dnnl::reorder>(
       dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
   layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {

@@ -20,8 +20,14 @@ dnnl::stream& dnnl_thread_stream();
 // Plain row-major memory descriptor of `dims` (f32 unless told).
 dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
 
-// A PackedLayout whose pack() reorders a tensor from `plain` into `packed` with a oneDNN
-// reorder created here (throws dnnl::error when oneDNN cannot).
+// oneDNN's channels-last tag for an activation of `rank` 3, 4 or 5 (nwc, nhwc, ndhwc).
+dnnl::memory::format_tag channels_last_tag(size_t rank);
+// float32 descriptor of an activation in `layout` (Layout::kChannelsLast: rank 3 to 5).
+dnnl::memory::desc activation_desc(const Dims& dims, Layout layout);
+
+// A PackedLayout whose pack() writes a tensor from `plain` into `packed`: a tile copy for 2-D
+// float32 blocked layouts (blocked_pack.h), else a oneDNN reorder created here (throws
+// dnnl::error when oneDNN cannot). pack() runs on up to omp_get_max_threads() threads.
 std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
 // "node 'x' (Op): oneDNN <what> failed: <status>" for a caught dnnl::error.

@@ -27,14 +27,6 @@ using dt = dnnl::memory::data_type;
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-tag channels_last_tag(size_t rank) { return rank == 3 ? tag::nwc : rank == 4 ? tag::nhwc : tag::ndhwc; }
-
-dnnl::memory::desc activation_desc(const Dims& dims, Layout layout) {
-  if (layout == Layout::kChannelsLast)
-    return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dt::f32, channels_last_tag(dims.size()));
-  return plain_desc(dims);
-}
-
 // One input/output of the primitive: the layout the primitive uses and, where the caller's
 // differs, a reorder through scratch at `offset`.
 struct Port {
