@@ -275,8 +275,9 @@ TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
   EXPECT_TRUE(any_negative_pre) << "the data should exercise the fused Relu";
 }
 
-// Gemm (transB) with its B as a Variable (kept plain by the runtime, so a refresh is a copy)
-// written through Assign, then refreshed; MatMul with a Const B packed by the kernel.
+// Gemm (transB) with its B as a Variable (held in oneDNN's blocked layout, written through
+// blocked_pack's transposing tile copy) written through Assign, then refreshed; MatMul with a
+// Const B packed by the kernel.
 TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   constexpr int64_t m = 8, k = 64, n = 48;
   VariableStore store({{"B", DType::kFloat32, {n, k}, static_cast<uint64_t>(n * k * 4)}});
@@ -402,6 +403,89 @@ TEST(ChannelsLast, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {
   for (float& v : a) v = std::min(std::max(v, bounds[0]), bounds[1]);
   auto want = naive_conv(a, w.w2, w.b2, kC, kC, kH, 3);
   for (float& v : want) v = 1.0f / (1.0f + std::exp(-v));
+  EXPECT_LT(max_diff(got, want), 1e-5f);
+}
+
+// Naive max or average pool over each plane of [c, h, h] (average: padding not counted;
+// ceil_mode = 1 adds the last partial window).
+std::vector<float> naive_pool(const std::vector<float>& x, int64_t c, int64_t h, int64_t k, int64_t s, int64_t pad,
+                              bool max, bool ceil_mode, int64_t* out_h) {
+  int64_t span = h + 2 * pad - k;
+  int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  *out_h = o;
+  std::vector<float> y(static_cast<size_t>(c * o * o));
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t i = 0; i < o; ++i)
+      for (int64_t j = 0; j < o; ++j) {
+        double best = -INFINITY, sum = 0;
+        int64_t count = 0;
+        for (int64_t u = 0; u < k; ++u)
+          for (int64_t v = 0; v < k; ++v) {
+            int64_t ii = i * s + u - pad, jj = j * s + v - pad;
+            if (ii < 0 || jj < 0 || ii >= h || jj >= h) continue;
+            float val = x[static_cast<size_t>((ch * h + ii) * h + jj)];
+            best = std::max(best, double(val));
+            sum += val;
+            ++count;
+          }
+        y[static_cast<size_t>((ch * o + i) * o + j)] = static_cast<float>(max ? best : sum / double(count));
+      }
+  return y;
+}
+
+// Conv -> MaxPool (oneDNN) -> Conv -> AveragePool with ceil_mode (the loop kernel, through
+// plain copies) -> Conv -> GlobalAveragePool: every value before the global pool stays
+// channels-last, and the result matches naive loops.
+TEST(ChannelsLast, FlowsThroughPoolsAndMatchesNaiveLoops) {
+  Weights w;
+  auto w3 = random_vec(kC * kC * 9, 71, 0.1f), b3 = random_vec(kC, 72, 0.1f);
+  constexpr int64_t h0 = 15;
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, h0, h0}));
+  std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  auto conv = [&](ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv, const std::string& name) {
+    return add_op(g, "Conv", {in, g.add_const(name + "_w", tensor(wv, {kC, kC, 3, 3})), g.add_const(name + "_b", tensor(bv, {kC}))},
+                  name, pads);
+  };
+  ir::ValueId c1 = conv(x, w.w1, w.b1, "c1");
+  ir::ValueId p1 = add_op(g, "MaxPool", {c1}, "p1",
+                          {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                           {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  ir::ValueId c2 = conv(p1, w.w2, w.b2, "c2");
+  ir::ValueId p2 = add_op(g, "AveragePool", {c2}, "p2",
+                          {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                           {"ceil_mode", int64_t{1}}});
+  ir::ValueId c3 = conv(p2, w3, b3, "c3");
+  ir::ValueId y = add_op(g, "GlobalAveragePool", {c3}, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  ir::Graph fused = g;
+  passes::fuse_epilogues(fused);
+  auto layout = passes::choose_channels_last(fused);
+  for (ir::ValueId v : {c1, p1, c2, p2, c3}) EXPECT_TRUE(layout[static_cast<size_t>(v)]) << g.value(v).name;
+  EXPECT_FALSE(layout[static_cast<size_t>(y)]);
+
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto xv = random_vec(static_cast<size_t>(kC * h0 * h0), 73);
+  std::vector<float> got(kC);
+  ASSERT_TRUE((*plan)->run(*store.current(), {xv.data()}, {got.data()}, nullptr).is_ok());
+
+  int64_t h1 = 0, h2 = 0;
+  auto a = naive_conv(xv, w.w1, w.b1, kC, kC, h0, 3);
+  a = naive_pool(a, kC, h0, 3, 2, 1, true, false, &h1);
+  ASSERT_EQ(h1, 8);
+  a = naive_conv(a, w.w2, w.b2, kC, kC, h1, 3);
+  a = naive_pool(a, kC, h1, 3, 2, 0, false, true, &h2);
+  ASSERT_EQ(h2, 4);  // ceil_mode: (8 - 3) / 2 rounded up + 1
+  a = naive_conv(a, w3, b3, kC, kC, h2, 3);
+  std::vector<float> want(kC);
+  for (int64_t ch = 0; ch < kC; ++ch) {
+    double sum = 0;
+    for (int64_t i = 0; i < h2 * h2; ++i) sum += a[static_cast<size_t>(ch * h2 * h2 + i)];
+    want[static_cast<size_t>(ch)] = static_cast<float>(sum / double(h2 * h2));
+  }
   EXPECT_LT(max_diff(got, want), 1e-5f);
 }
 

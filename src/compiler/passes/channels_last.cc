@@ -42,23 +42,35 @@ std::vector<int32_t> agnostic_data_inputs(const ir::Graph& g, const ir::Node& n)
   return {};
 }
 
+// Ops whose CPU kernels take their data input (slot 0) and write their output in either layout:
+// convolutions and spatial pools (one output; MaxPool's Indices are plain positions).
+bool layout_aware(const ir::Node& n) {
+  return n.op == "Conv" || ((n.op == "MaxPool" || n.op == "AveragePool") && n.outputs.size() == 1);
+}
+
+// Ops that read channels-last data at slot 0 but always write plain output: the global pools
+// (their [N, C, 1, 1] output is the same bytes in both layouts).
+bool reads_channels_last(const ir::Node& n) { return n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool"; }
+
 }  // namespace
 
 std::vector<bool> choose_channels_last(const ir::Graph& g) {
   std::vector<bool> cl(g.values.size(), false);
   std::vector<std::vector<int32_t>> agnostic(g.nodes.size());
-  // Optimistic start: every 4-D float value a Conv or an agnostic op produces.
+  // Optimistic start: every 4-D float value a layout-aware or an agnostic op produces.
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& n = g.nodes[i];
-    if (n.op != "Conv") agnostic[i] = agnostic_data_inputs(g, n);
-    if ((n.op != "Conv" && agnostic[i].empty()) || n.outputs.size() != 1) continue;
+    const bool aware = layout_aware(n);
+    if (!aware) agnostic[i] = agnostic_data_inputs(g, n);
+    if ((!aware && agnostic[i].empty()) || n.outputs.size() != 1) continue;
     const ir::Value& v = g.value(n.outputs[0]);
     cl[static_cast<size_t>(n.outputs[0])] = v.dtype == DType::kFloat32 && v.shape.rank() == 4 && v.shape.is_static();
   }
   for (ir::ValueId out : g.outputs) cl[static_cast<size_t>(out)] = false;
   auto consumers = g.consumers();
   // Drop values until consistent: an agnostic op's inputs and output agree; every reader of a
-  // channels-last value is a Conv (as X or fused residual) or an agnostic op keeping it.
+  // channels-last value is a Conv (as X or fused residual), a pool (as X) or an agnostic op
+  // keeping it.
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -78,7 +90,8 @@ std::vector<bool> choose_channels_last(const ir::Graph& g) {
       for (auto [c, slot] : consumers[v]) {
         const ir::Node& cn = g.nodes[static_cast<size_t>(c)];
         bool residual = cn.attr_int(kAttrResidual, 0) != 0 && static_cast<size_t>(slot) + 1 == cn.inputs.size();
-        bool conv_ok = cn.op == "Conv" && (slot == 0 || residual);
+        bool conv_ok = (layout_aware(cn) || reads_channels_last(cn)) && (slot == 0 || (cn.op == "Conv" && residual));
+        if (conv_ok && cn.op != "Conv" && g.value(v).shape.rank() != 4) conv_ok = false;
         bool agnostic_ok = false;
         if (!agnostic[static_cast<size_t>(c)].empty() && cl[static_cast<size_t>(cn.outputs[0])])
           for (int32_t s : agnostic[static_cast<size_t>(c)]) agnostic_ok = agnostic_ok || s == slot;

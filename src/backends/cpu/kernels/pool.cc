@@ -1,9 +1,15 @@
 // Pooling kernels: MaxPool (dilations, ceil_mode, optional Indices output), AveragePool
-// (count_include_pad, ceil_mode) and GlobalAveragePool. 1-D and 2-D pools run as 3-D ones
-// with leading unit dims; each (n, c) plane is independent and planes run in parallel.
+// (count_include_pad, ceil_mode) and GlobalAveragePool/GlobalMaxPool.
+//
+// 2-D MaxPool/AveragePool without Indices and without a ceil_mode window past the padding run
+// as oneDNN pooling primitives, in whichever layout (NCHW or channels-last) their input and
+// output have. Everything else runs on the loop kernel here: 1-D and 2-D pools as 3-D ones with
+// leading unit dims, each (n, c) plane independent and planes in parallel; channels-last
+// tensors go through a plain copy in scratch. The global pools read channels-last directly.
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "graph/ops/spatial.h"
@@ -21,15 +27,65 @@ struct PoolGeometry {
 
 enum class PoolKind { kMax, kAverage };
 
+// [n][hw][c] <-> [n][c][hw] for a channels-last tensor and its plain copy.
+void channels_last_to_plain(const float* src, float* dst, int64_t n, int64_t c, int64_t hw, int threads) {
+  parallel_ranges(n * c, threads_for(n * c * hw, 65536, threads), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t i = p / c, ch = p % c;
+      const float* s = src + i * hw * c + ch;
+      float* d = dst + p * hw;
+      for (int64_t k = 0; k < hw; ++k) d[k] = s[k * c];
+    }
+  });
+}
+
+void plain_to_channels_last(const float* src, float* dst, int64_t n, int64_t c, int64_t hw, int threads) {
+  parallel_ranges(n * hw, threads_for(n * c * hw, 65536, threads), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t i = p / hw, k = p % hw;
+      const float* s = src + i * c * hw + k;
+      float* d = dst + p * c;
+      for (int64_t ch = 0; ch < c; ++ch) d[ch] = s[ch * hw];
+    }
+  });
+}
+
 class PoolKernel final : public Kernel {
  public:
-  PoolKernel(PoolGeometry g, PoolKind kind, bool count_include_pad, bool indices, bool column_major, int threads)
+  PoolKernel(PoolGeometry g, PoolKind kind, bool count_include_pad, bool indices, bool column_major, int64_t batch,
+             bool cl_in, bool cl_out, int threads)
       : g_(g), kind_(kind), include_pad_(count_include_pad), indices_(indices), column_major_(column_major),
-        threads_(threads) {}
+        batch_(batch), cl_in_(cl_in), cl_out_(cl_out), threads_(threads) {}
+
+  size_t scratch_bytes() const override {
+    size_t n = 0;
+    if (cl_in_) n += align_up(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+    if (cl_out_) n += align_up(static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float));
+    return n;
+  }
 
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     float* y = static_cast<float*>(r.outputs[0]);
+    auto* scratch = static_cast<uint8_t*>(r.scratch);
+    const int64_t channels = g_.planes / batch_;
+    if (cl_in_) {
+      auto* plain = reinterpret_cast<float*>(scratch);
+      channels_last_to_plain(x, plain, batch_, channels, g_.in_plane(), threads_);
+      x = plain;
+      scratch += align_up(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+    }
+    float* y_user = y;
+    if (cl_out_) y = reinterpret_cast<float*>(scratch);
+    pool_all(x, y, r);
+    if (cl_out_) plain_to_channels_last(y, y_user, batch_, channels, g_.out_plane(), threads_);
+    return Status::ok();
+  }
+
+ private:
+  static size_t align_up(size_t n) { return (n + 63) / 64 * 64; }
+
+  void pool_all(const float* x, float* y, const KernelRun& r) const {
     int64_t* idx = indices_ ? static_cast<int64_t*>(r.outputs[1]) : nullptr;
     const int64_t in_plane = g_.in_plane(), out_plane = g_.out_plane();
     int threads = threads_for(g_.planes * out_plane * g_.k[0] * g_.k[1] * g_.k[2], 65536, threads_);
@@ -41,10 +97,8 @@ class PoolKernel final : public Kernel {
         pool_plane(xp, yp, ip, p * in_plane);
       }
     });
-    return Status::ok();
   }
 
- private:
   // The window positions of output index o along dim `a` that fall inside the input,
   // and (for count_include_pad) how many fall inside the padded extent.
   void window(size_t a, int64_t o, int64_t* first, int64_t* count, int64_t* padded) const {
@@ -124,8 +178,74 @@ class PoolKernel final : public Kernel {
   PoolGeometry g_;
   PoolKind kind_;
   bool include_pad_, indices_, column_major_;
+  int64_t batch_;
+  bool cl_in_, cl_out_;
   int threads_;
 };
+
+// A oneDNN pooling primitive over the caller's layouts.
+class DnnlPoolKernel final : public Kernel {
+ public:
+  DnnlPoolKernel(dnnl::pooling_v2_forward prim, dnnl::memory::desc src, dnnl::memory::desc dst,
+                 dnnl::memory::desc scratch_md, const ir::Node& node)
+      : prim_(std::move(prim)), src_(std::move(src)), dst_(std::move(dst)), scratch_md_(std::move(scratch_md)),
+        scratch_(scratch_md_.get_size()), name_(node.name), op_(node.op) {}
+  size_t scratch_bytes() const override { return scratch_; }
+  Status run(const KernelRun& r) const override {
+    try {
+      const dnnl::engine& eng = dnnl_cpu_engine();
+      dnnl::stream& stream = dnnl_thread_stream();
+      std::unordered_map<int, dnnl::memory> args = {
+          {DNNL_ARG_SRC, dnnl::memory(src_, eng, const_cast<void*>(r.inputs[0]))},
+          {DNNL_ARG_DST, dnnl::memory(dst_, eng, r.outputs[0])}};
+      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
+      prim_.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN pooling failed: ", e.what());
+    }
+    return Status::ok();
+  }
+
+ private:
+  dnnl::pooling_v2_forward prim_;
+  dnnl::memory::desc src_, dst_, scratch_md_;
+  size_t scratch_;
+  std::string name_, op_;
+};
+
+// The oneDNN primitive for a 2-D pool, or null when oneDNN cannot reproduce ONNX here: an
+// Indices output, or a ceil_mode window that reaches past the declared end padding (ONNX
+// and oneDNN count such windows differently for averages).
+std::unique_ptr<Kernel> try_dnnl_pool(const KernelSpec& spec, const PoolGeometry& g, PoolKind kind, bool include_pad,
+                                      const Dims& x, const Dims& y) {
+  if (x.size() != 4 || spec.outputs.size() > 1) return nullptr;
+  dnnl::memory::dims strides, kernel, dilation, pad_l, pad_r;
+  for (size_t a = 1; a < 3; ++a) {
+    const int64_t extent = (g.k[a] - 1) * g.d[a] + 1;
+    if (g.in[a] + g.pb[a] + g.pe[a] < extent) return nullptr;
+    if ((g.in[a] + g.pb[a] + g.pe[a] - extent) / g.s[a] + 1 != g.out[a]) return nullptr;
+    strides.push_back(g.s[a]);
+    kernel.push_back(g.k[a]);
+    dilation.push_back(g.d[a] - 1);  // oneDNN counts the gaps
+    pad_l.push_back(g.pb[a]);
+    pad_r.push_back(g.pe[a]);
+  }
+  try {
+    auto alg = kind == PoolKind::kMax ? dnnl::algorithm::pooling_max
+               : include_pad          ? dnnl::algorithm::pooling_avg_include_padding
+                                      : dnnl::algorithm::pooling_avg_exclude_padding;
+    dnnl::memory::desc src = activation_desc(x, spec.input_layout(0)), dst = activation_desc(y, spec.output_layout(0));
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src, dst, strides, kernel, dilation,
+                                        pad_l, pad_r);
+    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+    return std::make_unique<DnnlPoolKernel>(dnnl::pooling_v2_forward(pd), src, dst, pd.scratchpad_desc(), spec.node);
+  } catch (const dnnl::error&) {
+    return nullptr;  // a geometry oneDNN refuses: the loop kernel does it
+  }
+}
 
 Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
@@ -152,7 +272,12 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   bool include_pad = spec.node.attr_int("count_include_pad", 0) != 0;
   bool indices = kind == PoolKind::kMax && spec.outputs.size() > 1;
   bool column_major = spec.node.attr_int("storage_order", 0) != 0;
-  return make_kernel<PoolKernel>(g, kind, include_pad, indices, column_major, spec.num_threads);
+  const bool cl_in = spec.input_layout(0) == Layout::kChannelsLast, cl_out = spec.output_layout(0) == Layout::kChannelsLast;
+  if ((cl_in || cl_out) && (x.size() != 4 || indices))
+    return kernel_error(spec, StatusCode::kInternal, "channels-last pooling needs a 4-D input and no Indices output");
+  if (auto fast = try_dnnl_pool(spec, g, kind, include_pad, x, spec.outputs[0].shape.dims()))
+    return std::unique_ptr<Kernel>(std::move(fast));
+  return make_kernel<PoolKernel>(g, kind, include_pad, indices, column_major, x[0], cl_in, cl_out, spec.num_threads);
 }
 
 Result<std::unique_ptr<Kernel>> make_max_pool(const KernelSpec& spec) { return make_pool(spec, PoolKind::kMax); }
@@ -160,11 +285,15 @@ Result<std::unique_ptr<Kernel>> make_avg_pool(const KernelSpec& spec) { return m
 
 class GlobalAveragePoolKernel final : public Kernel {
  public:
-  GlobalAveragePoolKernel(int64_t planes, int64_t size, bool max, int threads)
-      : planes_(planes), size_(size), max_(max), threads_(threads) {}
+  GlobalAveragePoolKernel(int64_t planes, int64_t size, bool max, int64_t channels, bool channels_last, int threads)
+      : planes_(planes), size_(size), max_(max), channels_(channels), channels_last_(channels_last), threads_(threads) {}
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     float* y = static_cast<float*>(r.outputs[0]);
+    if (channels_last_) {
+      run_channels_last(x, y);
+      return Status::ok();
+    }
     parallel_ranges(planes_, threads_for(planes_ * size_, 65536, threads_), [&](int64_t b, int64_t e) {
       for (int64_t p = b; p < e; ++p) {
         const float* xp = x + p * size_;
@@ -183,8 +312,37 @@ class GlobalAveragePoolKernel final : public Kernel {
   }
 
  private:
+  // [n][hw][c]: each thread takes a range of channels of one image and walks hw, so the inner
+  // loop runs along contiguous channels. Sums in double like the plain path.
+  void run_channels_last(const float* x, float* y) const {
+    constexpr int64_t kChunk = 64;  // channels per work item
+    const int64_t batch = planes_ / channels_, chunks = (channels_ + kChunk - 1) / kChunk;
+    parallel_ranges(batch * chunks, threads_for(planes_ * size_, 65536, threads_), [&](int64_t b, int64_t e) {
+      double acc[kChunk];
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t n = item / chunks, c0 = item % chunks * kChunk, nc = std::min(kChunk, channels_ - c0);
+        const float* xp = x + n * size_ * channels_ + c0;
+        for (int64_t c = 0; c < nc; ++c) acc[c] = max_ ? -INFINITY : 0.0;
+        for (int64_t i = 0; i < size_; ++i) {
+          const float* row = xp + i * channels_;
+          if (max_) {
+            for (int64_t c = 0; c < nc; ++c) acc[c] = (std::isnan(row[c]) || row[c] > acc[c]) ? row[c] : acc[c];
+          } else {
+            for (int64_t c = 0; c < nc; ++c) acc[c] += row[c];
+          }
+        }
+        float* yp = y + n * channels_ + c0;
+        for (int64_t c = 0; c < nc; ++c)
+          yp[c] = max_ ? static_cast<float>(acc[c])
+                       : (size_ > 0 ? static_cast<float>(acc[c] / static_cast<double>(size_)) : 0.0f);
+      }
+    });
+  }
+
   int64_t planes_, size_;
   bool max_;
+  int64_t channels_;
+  bool channels_last_;
   int threads_;
 };
 
@@ -192,8 +350,11 @@ Result<std::unique_ptr<Kernel>> make_global_avg_pool(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
   const Dims& x = spec.inputs[0].shape.dims();
   if (x.size() < 3) return kernel_error(spec, StatusCode::kInvalidArgument, "X must have rank >= 3");
+  const bool channels_last = spec.input_layout(0) == Layout::kChannelsLast;
+  if (channels_last && x.size() != 4)
+    return kernel_error(spec, StatusCode::kInternal, "channels-last global pooling needs a 4-D input");
   return make_kernel<GlobalAveragePoolKernel>(x[0] * x[1], numel(Dims(x.begin() + 2, x.end())),
-                                              spec.node.op == "GlobalMaxPool", spec.num_threads);
+                                              spec.node.op == "GlobalMaxPool", x[1], channels_last, spec.num_threads);
 }
 
 }  // namespace
