@@ -13,6 +13,7 @@
 
 #include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
+#include "compiler/passes/layernorm_fusion.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan_checks.h"
 
@@ -55,6 +56,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->graph_ = std::move(graph);
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
+  passes::fuse_layernorms(plan->graph_);
   passes::fuse_epilogues(plan->graph_);
   const ir::Graph& g = plan->graph_;
 
