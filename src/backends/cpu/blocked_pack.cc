@@ -143,4 +143,86 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
   }
 }
 
+std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc& plain,
+                                                        const dnnl::memory::desc& packed) {
+  const dnnl_memory_desc_t& s = plain.data;
+  const dnnl_memory_desc_t& d = packed.data;
+  const int nd = s.ndims;
+  if (nd < 2 || d.ndims != nd || s.data_type != dnnl_f32 || d.data_type != dnnl_f32) return std::nullopt;
+  if (s.format_kind != dnnl_blocked || d.format_kind != dnnl_blocked) return std::nullopt;
+  if (s.format_desc.blocking.inner_nblks != 0 || s.offset0 != 0 || s.extra.flags != 0 || d.extra.flags != 0)
+    return std::nullopt;
+  // The source must be dense row-major.
+  int64_t expect = 1;
+  for (int i = nd; i-- > 0;) {
+    if (s.dims[i] <= 0 || s.dims[i] != d.dims[i] || s.format_desc.blocking.strides[i] != expect) return std::nullopt;
+    expect *= s.dims[i];
+  }
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  if (b.inner_nblks > 1 || (b.inner_nblks == 1 && b.inner_idxs[0] != 0)) return std::nullopt;
+  for (int i = 0; i < nd; ++i)
+    if (d.padded_offsets[i] != 0 || (i > 0 && d.padded_dims[i] != d.dims[i])) return std::nullopt;
+  BlockedRowsPacking p;
+  p.rows = d.dims[0];
+  p.padded_rows = d.padded_dims[0];
+  p.block = b.inner_nblks == 1 ? b.inner_blks[0] : 1;
+  if (p.block <= 0 || p.padded_rows % p.block != 0) return std::nullopt;
+  p.block_stride = b.strides[0];
+  p.offset0 = d.offset0;
+  p.cols = expect / p.rows;
+  p.column_offset.resize(static_cast<size_t>(p.cols));
+  for (int64_t j = 0; j < p.cols; ++j) {
+    int64_t rest = j, off = 0;
+    for (int i = nd; i-- > 1;) {
+      off += rest % d.dims[i] * b.strides[i];
+      rest /= d.dims[i];
+    }
+    p.column_offset[static_cast<size_t>(j)] = off;
+  }
+  return p;
+}
+
+void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads) {
+  // Work units: one block of rows by a stretch of columns, so a single block (64 output
+  // channels) still spreads over the threads.
+  constexpr int64_t kCols = 512;
+  const int64_t blocks = p.padded_rows / p.block, col_chunks = (p.cols + kCols - 1) / kCols;
+  const int64_t units = blocks * col_chunks;
+  const int64_t* offset = p.column_offset.data();
+#pragma omp parallel for schedule(static) num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t ob = u / col_chunks, j0 = u % col_chunks * kCols, j1 = std::min(p.cols, j0 + kCols);
+    float* out = dst + p.offset0 + ob * p.block_stride;
+    const int64_t r0 = ob * p.block;
+    if (p.block == 1) {  // unblocked: a permuted copy of one row
+      const float* row = src + r0 * p.cols;
+      for (int64_t j = j0; j < j1; ++j) out[offset[j]] = row[j];
+      continue;
+    }
+    const int64_t valid = std::min(p.block, p.rows - r0);
+    const int64_t r4 = p.block % 4 == 0 ? valid / 4 * 4 : 0;
+    const int64_t j4 = j0 + (j1 - j0) / 4 * 4;
+    for (int64_t r = 0; r < r4; r += 4) {
+      const float* s0 = src + (r0 + r) * p.cols;
+      for (int64_t j = j0; j < j4; j += 4) {
+        __m128 x0 = _mm_loadu_ps(s0 + j), x1 = _mm_loadu_ps(s0 + p.cols + j);
+        __m128 x2 = _mm_loadu_ps(s0 + 2 * p.cols + j), x3 = _mm_loadu_ps(s0 + 3 * p.cols + j);
+        _MM_TRANSPOSE4_PS(x0, x1, x2, x3);  // now x_k holds column j + k of rows r..r+3
+        _mm_storeu_ps(out + offset[j] + r, x0);
+        _mm_storeu_ps(out + offset[j + 1] + r, x1);
+        _mm_storeu_ps(out + offset[j + 2] + r, x2);
+        _mm_storeu_ps(out + offset[j + 3] + r, x3);
+      }
+      for (int64_t k = 0; k < 4; ++k)
+        for (int64_t j = j4; j < j1; ++j) out[offset[j] + r + k] = s0[k * p.cols + j];
+    }
+    for (int64_t r = r4; r < valid; ++r) {
+      const float* row = src + (r0 + r) * p.cols;
+      for (int64_t j = j0; j < j1; ++j) out[offset[j] + r] = row[j];
+    }
+    for (int64_t r = std::max<int64_t>(valid, 0); r < p.block; ++r)  // padding rows
+      for (int64_t j = j0; j < j1; ++j) out[offset[j] + r] = 0.0f;
+  }
+}
+
 }  // namespace lw::cpu

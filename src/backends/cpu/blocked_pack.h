@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -34,5 +35,28 @@ std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& pl
 // Writes `src` (laid out as p's plain source) into `dst` (p's packed layout, padding zeroed),
 // on up to `threads` OpenMP threads. Thread-safe.
 void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads);
+
+// Convolution weights: oneDNN's layouts for them block only the first dim (output channels, or
+// groups for a depthwise conv) and permute the others: Acdb64a ([O/64][H][W][I][64]),
+// debcA16a, acdb (no block). Seen as a matrix of rows o (dim 0) by columns j (the other dims,
+// flattened in the plain source's order), every such layout puts element (o, j) at
+//   offset0 + (o / block) * block_stride + column_offset[j] + o % block,
+// so one routine packs them all: 4 x 4 transposes from 4 source rows at a time.
+struct BlockedRowsPacking {
+  int64_t rows = 0, cols = 0;   // the plain source is rows x cols, row-major
+  int64_t padded_rows = 0;      // rows rounded up to the block; padding is zeroed
+  int64_t block = 1;            // 1: dim 0 not blocked
+  int64_t block_stride = 0;     // destination stride of one block of rows (or of one row, unblocked)
+  int64_t offset0 = 0;
+  std::vector<int64_t> column_offset;  // per column j
+};
+
+// The packing from a dense row-major `plain` into `packed` when `packed` is float32 with at most
+// one inner block, on dim 0, no padding on the other dims and no extra data; nullopt otherwise.
+std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc& plain,
+                                                        const dnnl::memory::desc& packed);
+
+// Writes `src` into `dst` (padding zeroed) on up to `threads` OpenMP threads. Thread-safe.
+void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads);
 
 }  // namespace lw::cpu

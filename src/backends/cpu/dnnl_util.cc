@@ -61,6 +61,13 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
     };
     return layout;
   }
+  if (auto rows = describe_blocked_rows(plain, packed)) {
+    layout->pack = [p = std::make_shared<const BlockedRowsPacking>(std::move(*rows))](const void* src, void* dst) -> Status {
+      pack_blocked_rows(*p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads());
+      return Status::ok();
+    };
+    return layout;
+  }
   auto prim = std::make_shared<dnnl::reorder>(
       dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
   layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {

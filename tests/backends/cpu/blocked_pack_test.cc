@@ -1,6 +1,7 @@
-// blocked_pack (the tile copy that writes Gemm/MatMul weights into oneDNN's blocked layout)
-// against oneDNN's own reorder into the same layout, byte for byte: sizes that are and are not
-// multiples of the blocks (padding must be zeros), plain and transposed sources, 1 and 2 threads.
+// blocked_pack (the tile copies that write Gemm/MatMul and convolution weights into oneDNN's
+// blocked layouts) against oneDNN's own reorder into the same layout, byte for byte: sizes that
+// are and are not multiples of the blocks (padding must be zeros), plain and transposed
+// sources, 1 and 2 threads.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -9,6 +10,7 @@
 
 #include "backends/cpu/blocked_pack.h"
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/kernel_util.h"
 
 namespace lw::cpu {
 namespace {
@@ -51,6 +53,52 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
   EXPECT_GE(checked, 8) << "too few shapes took the tile copy for this test to mean anything";
 }
 
+// Convolution weight layouts (one block on dim 0, the other dims permuted): OIhw into the
+// layouts oneDNN picks for AVX-512 convolutions, a padded block, a grouped (5-D) depthwise
+// layout and an unblocked permutation.
+TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
+  using tag = dnnl::memory::format_tag;
+  struct Case {
+    Dims dims;
+    dnnl::memory::desc packed;
+  };
+  auto with_tag = [](Dims d, tag t) {
+    return Case{d, dnnl::memory::desc(dnnl::memory::dims(d.begin(), d.end()), dt::f32, t)};
+  };
+  std::vector<Case> cases = {with_tag({64, 32, 3, 3}, tag::Acdb64a), with_tag({128, 64, 1, 1}, tag::Acdb32a),
+                             with_tag({80, 24, 1, 1}, tag::Acdb48a), with_tag({50, 7, 3, 3}, tag::Acdb16a),
+                             with_tag({64, 3, 7, 7}, tag::Acdb64a),  with_tag({16, 8, 3, 3}, tag::acdb),
+                             with_tag({33, 5, 2, 2}, tag::Acdb16a)};
+  // Depthwise: the layout oneDNN's own depthwise convolution asks for (debcA16a on AVX-512).
+  for (int64_t ch : {32, 24}) {
+    dnnl::memory::desc x({1, ch, 8, 8}, dt::f32, tag::nhwc), y({1, ch, 8, 8}, dt::f32, tag::nhwc);
+    dnnl::memory::desc w({ch, 1, 1, 3, 3}, dt::f32, tag::any);
+    dnnl::convolution_forward::desc conv(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x, w,
+                                         y, {1, 1}, {1, 1}, {1, 1});
+    cases.push_back({{ch, 1, 1, 3, 3}, dnnl::convolution_forward::primitive_desc(conv, dnnl_cpu_engine()).weights_desc()});
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (const Case& c : cases) {
+    dnnl::memory::desc plain = plain_desc(c.dims);
+    const dnnl::memory::desc& packed = c.packed;
+    auto rows = describe_blocked_rows(plain, packed);
+    ASSERT_TRUE(rows.has_value()) << Shape(c.dims).to_string();
+    std::vector<float> src(static_cast<size_t>(numel(c.dims)));
+    for (float& v : src) v = dist(rng);
+    std::vector<float> want(packed.get_size() / sizeof(float), 7.0f);
+    dnnl::memory ms(plain, dnnl_cpu_engine(), src.data()), md(packed, dnnl_cpu_engine(), want.data());
+    dnnl::reorder(ms, md).execute(dnnl_thread_stream(), ms, md);
+    dnnl_thread_stream().wait();
+    for (int threads : {1, 2}) {
+      std::vector<float> got(want.size(), 7.0f);
+      pack_blocked_rows(*rows, src.data(), got.data(), threads);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << Shape(c.dims).to_string() << ", " << threads << " threads";
+    }
+  }
+}
+
 TEST(BlockedPack, DeclinesLayoutsItDoesNotHandle) {
   // Plain to plain (no blocks), 4-D, and a plain source that is itself blocked.
   EXPECT_FALSE(describe_blocked_2d(plain_desc({8, 8}), plain_desc({8, 8})).has_value());
@@ -58,6 +106,10 @@ TEST(BlockedPack, DeclinesLayoutsItDoesNotHandle) {
   EXPECT_FALSE(describe_blocked_2d(plain_desc({16, 16, 3, 3}), conv_w).has_value());
   dnnl::memory::desc packed = matmul_b_layout(8, 64, 64);
   EXPECT_FALSE(describe_blocked_2d(packed, packed).has_value());
+  // Two blocks, or a block on another dim than the first: not a row layout.
+  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 16, 3, 3}), conv_w).has_value());
+  dnnl::memory::desc in_blocked({16, 32, 3, 3}, dt::f32, dnnl::memory::format_tag::aBcd16b);
+  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 32, 3, 3}), in_blocked).has_value());
 }
 
 }  // namespace
