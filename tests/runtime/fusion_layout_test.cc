@@ -362,6 +362,47 @@ TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {
   }
 }
 
+// MatMul -> Add(bias, either operand order) -> Relu becomes one MatMul with a bias and a Relu
+// when the backend asks for it (the CPU plan does), and matches a naive loop; a bias that is
+// not a row vector stays a separate Add.
+TEST(FusedPlan, MatMulBiasReluMatchesNaiveLoop) {
+  for (bool bias_first : {false, true}) {
+    ir::Graph g;
+    ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(Dims{2, 3, 5}));
+    auto bv = random_vec(5 * 6, 81), cv = random_vec(6, 82);
+    ir::ValueId mm = add_op(g, "MatMul", {a, g.add_const("b", tensor(bv, {5, 6}))}, "mm");
+    ir::ValueId c = g.add_const("c", tensor(cv, {6}));
+    ir::ValueId s = add_op(g, "Add", bias_first ? std::vector<ir::ValueId>{c, mm} : std::vector<ir::ValueId>{mm, c}, "s");
+    ir::ValueId r = add_op(g, "Relu", {s}, "r");
+    g.outputs = {r};
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    ir::Graph fused = g, unfused = g;
+    EXPECT_EQ(passes::fuse_epilogues(fused, {.matmul_bias = true}), 2);
+    EXPECT_EQ(passes::fuse_epilogues(unfused), 0) << "without the option the Add blocks the chain";
+    VariableStore store({});
+    auto plan = Plan::create(g, store, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+    auto av = random_vec(2 * 3 * 5, 83);
+    std::vector<float> got(2 * 3 * 6), want(got.size());
+    ASSERT_TRUE((*plan)->run(*store.current(), {av.data()}, {got.data()}, nullptr).is_ok());
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 6; ++j) {
+        double acc = cv[static_cast<size_t>(j)];
+        for (int64_t q = 0; q < 5; ++q) acc += double(av[static_cast<size_t>(i * 5 + q)]) * bv[static_cast<size_t>(q * 6 + j)];
+        want[static_cast<size_t>(i * 6 + j)] = std::max(static_cast<float>(acc), 0.0f);
+      }
+    EXPECT_LT(max_diff(got, want), 1e-5f);
+  }
+  // A [3, 6] addend is not a row bias: the Add stays.
+  ir::Graph g;
+  ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(Dims{3, 5}));
+  ir::ValueId mm = add_op(g, "MatMul", {a, g.add_const("b", tensor(random_vec(30, 84), {5, 6}))}, "mm");
+  ir::ValueId s = add_op(g, "Add", {mm, g.add_const("c", tensor(random_vec(18, 85), {3, 6}))}, "s");
+  g.outputs = {s};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  EXPECT_EQ(passes::fuse_epilogues(g, {.matmul_bias = true}), 0);
+}
+
 // Conv -> Clip(bounds are Variables, so not fused) -> Conv -> Sigmoid (output): the Clip
 // passes the channels-last layout through; the graph output stays plain.
 TEST(ChannelsLast, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {

@@ -21,7 +21,19 @@ bool const_scalar(const ir::Graph& g, ir::ValueId v, float* out) {
 
 }  // namespace
 
-int fuse_epilogues(ir::Graph& g) {
+// The bias `v` of an Add after a MatMul producing `out`: float32, static, [N] or [1, .., 1, N]
+// where N is out's last dim.
+bool is_row_bias(const ir::Graph& g, ir::ValueId v, const Shape& out) {
+  const ir::Value& b = g.value(v);
+  if (b.dtype != DType::kFloat32 || !b.shape.is_static() || !out.is_static() || out.rank() < 1) return false;
+  const Dims& d = b.shape.dims();
+  if (d.empty() || d.size() > out.dims().size() || d.back() != out.dims().back()) return false;
+  for (size_t i = 0; i + 1 < d.size(); ++i)
+    if (d[i] != 1) return false;
+  return true;
+}
+
+int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
   auto consumers = g.consumers();
   std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
   // The single consumer node of v, or -1.
@@ -35,7 +47,8 @@ int fuse_epilogues(ir::Graph& g) {
     const std::string op = g.nodes[i].op;
     bool is_conv = op == "Conv";
     if (!is_conv && op != "Gemm" && op != "MatMul") continue;
-    if (g.nodes[i].outputs.size() != 1 || g.nodes[i].has_attr(kAttrResidual) || g.nodes[i].has_attr(kAttrActivation))
+    if (g.nodes[i].outputs.size() != 1 || g.nodes[i].has_attr(kAttrResidual) || g.nodes[i].has_attr(kAttrActivation) ||
+        g.nodes[i].has_attr(kAttrBias))
       continue;  // already fused (it moved forward)
     ir::Node node = g.nodes[i];
     ir::ValueId cur = node.outputs[0];
@@ -54,6 +67,20 @@ int fuse_epilogues(ir::Graph& g) {
         while (node.inputs.size() < 3) node.inputs.push_back(ir::kNoValue);
         node.inputs.push_back(other);
         node.attrs[kAttrResidual] = int64_t{1};
+        absorbed.push_back(at);
+        at = next;
+        cur = add.outputs[0];
+        next = only_consumer(cur);
+      }
+    }
+    if (options.matmul_bias && op == "MatMul" && node.inputs.size() == 2 && next >= 0 &&
+        g.nodes[static_cast<size_t>(next)].op == "Add" && g.nodes[static_cast<size_t>(next)].inputs.size() == 2) {
+      const ir::Node& add = g.nodes[static_cast<size_t>(next)];
+      ir::ValueId other = add.inputs[0] == cur ? add.inputs[1] : add.inputs[0];
+      if (other != cur && is_row_bias(g, other, g.value(cur).shape) &&
+          g.value(add.outputs[0]).shape == g.value(cur).shape) {
+        node.inputs.push_back(other);
+        node.attrs[kAttrBias] = int64_t{1};
         absorbed.push_back(at);
         at = next;
         cur = add.outputs[0];

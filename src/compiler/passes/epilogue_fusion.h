@@ -1,10 +1,12 @@
-// Epilogue fusion: Conv -> [Add residual] -> [Relu | Clip] and Gemm/MatMul -> [Relu | Clip]
-// chains become one node, so the convolution or matmul applies them while its result is still
+// Epilogue fusion: Conv -> [Add residual] -> [Relu | Clip], Gemm -> [Relu | Clip] and
+// MatMul -> [Add bias] -> [Relu | Clip] chains become one node, so the convolution or matmul applies them while its result is still
 // in registers/cache (oneDNN post-ops). Runs on a graph the runtime prepares (types inferred);
 // the rewritten graph is only meant for the CPU kernels, not for saving.
 //
 // The fused node keeps its op and gets internal attributes the kernels read:
 //   kAttrResidual (int 1): the node has one extra, last input added to its result;
+//   kAttrBias (int 1): a MatMul has a third input, a bias of shape [N] (or [1, .., 1, N]) added
+//     to every row of its [.., M, N] result (only with EpilogueOptions::matmul_bias);
 //   kAttrActivation (string "Relu" or "Clip"), with kAttrClipMin/kAttrClipMax (floats) for Clip.
 // It moves to the position of the last node of its chain (all its inputs are computed by then);
 // the other nodes of the chain become kOpFusedAway with no inputs or outputs.
@@ -16,6 +18,7 @@ namespace lw::passes {
 
 inline constexpr const char* kOpFusedAway = "_lw_fused_away";
 inline constexpr const char* kAttrResidual = "_lw_residual";
+inline constexpr const char* kAttrBias = "_lw_bias";
 inline constexpr const char* kAttrActivation = "_lw_activation";
 inline constexpr const char* kAttrClipMin = "_lw_clip_min";
 inline constexpr const char* kAttrClipMax = "_lw_clip_max";
@@ -23,6 +26,11 @@ inline constexpr const char* kAttrClipMax = "_lw_clip_max";
 // Rewrites `g` in place; returns how many nodes were fused away. A chain is fused only where
 // each intermediate value has exactly one consumer and is not a graph output, the Add adds two
 // float tensors of the same static shape, and Clip's bounds are constants.
-int fuse_epilogues(ir::Graph& g);
+struct EpilogueOptions {
+  // Fold a bias Add into a MatMul (kAttrBias). Only for backends whose MatMul kernel reads it
+  // (the CPU backend's does; the CUDA backend's does not).
+  bool matmul_bias = false;
+};
+int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options = {});
 
 }  // namespace lw::passes

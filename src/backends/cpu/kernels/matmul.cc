@@ -1,6 +1,6 @@
-// MatMul (numpy semantics, batch broadcast) and Gemm (transA/transB, alpha, beta, C
-// broadcast) through oneDNN's matmul primitive. Weights stay in their plain ONNX layout
-// because they may be refreshed between runs. Gemm's C goes in as the primitive's bias when
+// MatMul (numpy semantics, batch broadcast; a bias Add fused by the epilogue pass) and Gemm
+// (transA/transB, alpha, beta, C broadcast) through oneDNN's matmul primitive. A 2-D B that is
+// a Const, or a weight read by this node alone, is held in oneDNN's preferred blocked layout. Gemm's C goes in as the primitive's bias when
 // alpha = beta = 1; otherwise it is broadcast into the output first and folded in by a sum
 // post-op scaled by beta, with alpha as the output scale.
 #include <cfloat>
@@ -203,6 +203,16 @@ Result<std::unique_ptr<Kernel>> make_matmul(const KernelSpec& spec) {
   s.a = plain_desc(a);
   s.b = plain_desc(b);
   s.dst = plain_desc(dst);
+  if (spec.node.attr_int(passes::kAttrBias, 0) != 0) {
+    // A fused bias [N] (compiler/passes/epilogue_fusion.h) as the primitive's bias, broadcast
+    // over the rows.
+    if (spec.inputs.size() < 3 || spec.inputs[2].dtype != DType::kFloat32 || numel(spec.inputs[2].shape.dims()) != dst.back())
+      return kernel_error(spec, StatusCode::kInternal, "fused MatMul bias must be float32 with ", dst.back(), " elements");
+    Dims bias(dst.size(), 1);
+    bias.back() = dst.back();
+    s.has_bias = true;
+    s.bias = plain_desc(bias);
+  }
   s.c_plan = make_strided_plan(dst, {Dims(dst.size(), 0)});
   LW_RETURN_IF_ERROR(read_fused_activation(spec, &s));
   return build(spec, std::move(s), dst, a[r - 1]);
