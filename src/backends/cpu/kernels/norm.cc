@@ -173,7 +173,9 @@ class LayerNormKernel final : public Kernel {
  public:
   LayerNormKernel(int64_t rows, int64_t cols, Dims scale_strides, Dims bias_strides, Dims tail, float eps, int threads)
       : rows_(rows), cols_(cols), scale_idx_(expand(scale_strides, tail)), bias_idx_(expand(bias_strides, tail)),
-        eps_(eps), threads_(threads) {}
+        eps_(eps), threads_(threads),
+        dense_params_(static_cast<int64_t>(scale_idx_.size()) == cols_ && identity(scale_idx_) &&
+                      (bias_idx_.empty() || identity(bias_idx_))) {}
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     const float* scale = static_cast<const float*>(r.inputs[1]);
@@ -181,6 +183,10 @@ class LayerNormKernel final : public Kernel {
     float* y = static_cast<float*>(r.outputs[0]);
     float* mean_out = n_outputs_ > 1 ? static_cast<float*>(r.outputs[1]) : nullptr;
     float* inv_out = n_outputs_ > 2 ? static_cast<float*>(r.outputs[2]) : nullptr;
+    if (dense_params_ && !mean_out && !inv_out) {
+      run_dense(x, scale, bias, y);
+      return Status::ok();
+    }
     parallel_ranges(rows_, threads_for(rows_ * cols_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
         const float* xp = x + row * cols_;
@@ -206,6 +212,50 @@ class LayerNormKernel final : public Kernel {
   void set_outputs(size_t n) { n_outputs_ = n; }
 
  private:
+  // Scale and B read element k at k (one value per column, the common case): float loops the
+  // compiler vectorises, with kLanes partial sums per pass so a row's sum does not lose
+  // precision through one long serial accumulation (the double loop above cost 0.5 us per
+  // row of 512).
+  void run_dense(const float* x, const float* scale, const float* bias, float* y) const {
+    constexpr int64_t kLanes = 16;
+    parallel_ranges(rows_, threads_for(rows_ * cols_, 16384, threads_), [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const float* xp = x + row * cols_;
+        float* yp = y + row * cols_;
+        float part[kLanes] = {};
+        int64_t k = 0;
+        for (; k + kLanes <= cols_; k += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l) part[l] += xp[k + l];
+        double sum = 0.0;
+        for (int64_t l = 0; l < kLanes; ++l) sum += part[l];
+        for (; k < cols_; ++k) sum += xp[k];
+        const float mean = static_cast<float>(sum / static_cast<double>(cols_));
+        float sq[kLanes] = {};
+        k = 0;
+        for (; k + kLanes <= cols_; k += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l) {
+            const float d = xp[k + l] - mean;
+            sq[l] += d * d;
+          }
+        double var = 0.0;
+        for (int64_t l = 0; l < kLanes; ++l) var += sq[l];
+        for (; k < cols_; ++k) var += static_cast<double>(xp[k] - mean) * (xp[k] - mean);
+        const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(cols_) + eps_));
+        if (bias) {
+          for (k = 0; k < cols_; ++k) yp[k] = (xp[k] - mean) * inv * scale[k] + bias[k];
+        } else {
+          for (k = 0; k < cols_; ++k) yp[k] = (xp[k] - mean) * inv * scale[k];
+        }
+      }
+    });
+  }
+
+  static bool identity(const Dims& idx) {
+    for (size_t k = 0; k < idx.size(); ++k)
+      if (idx[k] != static_cast<int64_t>(k)) return false;
+    return true;
+  }
+
   // Per column of the normalized row, the element of a broadcast parameter it reads.
   static Dims expand(const Dims& strides, const Dims& tail) {
     if (strides.empty()) return {};
@@ -225,6 +275,7 @@ class LayerNormKernel final : public Kernel {
   Dims scale_idx_, bias_idx_;
   float eps_;
   int threads_;
+  bool dense_params_;
   size_t n_outputs_ = 1;
 };
 
