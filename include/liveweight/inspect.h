@@ -41,6 +41,9 @@ struct ModelSummary {
   bool is_bundle = true;
   std::string producer;
   uint64_t file_bytes = 0;
+  // Session::version() of the session whose weights the init graph holds (Session::save wrote
+  // the file); 0 for a bundle as built.
+  uint64_t weights_version = 0;
   std::vector<GraphSummary> graphs;
   std::vector<VariableSummary> variables;
 };

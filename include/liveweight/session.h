@@ -3,7 +3,7 @@
 // first use if aclInit was not called), so a bundle opened here is also visible to C API calls
 // by bundle_id().
 //
-// Thread-safety: infer() and update() may be called from several threads at once; each
+// Thread-safety: infer(), update() and save() may be called from several threads at once; each
 // inference uses the weights current when it starts (an update publishes all its weights at
 // once or none). close() must not race with other calls on the same Session.
 #pragma once
@@ -91,6 +91,18 @@ class LW_API Session {
   // returns that new number. rollback() without an argument restores the newest kept version.
   Result<uint64_t> rollback(uint64_t version);
   Result<uint64_t> rollback();
+  // Saves the current weights as a checkpoint: writes to `path` a copy of the bundle file whose
+  // weight-init graph holds every weight's current value, so init() on a session opened from
+  // the file restores these weights exactly. A bundle built without an init graph gains one
+  // right after the inference graph ([inference, init, update], as `lw build` writes).
+  // The file records the version it holds (`lw inspect` shows it as weights_version); a session
+  // opened from it counts its own updates from 0 again. May run concurrently with infer() and
+  // update(): it reads one weight version, so the file holds exactly that version, never a mix
+  // (in in-place mode an update waits for the copy). kInvalidArgument naming the Variables when
+  // a weight was never written (no init or update yet); kWriteFile naming `path` when it cannot
+  // be written (written through `path`.tmp and a rename, so a reader never sees a half-written
+  // file; two saves to one path at once race on that .tmp file: give them different paths).
+  Status save(const std::string& path) const;
   const std::vector<WeightInfo>& weights() const { return weights_; }
   const std::vector<TensorSpec>& inputs() const { return inputs_; }
   const std::vector<TensorSpec>& outputs() const { return outputs_; }

@@ -110,6 +110,18 @@ class Bundle:
             prepared[name] = _as_array(value, v.dtype if v is not None else None)
         self._native.update(prepared)
 
+    def save(self, path) -> None:
+        """Saves the current weights as a checkpoint: writes to ``path`` a copy of the bundle file
+        whose weight-init graph holds every weight's current value (a bundle built with
+        ``init=False`` gains one), so ``init()`` on ``Bundle(path)`` restores them exactly.
+
+        The file records this bundle's ``version`` (``lw inspect`` shows it as weights_version); a
+        Bundle opened from it counts its own updates from 0. May run while other threads infer or
+        update: the file holds exactly one version. Raises liveweight.Error when a weight was never
+        written (no init() or update() yet; the message names it) or the path cannot be written.
+        """
+        self._native.save(os.fspath(path))
+
     # ---- facts ----
     @property
     def version(self) -> int:

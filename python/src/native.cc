@@ -139,6 +139,16 @@ class NativeBundle {
     return *r;
   }
 
+  void save(const std::string& path) {
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      std::shared_lock lock(mu_);
+      st = session_->save(path);
+    }
+    throw_if_error(st);
+  }
+
   py::list weights() {
     std::shared_lock lock(mu_);
     py::list out;
@@ -219,6 +229,7 @@ void register_native(py::module_& m) {
       .def("infer", &NativeBundle::infer, py::arg("inputs"))
       .def("update", &NativeBundle::update, py::arg("weights"))
       .def("version", &NativeBundle::version)
+      .def("save", &NativeBundle::save, py::arg("path"))
       .def("weights", &NativeBundle::weights, "[(name, source, dtype code, dims, bytes)]")
       .def("inputs", &NativeBundle::inputs, "[(name, dtype code, dims)]")
       .def("outputs", &NativeBundle::outputs, "[(name, dtype code, dims)]")

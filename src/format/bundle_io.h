@@ -12,7 +12,8 @@ namespace lw::format {
 
 inline constexpr char kMagic[8] = {'L', 'W', 'B', 'U', 'N', 'D', 'L', 'E'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+// 1.1: Program.weights_version (readers of 1.0 ignore it).
+inline constexpr uint16_t kFormatMinor = 1;
 inline constexpr size_t kHeaderSize = 64;
 inline constexpr size_t kSegmentAlign = 64;
 

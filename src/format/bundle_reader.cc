@@ -48,6 +48,7 @@ class ProgramReader {
                    ") disagrees with the program's (", model.is_bundle, ")");
     LW_RETURN_IF_ERROR(spend(program_.producer() ? program_.producer()->size() : 0, "producer"));
     model.producer = fb_string(program_.producer());
+    model.weights_version = program_.weights_version();  // absent (files before 1.1): 0
     LW_RETURN_IF_ERROR(read_segments());
     LW_RETURN_IF_ERROR(read_constants());
     LW_RETURN_IF_ERROR(read_variables(model));

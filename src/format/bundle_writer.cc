@@ -144,6 +144,7 @@ class ProgramBuilder {
     pb.add_constants(constants_vec);
     pb.add_segments(segments_vec);
     pb.add_is_bundle(model.is_bundle);
+    pb.add_weights_version(model.weights_version);
     fbs::FinishProgramBuffer(fbb_, pb.Finish());
     return std::vector<uint8_t>(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
   }

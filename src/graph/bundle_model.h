@@ -33,6 +33,9 @@ struct BundleModel {
   std::string producer = "liveweight";
   std::vector<GraphEntry> graphs;       // index = position in the build list
   std::vector<VariableDesc> variables;  // every Variable named by any graph, once
+  // The version (Session::version()) of the session whose weights this file's init graph holds,
+  // when Session::save wrote it; 0 for a bundle as built (and in files older than the field).
+  uint64_t weights_version = 0;
 };
 
 // Checks the cross-graph rules: each graph verifies, every Variable node of every graph has

@@ -18,6 +18,7 @@ Result<std::shared_ptr<Bundle>> Bundle::create(uint32_t id, ir::BundleModel mode
   std::shared_ptr<Bundle> b(new Bundle());
   b->id_ = id;
   b->file_ = std::move(file);
+  b->device_ = device;
   b->variables_ = model.variables;
   LW_ASSIGN_OR_RETURN(std::vector<VariableSlot> slots, variable_slots(model.variables));
   b->store_ = std::make_shared<VariableStore>(std::move(slots), store_options);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/blob.h"
@@ -27,10 +28,21 @@ class Bundle {
   const std::shared_ptr<VariableStore>& store() const { return store_; }
   const std::vector<ir::VariableDesc>& variables() const { return variables_; }
 
+  // Writes a copy of this bundle's file to `path` whose weight-init graph holds the current
+  // weights (Session::save): the file's graphs are re-read from its own bytes, the init graph
+  // (role kWeightInit; every one, if several) is replaced by Const -> Variable -> Assign per
+  // Variable holding its current value in the plain row-major layout, or inserted right after
+  // the inference graph when the bundle has none; weights_version is the version saved.
+  // One snapshot is read (shared with the gate in in-place mode), so the file holds exactly one
+  // version even while updates run. kInvalidArgument naming the Variables never written;
+  // the writer's kWriteFile naming `path`. Thread-safe.
+  Status save(const std::string& path) const;
+
  private:
   Bundle() = default;
   uint32_t id_ = 0;
   Blob file_;
+  DeviceOptions device_;
   std::vector<ir::VariableDesc> variables_;
   std::shared_ptr<VariableStore> store_;
   std::vector<std::shared_ptr<Model>> models_;

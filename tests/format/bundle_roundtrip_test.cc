@@ -35,6 +35,40 @@ TEST(BundleRoundTrip, EveryFieldSurvives) {
   EXPECT_EQ(*bytes, *again);
 }
 
+TEST(BundleRoundTrip, WeightsVersionSurvives) {
+  ir::BundleModel model = make_sample_bundle();
+  model.weights_version = (uint64_t{1} << 40) + 3;  // all 64 bits are kept
+  auto bytes = write_bundle(model);
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  auto read = read_bundle(blob_of_bytes(*bytes));
+  ASSERT_TRUE(read.is_ok()) << read.status().message();
+  EXPECT_EQ(read->weights_version, model.weights_version);
+  expect_models_equal(model, *read);
+}
+
+// A format 1.0 file (written before Program.weights_version existed) reads as version 0.
+TEST(BundleRoundTrip, FileWithoutWeightsVersionReadsAsZero) {
+  ir::BundleModel model = make_sample_bundle();
+  ASSERT_EQ(model.weights_version, 0u);
+  auto bytes = write_bundle(model);
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  // FlatBuffers leaves a field at its default out of the table, so the program is what a 1.0
+  // writer wrote; make the header say 1.0 as well.
+  const auto* program = fb::GetProgram(bytes->data() + kHeaderSize);
+  EXPECT_FALSE(reinterpret_cast<const flatbuffers::Table*>(program)->CheckField(fb::Program::VT_WEIGHTS_VERSION));
+  (*bytes)[kHeaderMinorOffset] = 0;
+  (*bytes)[kHeaderMinorOffset + 1] = 0;
+  uint32_t crc = header_crc(bytes->data());
+  std::memcpy(bytes->data() + kHeaderCrcOffset, &crc, 4);
+  auto h = decode_header(bytes->data(), bytes->size());
+  ASSERT_TRUE(h.is_ok()) << h.status().message();
+  EXPECT_EQ(h->minor, 0);
+  auto read = read_bundle(blob_of_bytes(*bytes));
+  ASSERT_TRUE(read.is_ok()) << read.status().message();
+  EXPECT_EQ(read->weights_version, 0u);
+  expect_models_equal(model, *read);
+}
+
 TEST(BundleRoundTrip, HeaderFieldsDescribeTheFile) {
   ir::BundleModel model = make_sample_bundle();
   auto bytes = write_bundle(model);

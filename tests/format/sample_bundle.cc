@@ -165,6 +165,7 @@ ir::BundleModel make_sample_bundle() {
 void expect_models_equal(const ir::BundleModel& a, const ir::BundleModel& b) {
   EXPECT_EQ(a.is_bundle, b.is_bundle);
   EXPECT_EQ(a.producer, b.producer);
+  EXPECT_EQ(a.weights_version, b.weights_version);
   ASSERT_EQ(a.variables.size(), b.variables.size());
   for (size_t i = 0; i < a.variables.size(); ++i) {
     const auto& va = a.variables[i];

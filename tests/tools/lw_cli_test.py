@@ -58,11 +58,36 @@ class LwCli(unittest.TestCase):
             self.assertEqual(v["bytes"], 4 * count)
             self.assertEqual(v["dtype"], "float32")
         self.assertEqual(info["graphs"][0]["inputs"][0]["dims"], [2, 3, 16, 16])
+        self.assertEqual(info["weights_version"], 0)  # as built, not saved by a session
         # The text form names the same things.
         r = lw("inspect", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("weight-update", r.stdout)
         self.assertIn("conv1.weight_var", r.stdout)
+        self.assertIn("weights: as built (version 0)\n", r.stdout)
+
+    def test_inspect_shows_the_version_a_session_saved(self):
+        # Bundle.save from the Python package built beside lw (absent when Python is not built).
+        python_dir = os.path.join(os.path.dirname(LW), "python")
+        if not os.path.isdir(os.path.join(python_dir, "liveweight")):
+            self.skipTest("the liveweight Python package is not built")
+        src = self.path("mlp.om")
+        saved = self.path("mlp_saved.om")
+        self.assertEqual(lw("build", os.path.join(MODELS, "mlp", "model.onnx"), "-o", src).returncode, 0)
+        script = ("import sys, numpy as np, liveweight\n"
+                  "with liveweight.Bundle(sys.argv[1]) as b:\n"
+                  "    b.init()\n"
+                  "    b.update({v.name: np.full(v.shape, 0.5, v.dtype) for v in b.variables})\n"
+                  "    b.save(sys.argv[2])\n")
+        env = dict(os.environ, PYTHONPATH=python_dir)
+        r = subprocess.run([sys.executable, "-c", script, src, saved], capture_output=True, text=True, env=env,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = lw("inspect", saved)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("weights: version 2 of the session that saved them\n", r.stdout)
+        self.assertIn("weight-init", r.stdout)
+        self.assertEqual(json.loads(lw("inspect", saved, "--json").stdout)["weights_version"], 2)
 
     def test_no_init_and_refresh_subset(self):
         src = os.path.join(MODELS, "mlp", "model.onnx")

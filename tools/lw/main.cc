@@ -22,7 +22,8 @@ int usage(FILE* out) {
                "      --no-init. Every floating-point weight is refreshable unless --refresh lists some.\n"
                "      --input-shape (repeatable) fixes an input's dims at build time (-1 keeps one dynamic).\n"
                "  lw inspect FILE.om [--json]\n"
-               "      Print the graphs and Variables of a bundle or model file.\n");
+               "      Print the graphs and Variables of a bundle or model file, and which weight version its\n"
+               "      init graph holds (0: as built; N: saved by a session at version N).\n");
   return out == stderr ? 2 : 0;
 }
 
@@ -137,6 +138,11 @@ int cmd_inspect(int argc, char** argv) {
   }
   std::printf("%s: %s, %llu bytes, producer %s\n", path.c_str(), s->is_bundle ? "bundle" : "plain model",
               static_cast<unsigned long long>(s->file_bytes), s->producer.c_str());
+  if (s->weights_version == 0)
+    std::printf("weights: as built (version 0)\n");
+  else
+    std::printf("weights: version %llu of the session that saved them\n",
+                static_cast<unsigned long long>(s->weights_version));
   std::printf("graphs:\n");
   for (const auto& g : s->graphs) {
     std::printf("  [%zu] %-13s %s (%zu nodes)\n", g.index, g.role.c_str(), g.name.c_str(), g.node_count);

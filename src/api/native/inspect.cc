@@ -32,6 +32,7 @@ Result<ModelSummary> inspect_model_file(const std::string& path) {
   s.is_bundle = model->is_bundle;
   s.producer = model->producer;
   s.file_bytes = file.size;
+  s.weights_version = model->weights_version;
   for (size_t i = 0; i < model->graphs.size(); ++i) {
     const ir::GraphEntry& e = model->graphs[i];
     GraphSummary g;
@@ -55,6 +56,7 @@ std::string summary_to_json(const ModelSummary& s) {
   j["kind"] = s.is_bundle ? "bundle" : "model";
   j["producer"] = s.producer;
   j["file_bytes"] = s.file_bytes;
+  j["weights_version"] = s.weights_version;
   j["graphs"] = nlohmann::json::array();
   for (const auto& g : s.graphs) {
     nlohmann::json jg;

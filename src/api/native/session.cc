@@ -115,6 +115,12 @@ std::vector<uint64_t> Session::kept_versions() const {
   return bundle.is_ok() ? (*bundle)->store()->kept_versions() : std::vector<uint64_t>{};
 }
 
+Status Session::save(const std::string& path) const {
+  LW_RETURN_IF_ERROR(check_open());
+  LW_ASSIGN_OR_RETURN(std::shared_ptr<rt::Bundle> bundle, rt::Runtime::instance().bundle(bundle_id_));
+  return bundle->save(path);
+}
+
 Result<uint64_t> Session::rollback(uint64_t version) {
   LW_RETURN_IF_ERROR(check_open());
   LW_ASSIGN_OR_RETURN(std::shared_ptr<rt::Bundle> bundle, rt::Runtime::instance().bundle(bundle_id_));

@@ -54,6 +54,21 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
   layout->key = desc_key(packed);
   layout->bytes = packed.get_size();
   layout->native = std::make_shared<dnnl::memory::desc>(packed);
+  // Whatever writes the packed bytes below, they follow `packed`, so one oneDNN reorder reads
+  // them back. Created per call: unpacking is rare (saving weights), and load stays as fast.
+  layout->unpack = [plain, packed](const void* src, void* dst) -> Status {
+    try {
+      const dnnl::engine& eng = dnnl_cpu_engine();
+      dnnl::reorder prim(dnnl::reorder::primitive_desc(eng, packed, eng, plain));
+      dnnl::memory a(packed, eng, const_cast<void*>(src)), b(plain, eng, dst);
+      dnnl::stream& s = dnnl_thread_stream();
+      prim.execute(s, a, b);
+      s.wait();
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "oneDNN weight reorder back to the plain layout failed: ", e.what());
+    }
+    return Status::ok();
+  };
   if (auto tiles = describe_blocked_2d(plain, packed)) {
     layout->pack = [p = *tiles](const void* src, void* dst) -> Status {
       pack_blocked_2d(p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads());

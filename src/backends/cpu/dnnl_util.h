@@ -28,6 +28,7 @@ dnnl::memory::desc activation_desc(const Dims& dims, Layout layout);
 // A PackedLayout whose pack() writes a tensor from `plain` into `packed`: a tile copy for 2-D
 // float32 blocked layouts (blocked_pack.h), else a oneDNN reorder created here (throws
 // dnnl::error when oneDNN cannot). pack() runs on up to omp_get_max_threads() threads.
+// unpack() (packed -> plain) is a oneDNN reorder created on each call.
 std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
 // "node 'x' (Op): oneDNN <what> failed: <status>" for a caught dnnl::error.

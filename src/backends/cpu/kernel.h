@@ -24,6 +24,9 @@ struct PackedLayout {
   // Converts the plain row-major tensor at `plain` into this layout at `packed` (bytes long).
   // Parallel inside (intra-op threads); thread-safe.
   std::function<Status(const void* plain, void* packed)> pack;
+  // The inverse: converts the tensor at `packed` (bytes long) in this layout back into the plain
+  // row-major tensor at `plain`. Thread-safe; not on a hot path (saving weights, tests).
+  std::function<Status(const void* packed, void* plain)> unpack;
   // Backend description of the layout (a dnnl::memory::desc on the CPU), for kernels that read
   // a weight packed by another kernel.
   std::shared_ptr<const void> native;
