@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -101,7 +102,6 @@ class ProgramReader {
   Status read_segments() {
     const auto* segments = program_.segments();
     if (!segments) return Status::ok();
-    const uint8_t* data_area = file_.data + header_.data_offset;
     segments_.reserve(segments->size());
     for (uint32_t si = 0; si < segments->size(); ++si) {
       const fbs::Segment& s = *segments->Get(si);
@@ -111,13 +111,21 @@ class ProgramReader {
                      header_.data_size, "-byte data area");
       if (offset % kSegmentAlign != 0)
         return error("segment ", si, " offset ", offset, " is not a multiple of ", kSegmentAlign);
-      if (options_.verify_segment_crc) {
-        uint32_t crc = crc32c(data_area + offset, size);
-        if (crc != s.crc32c())
-          return error("segment ", si, " checksum mismatch (stored ", hex32(s.crc32c()), ", computed ", hex32(crc),
-                       "): its data is corrupt");
-      }
       segments_.push_back(file_.slice(static_cast<size_t>(header_.data_offset + offset), static_cast<size_t>(size)));
+    }
+    if (!options_.verify_segment_crc) return Status::ok();
+    // Checksums on every thread (segments are independent): hashing the weights was 15% of
+    // opening a MobileNet bundle on one thread. The first mismatch in file order is reported.
+    const auto n = static_cast<int64_t>(segments_.size());
+    std::vector<uint32_t> crcs(segments_.size());
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+    for (int64_t si = 0; si < n; ++si)
+      crcs[static_cast<size_t>(si)] = crc32c(segments_[static_cast<size_t>(si)].data, segments_[static_cast<size_t>(si)].size);
+    for (uint32_t si = 0; si < segments->size(); ++si) {
+      const uint32_t stored = segments->Get(si)->crc32c();
+      if (crcs[si] != stored)
+        return error("segment ", si, " checksum mismatch (stored ", hex32(stored), ", computed ", hex32(crcs[si]),
+                     "): its data is corrupt");
     }
     return Status::ok();
   }
