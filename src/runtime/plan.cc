@@ -206,21 +206,58 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     return make_error(StatusCode::kOpNotFound, "graph '", g.name, "': the CPU backend has no kernel for: ", list);
   }
 
-  // Place activations; scratch goes after them.
+  // Values read by the final output copies live to the end.
+  const auto end_step = static_cast<int32_t>(plan->steps_.size());
+  std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
+  for (ir::ValueId out : g.outputs) last_use[static_cast<size_t>(out)] = end_step;
+
+  // A Conv with a fused residual whose residual value dies there writes its output over it:
+  // the sum post-op then adds to the residual where it lies, instead of the kernel first
+  // copying it into the output (one thread; 16 copies of up to 3 MB per ResNet-50 inference).
+  std::vector<int32_t> alias_of(g.values.size(), -1);  // value -> the value whose memory it takes
+  for (size_t si = 0; si < plan->steps_.size(); ++si) {
+    const Step& st = plan->steps_[si];
+    const ir::Node& n = *st.node;
+    if (!st.kernel || n.op != "Conv" || n.attr_int(passes::kAttrResidual, 0) == 0 || n.outputs.size() != 1) continue;
+    const ir::ValueId res = n.inputs.back(), out = n.outputs[0];
+    if (res == ir::kNoValue || binding[static_cast<size_t>(res)].where != Where::kArena ||
+        binding[static_cast<size_t>(out)].where != Where::kArena || graph_outputs.count(res))
+      continue;
+    if (last_use[static_cast<size_t>(res)] != static_cast<int32_t>(si) ||
+        std::count(n.inputs.begin(), n.inputs.end(), res) != 1)
+      continue;
+    const ir::Value &rv = g.value(res), &ov = g.value(out);
+    if (rv.dtype != ov.dtype || rv.shape != ov.shape ||
+        channels_last[static_cast<size_t>(res)] != channels_last[static_cast<size_t>(out)])
+      continue;
+    alias_of[static_cast<size_t>(out)] = res;
+  }
+  auto root = [&](int32_t v) {
+    while (alias_of[static_cast<size_t>(v)] >= 0) v = alias_of[static_cast<size_t>(v)];
+    return v;
+  };
+
+  // Place activations (an aliased value's lifetime extends its root's); scratch goes after them.
   std::vector<Lifetime> lifetimes;
+  std::vector<int32_t> placed;              // the roots, in arena_values order
+  std::vector<int32_t> slot_of(g.values.size(), -1);
   for (int32_t v : arena_values) {
+    if (alias_of[static_cast<size_t>(v)] >= 0) continue;
     const ir::Value& val = g.value(v);
     LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(val.dtype, val.shape.dims()));
     int32_t first = def_step[static_cast<size_t>(v)];
+    slot_of[static_cast<size_t>(v)] = static_cast<int32_t>(lifetimes.size());
     lifetimes.push_back({bytes, first, std::max(first, last_use[static_cast<size_t>(v)])});
+    placed.push_back(v);
   }
-  // Values read by the final output copies live to the end.
-  for (size_t i = 0; i < arena_values.size(); ++i)
-    for (ir::ValueId out : g.outputs)
-      if (out == arena_values[i]) lifetimes[i].last = static_cast<int32_t>(plan->steps_.size());
+  for (int32_t v : arena_values) {
+    if (alias_of[static_cast<size_t>(v)] < 0) continue;
+    Lifetime& l = lifetimes[static_cast<size_t>(slot_of[static_cast<size_t>(root(v))])];
+    l.last = std::max(l.last, last_use[static_cast<size_t>(v)]);
+  }
   ArenaPlan arena = plan_arena(lifetimes);
-  for (size_t i = 0; i < arena_values.size(); ++i)
-    binding[static_cast<size_t>(arena_values[i])].index = arena.offsets[i];
+  for (int32_t v : arena_values)
+    binding[static_cast<size_t>(v)].index = arena.offsets[static_cast<size_t>(slot_of[static_cast<size_t>(root(v))])];
   uint64_t scratch = 0;
   for (const Step& s : plan->steps_)
     if (s.kernel) scratch = std::max<uint64_t>(scratch, s.kernel->scratch_bytes());

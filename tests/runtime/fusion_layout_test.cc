@@ -362,6 +362,64 @@ TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {
   }
 }
 
+// Two bottleneck-style blocks, each: a -> Conv -> Relu -> Conv -> Add(a) -> Relu. The residual
+// `a` dies at the second Conv, so the plan writes that Conv's output over it (and the next
+// block's over that): outputs must still match naive loops, and the arena is smaller than
+// the same graph's with the residuals kept alive (read again by the graph's last node).
+TEST(FusedPlan, ResidualOutputOverTheResidualMatchesNaiveLoops) {
+  Weights w;
+  auto w3 = random_vec(kC * kC * 9, 91, 0.1f), b3 = random_vec(kC, 92, 0.1f);
+  auto w4 = random_vec(kC * kC * 9, 93, 0.1f), b4 = random_vec(kC, 94, 0.1f);
+  auto build = [&](bool keep_residuals) {
+    ir::Graph g;
+    ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+    std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+    auto conv = [&](ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv, const std::string& name) {
+      return add_op(g, "Conv", {in, g.add_const(name + "_w", tensor(wv, {kC, kC, 3, 3})), g.add_const(name + "_b", tensor(bv, {kC}))},
+                    name, pads);
+    };
+    ir::ValueId a = add_op(g, "Relu", {x}, "a");
+    ir::ValueId t1 = add_op(g, "Relu", {conv(a, w.w1, w.b1, "c1")}, "t1");
+    ir::ValueId s1 = add_op(g, "Add", {conv(t1, w.w2, w.b2, "c2"), a}, "s1");
+    ir::ValueId y1 = add_op(g, "Relu", {s1}, "y1");
+    ir::ValueId t2 = add_op(g, "Relu", {conv(y1, w3, b3, "c3")}, "t2");
+    ir::ValueId s2 = add_op(g, "Add", {conv(t2, w4, b4, "c4"), y1}, "s2");
+    ir::ValueId y2 = add_op(g, "Relu", {s2}, "y2");
+    ir::ValueId out = add_op(g, "Sigmoid", {y2}, "out");
+    if (keep_residuals) out = add_op(g, "Sum", {out, a, y1}, "kept");
+    g.outputs = {out};
+    return g;
+  };
+  auto xv = random_vec(static_cast<size_t>(kC * kH * kH), 95);
+  auto relu_of = [](std::vector<float> v) {
+    relu(v);
+    return v;
+  };
+  auto a = relu_of(xv);
+  auto y1 = naive_conv(relu_of(naive_conv(a, w.w1, w.b1, kC, kC, kH, 3)), w.w2, w.b2, kC, kC, kH, 3);
+  for (size_t i = 0; i < y1.size(); ++i) y1[i] = std::max(y1[i] + a[i], 0.0f);
+  auto y2 = naive_conv(relu_of(naive_conv(y1, w3, b3, kC, kC, kH, 3)), w4, b4, kC, kC, kH, 3);
+  std::vector<float> want(y2.size());
+  for (size_t i = 0; i < y2.size(); ++i) want[i] = 1.0f / (1.0f + std::exp(-std::max(y2[i] + y1[i], 0.0f)));
+
+  uint64_t arena[2] = {0, 0};
+  for (bool keep : {false, true}) {
+    ir::Graph g = build(keep);
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    VariableStore store({});
+    auto plan = Plan::create(g, store, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+    arena[keep] = (*plan)->arena_bytes();
+    std::vector<float> got(want.size());
+    ASSERT_TRUE((*plan)->run(*store.current(), {xv.data()}, {got.data()}, nullptr).is_ok());
+    std::vector<float> expect = want;
+    if (keep)
+      for (size_t i = 0; i < expect.size(); ++i) expect[i] += a[i] + y1[i];
+    EXPECT_LT(max_diff(got, expect), 1e-5f) << (keep ? "residuals kept alive" : "outputs over the residuals");
+  }
+  EXPECT_LT(arena[0], arena[1]);
+}
+
 // MatMul -> Add(bias, either operand order) -> Relu becomes one MatMul with a bias and a Relu
 // when the backend asks for it (the CPU plan does), and matches a naive loop; a bias that is
 // not a row vector stays a separate Add.

@@ -83,7 +83,7 @@ class ConvKernel final : public Kernel {
         if (s.residual_reorder) {
           dnnl::memory a(s.residual_user, eng, const_cast<void*>(res)), b(s.dst.prim, eng, dst);
           s.residual_to_dst.execute(stream, a, b);
-        } else {
+        } else if (dst != res) {  // the runtime may place the output over the residual
           std::memcpy(dst, res, s.dst.prim.get_size());
         }
       }
