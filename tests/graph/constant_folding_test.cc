@@ -6,6 +6,7 @@
 
 #include "compiler/constant_folding.h"
 #include "graph/op_registry.h"
+#include "support/graph_builder.h"
 
 namespace lw {
 namespace {
@@ -25,18 +26,7 @@ ir::TensorData scalar_int(int64_t v) {
   return t;
 }
 
-ir::ValueId add_op(ir::Graph& g, const std::string& op, std::vector<ir::ValueId> inputs, const std::string& out,
-                   std::map<std::string, ir::Attribute> attrs = {}) {
-  ir::Node n;
-  n.op = op;
-  n.name = out + "_node";
-  n.inputs = std::move(inputs);
-  n.attrs = std::move(attrs);
-  ir::ValueId v = g.add_value(out, DType::kUndefined, Shape::unknown_rank());
-  n.outputs = {v};
-  g.add_node(std::move(n));
-  return v;
-}
+using test::add_op;
 
 // x -> Shape -> Gather(0) -> Unsqueeze -> Concat([-1]) -> Reshape(x): the PyTorch pattern for
 // x.view(x.size(0), -1).

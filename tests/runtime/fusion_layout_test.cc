@@ -12,6 +12,7 @@
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
+#include "support/graph_builder.h"
 
 namespace lw::rt {
 namespace {
@@ -59,18 +60,7 @@ float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-ir::ValueId add_op(ir::Graph& g, const std::string& op, std::vector<ir::ValueId> inputs, const std::string& out,
-                   std::map<std::string, ir::Attribute> attrs = {}) {
-  ir::ValueId y = g.add_value(out, DType::kUndefined, Shape::unknown_rank());
-  ir::Node n;
-  n.op = op;
-  n.name = out + "_node";
-  n.inputs = std::move(inputs);
-  n.outputs = {y};
-  n.attrs = std::move(attrs);
-  g.add_node(std::move(n));
-  return y;
-}
+using test::add_op;
 
 constexpr int64_t kC = 16, kH = 8;
 

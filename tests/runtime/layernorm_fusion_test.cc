@@ -13,6 +13,7 @@
 #include "compiler/passes/layernorm_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
+#include "support/graph_builder.h"
 
 namespace lw::rt {
 namespace {
@@ -40,18 +41,7 @@ float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-ir::ValueId add_op(ir::Graph& g, const std::string& op, std::vector<ir::ValueId> inputs, const std::string& out,
-                   std::map<std::string, ir::Attribute> attrs = {}) {
-  ir::ValueId y = g.add_value(out, DType::kUndefined, Shape::unknown_rank());
-  ir::Node n;
-  n.op = op;
-  n.name = out + "_node";
-  n.inputs = std::move(inputs);
-  n.outputs = {y};
-  n.attrs = std::move(attrs);
-  g.add_node(std::move(n));
-  return y;
-}
+using test::add_op;
 
 // How the decomposition is written; the defaults are the torch.onnx.export (opset 13) form.
 struct Form {

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <unordered_map>
 
 #include "backends/cpu/blocked_pack.h"
 
@@ -98,6 +99,26 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
     return Status::ok();
   };
   return layout;
+}
+
+DnnlSrcDstKernel::DnnlSrcDstKernel(dnnl::primitive prim, dnnl::memory::desc src, dnnl::memory::desc dst,
+                                   dnnl::memory::desc scratch, const ir::Node& node, const char* what)
+    : prim_(std::move(prim)), src_(std::move(src)), dst_(std::move(dst)), scratch_(std::move(scratch)),
+      scratch_bytes_(scratch_.get_size()), name_(node.name), op_(node.op), what_(what) {}
+
+Status DnnlSrcDstKernel::run(const KernelRun& r) const {
+  try {
+    const dnnl::engine& eng = dnnl_cpu_engine();
+    dnnl::stream& stream = dnnl_thread_stream();
+    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, dnnl::memory(src_, eng, const_cast<void*>(r.inputs[0]))},
+                                                  {DNNL_ARG_DST, dnnl::memory(dst_, eng, r.outputs[0])}};
+    if (scratch_bytes_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_, eng, r.scratch));
+    prim_.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN ", what_, " failed: ", e.what());
+  }
+  return Status::ok();
 }
 
 Status dnnl_failure(const ir::Node& node, const char* what, const dnnl::error& e) {

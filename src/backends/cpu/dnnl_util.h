@@ -31,6 +31,23 @@ dnnl::memory::desc activation_desc(const Dims& dims, Layout layout);
 // unpack() (packed -> plain) is a oneDNN reorder created on each call.
 std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
+// A kernel that runs one oneDNN primitive reading DNNL_ARG_SRC (input 0) and writing
+// DNNL_ARG_DST (output 0), with a user scratchpad: pools, softmax. `what` names the primitive
+// in errors ("pooling").
+class DnnlSrcDstKernel final : public Kernel {
+ public:
+  DnnlSrcDstKernel(dnnl::primitive prim, dnnl::memory::desc src, dnnl::memory::desc dst,
+                   dnnl::memory::desc scratch, const ir::Node& node, const char* what);
+  size_t scratch_bytes() const override { return scratch_bytes_; }
+  Status run(const KernelRun& r) const override;
+
+ private:
+  dnnl::primitive prim_;
+  dnnl::memory::desc src_, dst_, scratch_;
+  size_t scratch_bytes_;
+  std::string name_, op_, what_;
+};
+
 // "node 'x' (Op): oneDNN <what> failed: <status>" for a caught dnnl::error.
 Status dnnl_failure(const ir::Node& node, const char* what, const dnnl::error& e);
 

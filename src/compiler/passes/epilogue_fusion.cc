@@ -3,19 +3,17 @@
 #include <limits>
 #include <set>
 
+#include "compiler/passes/const_value.h"
+
 namespace lw::passes {
 
 namespace {
 
 bool const_scalar(const ir::Graph& g, ir::ValueId v, float* out) {
   if (v == ir::kNoValue) return true;  // bound absent: keep the default
-  const ir::Node& p = g.nodes[static_cast<size_t>(g.value(v).producer)];
-  if (p.op != ir::kOpConst) return false;
-  const ir::TensorData* t = p.attr_tensor("value");
-  if (!t || t->numel() != 1) return false;
-  auto d = ir::tensor_to_doubles(*t);
-  if (!d.is_ok() || d->size() != 1) return false;
-  *out = static_cast<float>((*d)[0]);
+  double d = 0;
+  if (!const_number(g, v, &d)) return false;
+  *out = static_cast<float>(d);
   return true;
 }
 

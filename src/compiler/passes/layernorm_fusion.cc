@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/passes/const_value.h"
 #include "compiler/passes/epilogue_fusion.h"
 
 namespace lw::passes {
@@ -12,19 +13,6 @@ namespace lw::passes {
 namespace {
 
 using Consumers = std::vector<std::vector<std::pair<int32_t, int32_t>>>;
-
-// The one number held by the Const that produces v; false when v is not such a constant.
-bool const_number(const ir::Graph& g, ir::ValueId v, double* out) {
-  if (v == ir::kNoValue || g.value(v).producer < 0) return false;
-  const ir::Node& p = g.nodes[static_cast<size_t>(g.value(v).producer)];
-  if (p.op != ir::kOpConst) return false;
-  const ir::TensorData* t = p.attr_tensor("value");
-  if (!t || t->numel() != 1) return false;
-  auto d = ir::tensor_to_doubles(*t);
-  if (!d.is_ok() || d->size() != 1) return false;
-  *out = (*d)[0];
-  return true;
-}
 
 bool is_float_with_shape(const ir::Graph& g, ir::ValueId v, const Shape& shape) {
   return v != ir::kNoValue && g.value(v).dtype == DType::kFloat32 && g.value(v).shape == shape;

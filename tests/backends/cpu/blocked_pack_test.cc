@@ -25,6 +25,16 @@ dnnl::memory::desc matmul_b_layout(int64_t m, int64_t k, int64_t n) {
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, d), dnnl_cpu_engine()).weights_desc();
 }
 
+// The reference: oneDNN's reorder of `src` (laid out as `plain`) into `packed`.
+std::vector<float> onednn_reorder(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed,
+                                  std::vector<float>& src) {
+  std::vector<float> out(packed.get_size() / sizeof(float), 7.0f);
+  dnnl::memory ms(plain, dnnl_cpu_engine(), src.data()), md(packed, dnnl_cpu_engine(), out.data());
+  dnnl::reorder(ms, md).execute(dnnl_thread_stream(), ms, md);
+  dnnl_thread_stream().wait();
+  return out;
+}
+
 TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -37,10 +47,7 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
       if (!tiles) continue;  // a layout this file does not do (oneDNN reorders it)
       std::vector<float> src(static_cast<size_t>(k * n));
       for (float& v : src) v = dist(rng);
-      std::vector<float> want(packed.get_size() / sizeof(float), 7.0f);
-      dnnl::memory ms(plain, dnnl_cpu_engine(), src.data()), md(packed, dnnl_cpu_engine(), want.data());
-      dnnl::reorder(ms, md).execute(dnnl_thread_stream(), ms, md);
-      dnnl_thread_stream().wait();
+      std::vector<float> want = onednn_reorder(plain, packed, src);
       for (int threads : {1, 2}) {
         std::vector<float> got(want.size(), 7.0f);  // garbage where padding must become zero
         pack_blocked_2d(*tiles, src.data(), got.data(), threads);
@@ -86,10 +93,7 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
     ASSERT_TRUE(rows.has_value()) << Shape(c.dims).to_string();
     std::vector<float> src(static_cast<size_t>(numel(c.dims)));
     for (float& v : src) v = dist(rng);
-    std::vector<float> want(packed.get_size() / sizeof(float), 7.0f);
-    dnnl::memory ms(plain, dnnl_cpu_engine(), src.data()), md(packed, dnnl_cpu_engine(), want.data());
-    dnnl::reorder(ms, md).execute(dnnl_thread_stream(), ms, md);
-    dnnl_thread_stream().wait();
+    std::vector<float> want = onednn_reorder(plain, packed, src);
     for (int threads : {1, 2}) {
       std::vector<float> got(want.size(), 7.0f);
       pack_blocked_rows(*rows, src.data(), got.data(), threads);

@@ -101,39 +101,9 @@ class SoftmaxKernel final : public Kernel {
   int threads_;
 };
 
-// Softmax/LogSoftmax through oneDNN (its exp is vectorised; the loop kernel's std::exp per
-// element made Softmax 8% of a transformer encoder's time).
-class DnnlSoftmaxKernel final : public Kernel {
- public:
-  DnnlSoftmaxKernel(dnnl::primitive prim, dnnl::memory::desc data, dnnl::memory::desc scratch_md, const ir::Node& node)
-      : prim_(std::move(prim)), data_(std::move(data)), scratch_md_(std::move(scratch_md)),
-        scratch_(scratch_md_.get_size()), name_(node.name), op_(node.op) {}
-  size_t scratch_bytes() const override { return scratch_; }
-  Status run(const KernelRun& r) const override {
-    try {
-      const dnnl::engine& eng = dnnl_cpu_engine();
-      dnnl::stream& stream = dnnl_thread_stream();
-      std::unordered_map<int, dnnl::memory> args = {
-          {DNNL_ARG_SRC, dnnl::memory(data_, eng, const_cast<void*>(r.inputs[0]))},
-          {DNNL_ARG_DST, dnnl::memory(data_, eng, r.outputs[0])}};
-      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
-      prim_.execute(stream, args);
-      stream.wait();
-    } catch (const dnnl::error& e) {
-      return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN softmax failed: ", e.what());
-    }
-    return Status::ok();
-  }
-
- private:
-  dnnl::primitive prim_;
-  dnnl::memory::desc data_, scratch_md_;
-  size_t scratch_;
-  std::string name_, op_;
-};
-
-// The oneDNN kernel for a softmax over `axis` of x, or null where oneDNN declines (rank above
-// its limit, an empty tensor).
+// The oneDNN kernel for a softmax over `axis` of x (its exp is vectorised; the loop kernel's
+// std::exp per element made Softmax 8% of a transformer encoder's time), or null where oneDNN
+// declines (rank above its limit, an empty tensor).
 std::unique_ptr<Kernel> try_dnnl_softmax(const KernelSpec& spec, const Dims& x, int64_t axis, bool log) {
   if (x.empty() || x.size() > 12 || numel(x) == 0) return nullptr;
   try {
@@ -144,11 +114,13 @@ std::unique_ptr<Kernel> try_dnnl_softmax(const KernelSpec& spec, const Dims& x, 
     if (log) {
       dnnl::logsoftmax_forward::primitive_desc pd(
           dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_inference, data, a), attr, dnnl_cpu_engine());
-      return std::make_unique<DnnlSoftmaxKernel>(dnnl::logsoftmax_forward(pd), data, pd.scratchpad_desc(), spec.node);
+      return std::make_unique<DnnlSrcDstKernel>(dnnl::logsoftmax_forward(pd), data, data, pd.scratchpad_desc(), spec.node,
+                                                "logsoftmax");
     }
     dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, data, a),
                                              attr, dnnl_cpu_engine());
-    return std::make_unique<DnnlSoftmaxKernel>(dnnl::softmax_forward(pd), data, pd.scratchpad_desc(), spec.node);
+    return std::make_unique<DnnlSrcDstKernel>(dnnl::softmax_forward(pd), data, data, pd.scratchpad_desc(), spec.node,
+                                              "softmax");
   } catch (const dnnl::error&) {
     return nullptr;
   }

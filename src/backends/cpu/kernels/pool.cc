@@ -27,25 +27,15 @@ struct PoolGeometry {
 
 enum class PoolKind { kMax, kAverage };
 
-// [n][hw][c] <-> [n][c][hw] for a channels-last tensor and its plain copy.
-void channels_last_to_plain(const float* src, float* dst, int64_t n, int64_t c, int64_t hw, int threads) {
-  parallel_ranges(n * c, threads_for(n * c * hw, 65536, threads), [&](int64_t b, int64_t e) {
+// [n][rows][cols] -> [n][cols][rows]: a channels-last tensor ([n][hw][c]) to its plain copy
+// ([n][c][hw]), or back with rows and cols swapped.
+void transpose_planes(const float* src, float* dst, int64_t n, int64_t rows, int64_t cols, int threads) {
+  parallel_ranges(n * cols, threads_for(n * rows * cols, 65536, threads), [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
-      const int64_t i = p / c, ch = p % c;
-      const float* s = src + i * hw * c + ch;
-      float* d = dst + p * hw;
-      for (int64_t k = 0; k < hw; ++k) d[k] = s[k * c];
-    }
-  });
-}
-
-void plain_to_channels_last(const float* src, float* dst, int64_t n, int64_t c, int64_t hw, int threads) {
-  parallel_ranges(n * hw, threads_for(n * c * hw, 65536, threads), [&](int64_t b, int64_t e) {
-    for (int64_t p = b; p < e; ++p) {
-      const int64_t i = p / hw, k = p % hw;
-      const float* s = src + i * c * hw + k;
-      float* d = dst + p * c;
-      for (int64_t ch = 0; ch < c; ++ch) d[ch] = s[ch * hw];
+      const int64_t i = p / cols, col = p % cols;
+      const float* s = src + i * rows * cols + col;
+      float* d = dst + p * rows;
+      for (int64_t r = 0; r < rows; ++r) d[r] = s[r * cols];
     }
   });
 }
@@ -71,14 +61,14 @@ class PoolKernel final : public Kernel {
     const int64_t channels = g_.planes / batch_;
     if (cl_in_) {
       auto* plain = reinterpret_cast<float*>(scratch);
-      channels_last_to_plain(x, plain, batch_, channels, g_.in_plane(), threads_);
+      transpose_planes(x, plain, batch_, g_.in_plane(), channels, threads_);
       x = plain;
       scratch += align_up(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
     }
     float* y_user = y;
     if (cl_out_) y = reinterpret_cast<float*>(scratch);
     pool_all(x, y, r);
-    if (cl_out_) plain_to_channels_last(y, y_user, batch_, channels, g_.out_plane(), threads_);
+    if (cl_out_) transpose_planes(y, y_user, batch_, channels, g_.out_plane(), threads_);
     return Status::ok();
   }
 
@@ -183,37 +173,6 @@ class PoolKernel final : public Kernel {
   int threads_;
 };
 
-// A oneDNN pooling primitive over the caller's layouts.
-class DnnlPoolKernel final : public Kernel {
- public:
-  DnnlPoolKernel(dnnl::pooling_v2_forward prim, dnnl::memory::desc src, dnnl::memory::desc dst,
-                 dnnl::memory::desc scratch_md, const ir::Node& node)
-      : prim_(std::move(prim)), src_(std::move(src)), dst_(std::move(dst)), scratch_md_(std::move(scratch_md)),
-        scratch_(scratch_md_.get_size()), name_(node.name), op_(node.op) {}
-  size_t scratch_bytes() const override { return scratch_; }
-  Status run(const KernelRun& r) const override {
-    try {
-      const dnnl::engine& eng = dnnl_cpu_engine();
-      dnnl::stream& stream = dnnl_thread_stream();
-      std::unordered_map<int, dnnl::memory> args = {
-          {DNNL_ARG_SRC, dnnl::memory(src_, eng, const_cast<void*>(r.inputs[0]))},
-          {DNNL_ARG_DST, dnnl::memory(dst_, eng, r.outputs[0])}};
-      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
-      prim_.execute(stream, args);
-      stream.wait();
-    } catch (const dnnl::error& e) {
-      return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN pooling failed: ", e.what());
-    }
-    return Status::ok();
-  }
-
- private:
-  dnnl::pooling_v2_forward prim_;
-  dnnl::memory::desc src_, dst_, scratch_md_;
-  size_t scratch_;
-  std::string name_, op_;
-};
-
 // The oneDNN primitive for a 2-D pool, or null when oneDNN cannot reproduce ONNX here: an
 // Indices output, or a ceil_mode window that reaches past the declared end padding (ONNX
 // and oneDNN count such windows differently for averages).
@@ -241,7 +200,8 @@ std::unique_ptr<Kernel> try_dnnl_pool(const KernelSpec& spec, const PoolGeometry
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src, dst, strides, kernel, dilation,
                                         pad_l, pad_r);
     dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
-    return std::make_unique<DnnlPoolKernel>(dnnl::pooling_v2_forward(pd), src, dst, pd.scratchpad_desc(), spec.node);
+    return std::make_unique<DnnlSrcDstKernel>(dnnl::pooling_v2_forward(pd), src, dst, pd.scratchpad_desc(), spec.node,
+                                              "pooling");
   } catch (const dnnl::error&) {
     return nullptr;  // a geometry oneDNN refuses: the loop kernel does it
   }

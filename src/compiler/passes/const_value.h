@@ -1,0 +1,22 @@
+// Reading constants while matching graph patterns (the fusion passes).
+#pragma once
+
+#include "graph/ir.h"
+
+namespace lw::passes {
+
+// The one number held by the Const node that produces `v` (any numeric dtype, converted to
+// double); false when `v` is absent, not produced by a Const, or holds another count of values.
+inline bool const_number(const ir::Graph& g, ir::ValueId v, double* out) {
+  if (v == ir::kNoValue || g.value(v).producer < 0) return false;
+  const ir::Node& p = g.nodes[static_cast<size_t>(g.value(v).producer)];
+  if (p.op != ir::kOpConst) return false;
+  const ir::TensorData* t = p.attr_tensor("value");
+  if (!t || t->numel() != 1) return false;
+  auto d = ir::tensor_to_doubles(*t);
+  if (!d.is_ok() || d->size() != 1) return false;
+  *out = (*d)[0];
+  return true;
+}
+
+}  // namespace lw::passes
