@@ -82,6 +82,30 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BinaryBroadcast,
                                            BinaryCase{{2, 300, 70}, {70}},             // large, parallel
                                            BinaryCase{{70000}, {70000}}));             // chunked rows
 
+// Pow with a constant exponent of 2 or 3 takes a multiply kernel: same values as std::pow in
+// double (negative bases included: integral exponents keep their sign), and an exponent that
+// broadcasts the base to a larger shape still goes through the general kernel.
+TEST(Elementwise, PowByConstantTwoOrThreeMatchesStdPow) {
+  auto xv = random_floats(4 * 70, 3, -3.0f, 3.0f);
+  for (float e : {2.0f, 3.0f, 2.5f}) {
+    for (Dims ed : {Dims{}, Dims{1}}) {
+      std::vector<float> xs = xv;
+      if (e == 2.5f)
+        for (float& x : xs) x = std::fabs(x);
+      auto r = run_op("Pow", {f32({4, 70}, xs), f32(ed, {e}, /*is_const=*/true)});
+      ASSERT_TRUE(r.is_ok()) << r.status().message();
+      std::vector<float> want(xs.size());
+      for (size_t i = 0; i < xs.size(); ++i) want[i] = static_cast<float>(std::pow(double(xs[i]), double(e)));
+      SCOPED_TRACE(e);
+      expect_close((*r)[0].f(), want, 1e-6);
+    }
+  }
+  auto r = run_op("Pow", {f32({3}, {1.0f, -2.0f, 3.0f}), f32({2, 1}, {2.0f, 2.0f}, true)});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ((*r)[0].dims, (Dims{2, 3}));
+  expect_close((*r)[0].f(), {1.0f, 4.0f, 9.0f, 1.0f, 4.0f, 9.0f});
+}
+
 TEST(Elementwise, IntegerArithmeticAndDivision) {
   auto r = run_op("Add", {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({3}, {10, 20, 30})});
   ASSERT_TRUE(r.is_ok()) << r.status().message();

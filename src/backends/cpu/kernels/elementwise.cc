@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
 #include "backends/cpu/kernels/kernels.h"
@@ -207,19 +208,6 @@ Result<std::unique_ptr<Kernel>> pow_with_base(const KernelSpec& spec) {
     case DType::kUint64: return make_kernel<PowKernel<A, uint64_t>>(std::move(plan), spec.num_threads);
     case DType::kUint32: return make_kernel<PowKernel<A, uint32_t>>(std::move(plan), spec.num_threads);
     default: return require_dtype(spec, 1, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
-  }
-}
-
-Result<std::unique_ptr<Kernel>> make_pow(const KernelSpec& spec) {
-  LW_RETURN_IF_ERROR(check_broadcast(spec, 2));
-  if (spec.inputs[0].dtype == DType::kFloat32 && spec.inputs[1].dtype == DType::kFloat32)
-    return binary_of<float, float, PowOp>(spec, false);
-  switch (spec.inputs[0].dtype) {
-    case DType::kFloat32: return pow_with_base<float>(spec);
-    case DType::kFloat64: return pow_with_base<double>(spec);
-    case DType::kInt64: return pow_with_base<int64_t>(spec);
-    case DType::kInt32: return pow_with_base<int32_t>(spec);
-    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
   }
 }
 
@@ -510,6 +498,40 @@ class UnaryKernel final : public Kernel {
 template <typename T, typename Op>
 Result<std::unique_ptr<Kernel>> unary_of(const KernelSpec& spec, Op op = Op{}) {
   return make_kernel<UnaryKernel<T, Op>>(numel(spec.inputs[0].shape.dims()), spec.num_threads, op);
+}
+
+struct SquareOp {
+  float operator()(float x) const { return x * x; }  // one rounding, as powf(x, 2)
+};
+struct CubeOp {
+  float operator()(float x) const { return static_cast<float>(static_cast<double>(x) * x * x); }
+};
+
+// A float exponent that is a one-element constant 2 or 3: x*x or x*x*x instead of powf per
+// element (LayerNorm and GELU decompositions square and cube activations).
+std::optional<float> small_constant_exponent(const KernelSpec& spec) {
+  if (spec.inputs[0].dtype != DType::kFloat32 || spec.inputs[1].dtype != DType::kFloat32) return std::nullopt;
+  if (spec.const_inputs.size() < 2 || !spec.const_inputs[1] || spec.const_inputs[1]->numel() != 1) return std::nullopt;
+  if (spec.outputs[0].shape != spec.inputs[0].shape) return std::nullopt;  // the exponent must not broadcast x
+  float e = 0;
+  std::memcpy(&e, spec.const_inputs[1]->bytes.data, sizeof e);
+  if (e == 2.0f || e == 3.0f) return e;
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Kernel>> make_pow(const KernelSpec& spec) {
+  LW_RETURN_IF_ERROR(check_broadcast(spec, 2));
+  if (auto e = small_constant_exponent(spec))
+    return *e == 2.0f ? unary_of<float, SquareOp>(spec) : unary_of<float, CubeOp>(spec);
+  if (spec.inputs[0].dtype == DType::kFloat32 && spec.inputs[1].dtype == DType::kFloat32)
+    return binary_of<float, float, PowOp>(spec, false);
+  switch (spec.inputs[0].dtype) {
+    case DType::kFloat32: return pow_with_base<float>(spec);
+    case DType::kFloat64: return pow_with_base<double>(spec);
+    case DType::kInt64: return pow_with_base<int64_t>(spec);
+    case DType::kInt32: return pow_with_base<int32_t>(spec);
+    default: return require_dtype(spec, 0, {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32});
+  }
 }
 
 template <typename Op>
