@@ -210,12 +210,13 @@ Notes:
 
 
 def write_doc(path, out, text):
-    # The GPU section (scripts/gpu-check.sh's figures, written by hand) is kept as it is.
+    # The sections after the generated table (serving, GPU: figures from bench/serving_run.sh
+    # and scripts/gpu-check.sh, written by hand) are kept as they are.
     kept = ""
     if os.path.exists(path):
         with open(path) as f:
             old = f.read()
-        at = old.find("\n## GPU")
+        at = old.find("\n## ")
         if at >= 0:
             kept = old[at:]
     with open(path, "w") as f:
