@@ -165,7 +165,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       }
       if (spec.input_packing[s] && !sole_conv_weight)
         return make_error(StatusCode::kInternal, "graph '", g.name, "': node '", n.name, "' reads Variable '", v.name,
-                          "' in the plain layout, but it is held packed for a convolution");
+                          "' in the plain layout, but it is held packed for another node");
     }
     for (ir::ValueId out : n.outputs) {
       const ir::Value& v = g.value(out);

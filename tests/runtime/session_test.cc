@@ -8,6 +8,7 @@
 #include "liveweight/build.h"
 #include "liveweight/graph.h"
 #include "liveweight/session.h"
+#include "runtime/runtime.h"
 #include "support/test_support.h"
 
 namespace lw {
@@ -164,6 +165,74 @@ TEST(Session, DynamicInputDimsGiveOutputsOfTheRealDims) {
   auto bad = (*s)->infer({{flat.data(), DType::kFloat32, {6}, flat.size() * sizeof(float)}});
   ASSERT_FALSE(bad.is_ok());
   EXPECT_NE(bad.status().message().find("'x'"), std::string::npos) << bad.status().message();
+}
+
+}  // namespace
+}  // namespace lw
+
+namespace lw {
+namespace {
+
+// A Gemm weight that another graph of the bundle also reads (an update graph computing
+// W + delta, as an optimizer step would): the runtime keeps it in the plain layout for both
+// readers instead of packing it for the Gemm, and both graphs compute with it.
+TEST(Session, WeightReadByTwoGraphsStaysUsableByBoth) {
+  constexpr int64_t k = 32, n = 24;
+  std::vector<float> w0(k * n), delta(k * n), xv(2 * k);
+  for (int64_t i = 0; i < k * n; ++i) {
+    w0[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i % 17) - 0.08f;
+    delta[static_cast<size_t>(i)] = 0.002f * static_cast<float>(i % 5);
+  }
+  for (int64_t i = 0; i < 2 * k; ++i) xv[static_cast<size_t>(i)] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+
+  Graph infer("infer");
+  Tensor x = infer.add_input("x", DType::kFloat32, {2, k});
+  infer.set_outputs({infer.add_op("Gemm", {x, infer.add_variable("W", DType::kFloat32, {k, n})})[0]});
+  Graph init("init");
+  init.add_assign(init.add_variable("W", DType::kFloat32, {k, n}),
+                  init.add_constant("W0", DType::kFloat32, {k, n}, w0.data(), w0.size() * sizeof(float)), false);
+  Graph step("step");  // W <- W + delta
+  Tensor d = step.add_input("delta", DType::kFloat32, {k, n});
+  Tensor wv = step.add_variable("W", DType::kFloat32, {k, n});
+  step.add_assign(wv, step.add_op("Add", {wv, d})[0], false);
+  auto bytes = build_bundle({infer, init, step});
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  auto session = Session::open_bytes(bytes->data(), bytes->size());
+  ASSERT_TRUE(session.is_ok()) << session.status().message();
+  ASSERT_TRUE((*session)->init().is_ok());
+
+  auto gemm = [&](const std::vector<float>& w) {
+    std::vector<float> y(2 * n);
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double acc = 0;
+        for (int64_t q = 0; q < k; ++q) acc += double(xv[static_cast<size_t>(r * k + q)]) * w[static_cast<size_t>(q * n + c)];
+        y[static_cast<size_t>(r * n + c)] = static_cast<float>(acc);
+      }
+    return y;
+  };
+  auto run = [&] {
+    auto out = (*session)->infer({ArrayView{xv.data(), DType::kFloat32, {2, k}, xv.size() * sizeof(float)}});
+    EXPECT_TRUE(out.is_ok()) << out.status().message();
+    std::vector<float> y(2 * n);
+    if (out.is_ok()) std::memcpy(y.data(), (*out)[0].data.get(), y.size() * sizeof(float));
+    return y;
+  };
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    float m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+  };
+  EXPECT_LT(close(run(), gemm(w0)), 1e-5f);
+  // Run the step graph (the bundle's graph 2) through the runtime: W becomes w0 + delta.
+  rt::Runtime& runtime = rt::Runtime::instance();
+  auto step_id = runtime.bundle_model_id((*session)->bundle_id(), 2);
+  ASSERT_TRUE(step_id.is_ok()) << step_id.status().message();
+  Status st = runtime.execute(*step_id, {rt::IoTensor{delta.data(), delta.size() * sizeof(float), false, {}}}, {}, nullptr);
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  std::vector<float> w1 = w0;
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] += delta[i];
+  EXPECT_LT(close(run(), gemm(w1)), 1e-5f);
 }
 
 }  // namespace
