@@ -29,6 +29,8 @@ Status write_bundle_file(const ir::BundleModel& model, const std::string& path);
 
 struct ReadOptions {
   bool verify_segment_crc = true;
+  // OpenMP threads for the segment checksums; 0: OpenMP's default (every core).
+  int threads = 0;
 };
 
 // Parses and fully validates `file`. Const tensors in the returned graphs are slices of

@@ -1,5 +1,7 @@
 // Parses and validates a bundle file into an ir::BundleModel. Every field is checked before it
 // is used: the bytes may be corrupt, truncated or hostile.
+#include <omp.h>
+
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -118,7 +120,8 @@ class ProgramReader {
     // opening a MobileNet bundle on one thread. The first mismatch in file order is reported.
     const auto n = static_cast<int64_t>(segments_.size());
     std::vector<uint32_t> crcs(segments_.size());
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+    const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (n > 1 && threads > 1)
     for (int64_t si = 0; si < n; ++si)
       crcs[static_cast<size_t>(si)] = crc32c(segments_[static_cast<size_t>(si)].data, segments_[static_cast<size_t>(si)].size);
     for (uint32_t si = 0; si < segments->size(); ++si) {

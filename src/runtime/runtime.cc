@@ -140,10 +140,12 @@ Result<Blob> copy_to_blob(const void* data, size_t size) {
   return b;
 }
 
-Result<ir::BundleModel> parse(const Blob& file, bool want_bundle) {
+Result<ir::BundleModel> parse(const Blob& file, bool want_bundle, int threads) {
   if (!format::has_bundle_magic(file.data, file.size))
     return make_error(StatusCode::kInvalidFile, "not a liveweight model file (bad magic)");
-  LW_ASSIGN_OR_RETURN(ir::BundleModel model, format::read_bundle(file));
+  format::ReadOptions read_options;
+  read_options.threads = threads;  // the configured intra-op threads (0: every core)
+  LW_ASSIGN_OR_RETURN(ir::BundleModel model, format::read_bundle(file, read_options));
   if (want_bundle && !model.is_bundle)
     return make_error(StatusCode::kInvalidArgument, "this is a plain model, not a bundle: load it with aclmdlLoadFromFile/FromMem");
   if (!want_bundle && model.is_bundle)
@@ -178,7 +180,7 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   }
   if (options) bundle_options = *options;
   LW_RETURN_IF_ERROR(check_bundle_options(bundle_options));
-  LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle));
+  LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle, device.num_threads));
   uint32_t id = want_bundle ? next_id() : 0;
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
   LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), device, &next_id, file_mapped,
