@@ -64,6 +64,14 @@ using test::add_op;
 
 constexpr int64_t kC = 16, kH = 8;
 
+// A 3x3, pad-1, kC -> kC Conv of `in` with Const weights `wv` and bias `bv`, output `name`.
+ir::ValueId conv3x3(ir::Graph& g, ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv,
+                    const std::string& name) {
+  return add_op(g, "Conv",
+                {in, g.add_const(name + "_w", tensor(wv, {kC, kC, 3, 3})), g.add_const(name + "_b", tensor(bv, {kC}))},
+                name, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+}
+
 struct Weights {
   std::vector<float> w1 = random_vec(kC * kC * 9, 1, 0.1f), b1 = random_vec(kC, 2, 0.1f);
   std::vector<float> w2 = random_vec(kC * kC * 9, 3, 0.1f), b2 = random_vec(kC, 4, 0.1f);
@@ -363,11 +371,8 @@ TEST(FusedPlan, ResidualOutputOverTheResidualMatchesNaiveLoops) {
   auto build = [&](bool keep_residuals) {
     ir::Graph g;
     ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
-    std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
-    auto conv = [&](ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv, const std::string& name) {
-      return add_op(g, "Conv", {in, g.add_const(name + "_w", tensor(wv, {kC, kC, 3, 3})), g.add_const(name + "_b", tensor(bv, {kC}))},
-                    name, pads);
-    };
+    auto conv = [&](ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv,
+                    const std::string& name) { return conv3x3(g, in, wv, bv, name); };
     ir::ValueId a = add_op(g, "Relu", {x}, "a");
     ir::ValueId t1 = add_op(g, "Relu", {conv(a, w.w1, w.b1, "c1")}, "t1");
     ir::ValueId s1 = add_op(g, "Add", {conv(t1, w.w2, w.b2, "c2"), a}, "s1");
@@ -531,10 +536,8 @@ TEST(ChannelsLast, FlowsThroughPoolsAndMatchesNaiveLoops) {
   constexpr int64_t h0 = 15;
   ir::Graph g;
   ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, h0, h0}));
-  std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
   auto conv = [&](ir::ValueId in, const std::vector<float>& wv, const std::vector<float>& bv, const std::string& name) {
-    return add_op(g, "Conv", {in, g.add_const(name + "_w", tensor(wv, {kC, kC, 3, 3})), g.add_const(name + "_b", tensor(bv, {kC}))},
-                  name, pads);
+    return conv3x3(g, in, wv, bv, name);
   };
   ir::ValueId c1 = conv(x, w.w1, w.b1, "c1");
   ir::ValueId p1 = add_op(g, "MaxPool", {c1}, "p1",

@@ -17,6 +17,7 @@
 #include "liveweight/session.h"
 #include "runtime/bundle.h"
 #include "runtime/runtime.h"
+#include "support/session_io.h"
 #include "support/test_support.h"
 
 namespace lw {
@@ -47,7 +48,7 @@ std::string build(const Model& m, const std::string& name, bool init = true) {
   return path;
 }
 
-ArrayView view(const test::NpyArray& a) { return {a.bytes.data(), DType::kFloat32, a.shape, a.bytes.size()}; }
+using test::view;
 
 std::map<std::string, ArrayView> all_weights(const Model& m) {
   std::map<std::string, ArrayView> w;
@@ -61,13 +62,7 @@ std::unique_ptr<Session> open(const std::string& path, const SessionOptions& opt
   return s.is_ok() ? std::move(s).value() : nullptr;
 }
 
-std::vector<float> run(Session& s, const test::NpyArray& x) {
-  auto out = s.infer({view(x)});
-  EXPECT_TRUE(out.is_ok()) << out.status().message();
-  if (!out.is_ok()) return {};
-  const float* p = reinterpret_cast<const float*>(out->at(0).data.get());
-  return std::vector<float>(p, p + out->at(0).bytes / sizeof(float));
-}
+using test::run;
 
 bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

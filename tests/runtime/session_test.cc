@@ -9,6 +9,7 @@
 #include "liveweight/graph.h"
 #include "liveweight/session.h"
 #include "runtime/runtime.h"
+#include "support/session_io.h"
 #include "support/test_support.h"
 
 namespace lw {
@@ -36,15 +37,9 @@ Model load(const std::string& name) {
   return m;
 }
 
-ArrayView view(const test::NpyArray& a) { return {a.bytes.data(), DType::kFloat32, a.shape, a.bytes.size()}; }
+using test::view;
 
-std::vector<float> run(Session& s, const test::NpyArray& x) {
-  auto out = s.infer({view(x)});
-  EXPECT_TRUE(out.is_ok()) << out.status().message();
-  if (!out.is_ok()) return {};
-  const float* p = reinterpret_cast<const float*>(out->at(0).data.get());
-  return std::vector<float>(p, p + out->at(0).bytes / sizeof(float));
-}
+using test::run;
 
 double error(const std::vector<float>& got, const test::NpyArray& want) {
   EXPECT_EQ(got.size(), want.numel());
