@@ -12,54 +12,21 @@
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
+#include "support/float_data.h"
 #include "support/graph_builder.h"
+#include "support/naive_conv.h"
 
 namespace lw::rt {
 namespace {
-
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-ir::TensorData tensor(const std::vector<float>& v, Dims dims) {
-  return {DType::kFloat32, std::move(dims), Blob::copy_of(v.data(), v.size() * sizeof(float))};
-}
-
-// Naive 3x3 (pad 1) or 1x1 convolution, NCHW, with bias.
-std::vector<float> naive_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
-                              int64_t c, int64_t m, int64_t h, int64_t k) {
-  std::vector<float> y(static_cast<size_t>(m * h * h));
-  int64_t pad = k / 2;
-  for (int64_t o = 0; o < m; ++o)
-    for (int64_t i = 0; i < h; ++i)
-      for (int64_t j = 0; j < h; ++j) {
-        double acc = b[static_cast<size_t>(o)];
-        for (int64_t ci = 0; ci < c; ++ci)
-          for (int64_t u = 0; u < k; ++u)
-            for (int64_t v = 0; v < k; ++v) {
-              int64_t ii = i + u - pad, jj = j + v - pad;
-              if (ii < 0 || jj < 0 || ii >= h || jj >= h) continue;
-              acc += double(x[static_cast<size_t>((ci * h + ii) * h + jj)]) * w[static_cast<size_t>(((o * c + ci) * k + u) * k + v)];
-            }
-        y[static_cast<size_t>((o * h + i) * h + j)] = static_cast<float>(acc);
-      }
-  return y;
-}
 
 void relu(std::vector<float>& v) {
   for (float& x : v) x = std::max(x, 0.0f);
 }
 
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
+using test::max_diff;
+using test::naive_conv;
+using test::random_vec;
+using test::tensor;
 using test::add_op;
 
 constexpr int64_t kC = 16, kH = 8;

@@ -13,34 +13,19 @@
 #include "compiler/passes/layernorm_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
+#include "support/float_data.h"
 #include "support/graph_builder.h"
 
 namespace lw::rt {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f, float offset = 0.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = offset + d(rng);
-  return v;
-}
-
-ir::TensorData tensor(const std::vector<float>& v, Dims dims) {
-  return {DType::kFloat32, std::move(dims), Blob::copy_of(v.data(), v.size() * sizeof(float))};
-}
-
 ir::TensorData int_tensor(const std::vector<int64_t>& v) {
   return {DType::kInt64, Dims{static_cast<int64_t>(v.size())}, Blob::copy_of(v.data(), v.size() * sizeof(int64_t))};
 }
 
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
+using test::max_diff;
+using test::random_vec;
+using test::tensor;
 using test::add_op;
 
 // How the decomposition is written; the defaults are the torch.onnx.export (opset 13) form.
