@@ -40,6 +40,8 @@ bool profiling() {
 // The profile's name for a step: its op, plus what the epilogue pass fused into it.
 std::string profile_key(const ir::Node& n) {
   std::string key = n.op;
+  if (n.attr_int(passes::kAttrBatchNorm, 0) != 0) key += "+BatchNorm";
+  if (n.attr_int(passes::kAttrResidual, 0) != 0) key += "+Add";
   std::string act = n.attr_string(passes::kAttrActivation, "");
   if (!act.empty()) key += "+" + act;
   return key;
@@ -57,7 +59,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
   passes::fuse_layernorms(plan->graph_);
-  passes::fuse_epilogues(plan->graph_, {.matmul_bias = true});
+  passes::fuse_epilogues(plan->graph_, {.matmul_bias = true, .conv_batchnorm = true});
   const ir::Graph& g = plan->graph_;
 
   // Absurd sizes are refused here, once, so no kernel ever computes with overflowing dims.

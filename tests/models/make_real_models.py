@@ -5,6 +5,8 @@ Usage: /usr/bin/python3 make_real_models.py OUTDIR [--all]
 
 Models (random weights, fixed seeds, float32):
   resnet18       torchvision ResNet-18, opset 13, input [1,3,64,64]
+  resnet18_bn    the same exported with its BatchNormalization nodes kept (training=PRESERVE,
+                 no constant folding), so the BatchNorm parameters are refreshable weights
   mobilenet_v2   torchvision MobileNet v2, opset 13, input [1,3,64,64]
   encoder        2-layer BERT-like encoder (token + position embeddings, GELU, LayerNorm),
                  opset 14 (LayerNorm decomposed), int64 token ids [batch, seq] with dynamic
@@ -21,9 +23,9 @@ For each model M, OUTDIR/M/ holds:
 EfficientNet-B0, SqueezeNet, ShuffleNet v2, DenseNet-121, RegNet-Y, VGG-11 at 224x224, ConvNeXt-T
 at opsets 13 and 17) and a BERT-like encoder with an attention mask; too slow for CI, run by
 hand with LW_ALL_REAL_MODELS=OUTDIR test_real_models.
-The exporter's constant folding fuses BatchNorm into Conv, so initializer names are checked
+The exporter's constant folding fuses BatchNorm into Conv (except for resnet18_bn), so initializer names are checked
 to be the same in both files (the C++ test refreshes weights by those names).
-Deterministic; about 20 s on 2 cores.
+Deterministic; about 25 s on 2 cores.
 """
 import os
 import sys
@@ -116,8 +118,10 @@ def make_model(kind, seed):
     return Encoder().eval()
 
 
-def export(m, x, path, opset, dynamic):
+def export(m, x, path, opset, dynamic, keep_bn=False):
     kwargs = {}
+    if keep_bn:
+        kwargs = {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False}
     if dynamic:
         kwargs["dynamic_axes"] = {"input": {0: "batch", 1: "seq"}, "output": {0: "batch", 1: "seq"}}
     torch.onnx.export(m, torch.from_numpy(x), path, opset_version=opset, input_names=["input"],
@@ -128,7 +132,8 @@ def export(m, x, path, opset, dynamic):
 
 
 def make(outdir, name):
-    kind = {"encoder17": "encoder", "bert17": "bert"}.get(name, name)
+    kind = {"encoder17": "encoder", "bert17": "bert", "resnet18_bn": "resnet18"}.get(name, name)
+    keep_bn = name == "resnet18_bn"
     opset = {"encoder": 14, "encoder17": 17, "bert": 14, "bert17": 17, "convnext17": 17}.get(name, 13)
     dynamic = kind in ("encoder", "bert")
     d = os.path.join(outdir, name)
@@ -141,8 +146,10 @@ def make(outdir, name):
         side = 224 if kind == "vgg11" else 64
         inputs = [rng.standard_normal((1, 3, side, side)).astype(np.float32)]
     ma, mb = make_model(kind, SEED_A), make_model(kind, SEED_B)
-    a = export(ma, inputs[0], os.path.join(d, "model.onnx"), opset, dynamic)
-    b = export(mb, inputs[0], os.path.join(d, "model_b.onnx"), opset, dynamic)
+    a = export(ma, inputs[0], os.path.join(d, "model.onnx"), opset, dynamic, keep_bn)
+    b = export(mb, inputs[0], os.path.join(d, "model_b.onnx"), opset, dynamic, keep_bn)
+    if keep_bn and not any(n.op_type == "BatchNormalization" for n in a.graph.node):
+        raise SystemExit(f"{name}: the export folded its BatchNormalization nodes")
     names_a = [t.name for t in a.graph.initializer]
     names_b = [t.name for t in b.graph.initializer]
     if names_a != names_b:
@@ -160,7 +167,7 @@ def make(outdir, name):
 def main():
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--all"):
         raise SystemExit("usage: make_real_models.py OUTDIR [--all]")
-    names = ["resnet18", "mobilenet_v2", "encoder", "encoder17", "bert"]
+    names = ["resnet18", "resnet18_bn", "mobilenet_v2", "encoder", "encoder17", "bert"]
     if len(sys.argv) == 3:
         names = ["mobilenet_v3", "efficientnet_b0", "squeezenet", "shufflenet_v2", "densenet121", "regnet_y",
                  "vgg11", "convnext", "convnext17", "bert17"]

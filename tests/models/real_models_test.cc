@@ -116,7 +116,7 @@ TEST_P(RealModel, MatchesPyTorchBeforeAndAfterRefreshingEveryWeight) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RealModel,
-                         ::testing::Values("resnet18", "mobilenet_v2", "encoder", "encoder17", "bert"));
+                         ::testing::Values("resnet18", "resnet18_bn", "mobilenet_v2", "encoder", "encoder17", "bert"));
 
 // A dynamic-axis encoder through the C API: dynamic dims reported as -1 with size 0, real dims
 // set with a tensor desc on the input dataset, real output dims read back after execute.

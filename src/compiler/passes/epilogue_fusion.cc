@@ -17,6 +17,23 @@ bool const_scalar(const ir::Graph& g, ir::ValueId v, float* out) {
   return true;
 }
 
+// Whether `bn` is an inference BatchNormalization of `x` (a float [N, C, ...] value) whose four
+// parameters are float [C].
+bool is_conv_batchnorm(const ir::Graph& g, const ir::Node& bn, ir::ValueId x) {
+  if (bn.op != "BatchNormalization" || bn.inputs.size() != 5 || bn.inputs[0] != x || bn.outputs.size() != 1 ||
+      bn.attr_int("training_mode", 0) != 0)
+    return false;
+  const Shape& xs = g.value(x).shape;
+  if (!xs.is_static() || xs.rank() < 2 || g.value(bn.outputs[0]).shape != xs) return false;
+  for (size_t k = 1; k < 5; ++k) {
+    ir::ValueId p = bn.inputs[k];
+    if (p == ir::kNoValue || p == x) return false;
+    const ir::Value& v = g.value(p);
+    if (v.dtype != DType::kFloat32 || !v.shape.is_static() || v.shape.dims() != Dims{xs.dims()[1]}) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // The bias `v` of an Add after a MatMul producing `out`: float32, static, [N] or [1, .., 1, N]
@@ -46,7 +63,7 @@ int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
     bool is_conv = op == "Conv";
     if (!is_conv && op != "Gemm" && op != "MatMul") continue;
     if (g.nodes[i].outputs.size() != 1 || g.nodes[i].has_attr(kAttrResidual) || g.nodes[i].has_attr(kAttrActivation) ||
-        g.nodes[i].has_attr(kAttrBias))
+        g.nodes[i].has_attr(kAttrBias) || g.nodes[i].has_attr(kAttrBatchNorm))
       continue;  // already fused (it moved forward)
     ir::Node node = g.nodes[i];
     ir::ValueId cur = node.outputs[0];
@@ -55,6 +72,18 @@ int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
     int32_t at = static_cast<int32_t>(i);
 
     int32_t next = only_consumer(cur);
+    if (options.conv_batchnorm && is_conv && next >= 0 && node.inputs.size() <= 3 &&
+        is_conv_batchnorm(g, g.nodes[static_cast<size_t>(next)], cur)) {
+      const ir::Node& bn = g.nodes[static_cast<size_t>(next)];
+      while (node.inputs.size() < 3) node.inputs.push_back(ir::kNoValue);
+      node.inputs.insert(node.inputs.end(), bn.inputs.begin() + 1, bn.inputs.end());
+      node.attrs[kAttrBatchNorm] = int64_t{1};
+      node.attrs[kAttrBnEpsilon] = bn.attr_float("epsilon", 1e-5f);
+      absorbed.push_back(at);
+      at = next;
+      cur = bn.outputs[0];
+      next = only_consumer(cur);
+    }
     if (is_conv && next >= 0 && g.nodes[static_cast<size_t>(next)].op == "Add" &&
         g.nodes[static_cast<size_t>(next)].inputs.size() == 2) {
       const ir::Node& add = g.nodes[static_cast<size_t>(next)];

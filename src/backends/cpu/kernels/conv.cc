@@ -1,13 +1,20 @@
 // Conv (1-D to 3-D, groups, bias, pads incl. auto_pad, strides, dilations) through oneDNN's
-// convolution primitive, with the fused epilogue of compiler/passes/epilogue_fusion.h (a
-// residual added through a sum post-op, then Relu or Clip).
+// convolution primitive, with the fused epilogue of compiler/passes/epilogue_fusion.h (an
+// inference BatchNormalization as a per-channel multiply and add, a residual added through a
+// sum post-op, then Relu or Clip).
 //
 // The primitive runs on channels-last activations with the weight layout oneDNN picks (plain
 // NCHW activations with OIHW weights only get oneDNN's slow im2col path). Inputs/outputs that
 // arrive in another layout are reordered into scratch. Weights: a weight the runtime lets us
 // pack (KernelSpec::may_pack) is held by its Variable in our layout (wanted_packing); a Const
 // weight is packed once here; any other weight is reordered into scratch on every run.
+//
+// A fused BatchNormalization is not folded into the weights: its parameters may be Variables
+// that a refresh replaces independently of W, and W may be held packed. Each run turns them
+// into a per-channel scale and shift (2C floats in scratch) that two binary post-ops apply;
+// the products stay in registers, so this costs about what a folded bias costs.
 #include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <optional>
 
@@ -21,6 +28,8 @@
 namespace lw::cpu {
 
 namespace {
+
+constexpr size_t kBnInput = 3;  // scale, B, mean, var of a fused BatchNormalization
 
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
@@ -43,6 +52,12 @@ struct ConvSetup {
   bool has_bias = false, has_residual = false, residual_reorder = false;
   dnnl::reorder residual_to_dst;
   size_t residual_input = 0;
+  // Fused BatchNormalization: parameters at inputs kBnInput..+3, scale/shift at bn_offset.
+  bool has_bn = false;
+  float bn_epsilon = 0;
+  int64_t channels = 0;
+  dnnl::memory::desc bn_md;  // [1, C, 1, ...]: one value per output channel
+  size_t bn_offset = 0, bn_stride = 0;
   size_t scratch = 0, scratch_total = 0;
   AlignedPtr owned_weights;  // a Const weight packed at creation
   std::shared_ptr<PackedLayout> wanted;
@@ -91,6 +106,13 @@ class ConvKernel final : public Kernel {
                                                     {DNNL_ARG_WEIGHTS, dnnl::memory(s.wei.prim, eng, wei)},
                                                     {DNNL_ARG_DST, dnnl::memory(s.dst.prim, eng, dst)}};
       if (s.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s.bias, eng, const_cast<void*>(r.inputs[2])));
+      if (s.has_bn) {
+        auto* mul = reinterpret_cast<float*>(scratch + s.bn_offset);
+        auto* add = reinterpret_cast<float*>(scratch + s.bn_offset + s.bn_stride);
+        batchnorm_scale_shift(s, r, mul, add);
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, dnnl::memory(s.bn_md, eng, mul));
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, dnnl::memory(s.bn_md, eng, add));
+      }
       if (s.scratch) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(s.scratch_md, eng, scratch));
       s.prim.execute(stream, args);
       if (s.dst.reorder) {
@@ -105,6 +127,19 @@ class ConvKernel final : public Kernel {
   }
 
  private:
+  // y = (v - mean) * scale / sqrt(var + eps) + B  =  v * mul + add, per channel (as ONNX
+  // Runtime evaluates BatchNormalization, in float).
+  static void batchnorm_scale_shift(const ConvSetup& s, const KernelRun& r, float* mul, float* add) {
+    const auto* scale = static_cast<const float*>(r.inputs[kBnInput]);
+    const auto* shift = static_cast<const float*>(r.inputs[kBnInput + 1]);
+    const auto* mean = static_cast<const float*>(r.inputs[kBnInput + 2]);
+    const auto* var = static_cast<const float*>(r.inputs[kBnInput + 3]);
+    for (int64_t c = 0; c < s.channels; ++c) {
+      mul[c] = scale[c] / std::sqrt(var[c] + s.bn_epsilon);
+      add[c] = shift[c] - mean[c] * mul[c];
+    }
+  }
+
   std::unique_ptr<ConvSetup> s_;
   bool empty_;
   std::string name_;
@@ -151,9 +186,20 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   if (has_bias && spec.inputs[2].shape.dims() != Dims{w[0]})
     return kernel_error(spec, StatusCode::kInvalidArgument, "B ", spec.inputs[2].shape.dims(), " must be [", w[0], "]");
   bool has_residual = spec.node.attr_int(passes::kAttrResidual, 0) != 0;
+  bool has_bn = spec.node.attr_int(passes::kAttrBatchNorm, 0) != 0;
   size_t residual_input = spec.inputs.size() - 1;
-  if (has_residual && (spec.inputs.size() != 4 || spec.inputs[residual_input].shape.dims() != y))
-    return kernel_error(spec, StatusCode::kInternal, "fused residual input must be input 3 with dims ", y);
+  if (has_bn || has_residual) {
+    size_t expect_inputs = 3 + (has_bn ? 4 : 0) + (has_residual ? 1 : 0);
+    if (spec.inputs.size() != expect_inputs)
+      return kernel_error(spec, StatusCode::kInternal, "fused Conv has ", spec.inputs.size(), " inputs, expected ",
+                          expect_inputs);
+  }
+  if (has_residual && spec.inputs[residual_input].shape.dims() != y)
+    return kernel_error(spec, StatusCode::kInternal, "fused residual input must have dims ", y);
+  for (size_t k = 0; has_bn && k < 4; ++k)
+    if (spec.inputs[kBnInput + k].shape.dims() != Dims{w[0]})
+      return kernel_error(spec, StatusCode::kInvalidArgument, "fused BatchNormalization parameter ", k + 1, " is ",
+                          spec.inputs[kBnInput + k].shape.dims(), ", expected [", w[0], "]");
   auto setup = std::make_unique<ConvSetup>();
   if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
@@ -175,10 +221,20 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   s.has_bias = has_bias;
   s.has_residual = has_residual;
   s.residual_input = residual_input;
+  s.has_bn = has_bn;
+  s.bn_epsilon = spec.node.attr_float(passes::kAttrBnEpsilon, 1e-5f);
+  s.channels = w[0];
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops po;
+    if (has_bn) {
+      dnnl::memory::dims per_channel(y.size(), 1);
+      per_channel[1] = w[0];
+      s.bn_md = plain_desc(Dims(per_channel.begin(), per_channel.end()));
+      po.append_binary(dnnl::algorithm::binary_mul, s.bn_md);
+      po.append_binary(dnnl::algorithm::binary_add, s.bn_md);
+    }
     if (has_residual) po.append_sum(1.0f);
     std::string act = spec.node.attr_string(passes::kAttrActivation, "");
     if (act == "Relu") {
@@ -255,6 +311,11 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (s.residual_reorder)
         s.residual_to_dst = dnnl::reorder(
             dnnl::reorder::primitive_desc(dnnl_cpu_engine(), s.residual_user, dnnl_cpu_engine(), s.dst.prim));
+    }
+    if (has_bn) {
+      s.bn_stride = align64(static_cast<size_t>(w[0]) * sizeof(float));
+      s.bn_offset = offset;
+      offset += 2 * s.bn_stride;
     }
     s.scratch_total = offset;
     s.prim = dnnl::convolution_forward(*pd);
