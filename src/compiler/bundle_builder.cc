@@ -3,6 +3,7 @@
 #include <map>
 
 #include "compiler/constant_folding.h"
+#include "compiler/passes/batchnorm_folding.h"
 #include "graph/op_registry.h"
 
 namespace lw::compiler {
@@ -15,6 +16,9 @@ Status prepare_graph(ir::Graph& g, size_t index) {
   LW_RETURN_IF_ERROR(ir::infer_graph_types(g).with_context(context));
   auto folded = fold_constants(g);
   if (!folded.is_ok()) return folded.status().with_context(context);
+  // BatchNorms over Consts only (their parameters were not made refreshable) fold away here.
+  auto bn_folded = passes::fold_batchnorms(g);
+  if (!bn_folded.is_ok()) return bn_folded.status().with_context(context);
   return Status::ok();
 }
 

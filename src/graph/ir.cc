@@ -316,4 +316,33 @@ Status Graph::sort() {
   return Status::ok();
 }
 
+void Graph::remove_orphan_values() {
+  Graph& g = *this;
+  std::vector<bool> produced(g.values.size(), false);
+  for (const auto& n : g.nodes)
+    for (ValueId v : n.outputs)
+      if (g.valid_value(v)) produced[static_cast<size_t>(v)] = true;
+  std::vector<ValueId> remap(g.values.size(), kNoValue);
+  std::vector<Value> kept;
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    if (!produced[i]) continue;
+    remap[i] = static_cast<ValueId>(kept.size());
+    kept.push_back(std::move(g.values[i]));
+  }
+  if (kept.size() == g.values.size()) {
+    g.values = std::move(kept);
+    return;
+  }
+  auto fix = [&](ValueId& v) {
+    if (g.valid_value(v)) v = remap[static_cast<size_t>(v)];
+  };
+  for (auto& n : g.nodes) {
+    for (auto& v : n.inputs) fix(v);
+    for (auto& v : n.outputs) fix(v);
+  }
+  for (auto& v : g.inputs) fix(v);
+  for (auto& v : g.outputs) fix(v);
+  g.values = std::move(kept);
+}
+
 }  // namespace lw::ir

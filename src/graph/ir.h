@@ -115,6 +115,9 @@ class Graph {
   Status verify() const;
   // Reorders nodes topologically (stable), failing on a cycle.
   Status sort();
+  // Drops the values no node produces (left behind when a rewrite removes nodes or node
+  // outputs) and renumbers the rest, in the nodes and in `inputs`/`outputs`.
+  void remove_orphan_values();
 };
 
 }  // namespace lw::ir

@@ -33,7 +33,7 @@ class GraphBuilder {
     // Value ids move below; pending entries are outputs of kept nodes, so find them again by name.
     std::vector<std::string> pending_names;
     for (ir::ValueId v : out.pending_rewrites) pending_names.push_back(graph_.value(v).name);
-    remove_orphan_values(graph_);
+    graph_.remove_orphan_values();
     LW_RETURN_IF_ERROR(sort_graph(graph_));
     LW_RETURN_IF_ERROR(graph_.verify());
     out.pending_rewrites.clear();

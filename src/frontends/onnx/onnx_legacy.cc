@@ -210,32 +210,4 @@ Status finish_legacy_rewrites(ir::Graph& g, const std::vector<ir::ValueId>& pend
   return Status::ok();
 }
 
-void remove_orphan_values(ir::Graph& g) {
-  std::vector<bool> produced(g.values.size(), false);
-  for (const auto& n : g.nodes)
-    for (ir::ValueId v : n.outputs)
-      if (g.valid_value(v)) produced[static_cast<size_t>(v)] = true;
-  std::vector<ir::ValueId> remap(g.values.size(), ir::kNoValue);
-  std::vector<ir::Value> kept;
-  for (size_t i = 0; i < g.values.size(); ++i) {
-    if (!produced[i]) continue;
-    remap[i] = static_cast<ir::ValueId>(kept.size());
-    kept.push_back(std::move(g.values[i]));
-  }
-  if (kept.size() == g.values.size()) {
-    g.values = std::move(kept);
-    return;
-  }
-  auto fix = [&](ir::ValueId& v) {
-    if (g.valid_value(v)) v = remap[static_cast<size_t>(v)];
-  };
-  for (auto& n : g.nodes) {
-    for (auto& v : n.inputs) fix(v);
-    for (auto& v : n.outputs) fix(v);
-  }
-  for (auto& v : g.inputs) fix(v);
-  for (auto& v : g.outputs) fix(v);
-  g.values = std::move(kept);
-}
-
 }  // namespace lw::onnx_import

@@ -22,8 +22,4 @@ Status rewrite_legacy_ops(ir::Graph& graph, int64_t opset, std::vector<ir::Value
 // Leaves the graph possibly unsorted. Errors name the node.
 Status finish_legacy_rewrites(ir::Graph& graph, const std::vector<ir::ValueId>& pending);
 
-// Drops values that no node produces and that are not graph inputs (left behind when a
-// rewrite removes node outputs) and renumbers the rest.
-void remove_orphan_values(ir::Graph& graph);
-
 }  // namespace lw::onnx_import
