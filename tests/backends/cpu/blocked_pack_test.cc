@@ -61,7 +61,7 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
 }
 
 // Convolution weight layouts (one block on dim 0, the other dims permuted): OIhw into the
-// layouts oneDNN picks for AVX-512 convolutions, a padded block, a grouped (5-D) depthwise
+// layouts oneDNN picks for AVX-512 convolutions, padded blocks, a grouped (5-D) depthwise
 // layout and an unblocked permutation.
 TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
   using tag = dnnl::memory::format_tag;
@@ -75,7 +75,10 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
   std::vector<Case> cases = {with_tag({64, 32, 3, 3}, tag::Acdb64a), with_tag({128, 64, 1, 1}, tag::Acdb32a),
                              with_tag({80, 24, 1, 1}, tag::Acdb48a), with_tag({50, 7, 3, 3}, tag::Acdb16a),
                              with_tag({64, 3, 7, 7}, tag::Acdb64a),  with_tag({16, 8, 3, 3}, tag::acdb),
-                             with_tag({33, 5, 2, 2}, tag::Acdb16a)};
+                             with_tag({33, 5, 2, 2}, tag::Acdb16a),
+                             // partial last blocks: 16-row groups then 4-row groups (36 rows),
+                             // and 4-row groups only (8 rows)
+                             with_tag({100, 20, 1, 1}, tag::Acdb64a), with_tag({200, 40, 3, 3}, tag::Acdb48a)};
   // Depthwise: the layout oneDNN's own depthwise convolution asks for (debcA16a on AVX-512).
   for (int64_t ch : {32, 24}) {
     dnnl::memory::desc x({1, ch, 8, 8}, dt::f32, tag::nhwc), y({1, ch, 8, 8}, dt::f32, tag::nhwc);
