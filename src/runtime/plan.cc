@@ -29,6 +29,36 @@ void drop_mapped_pages(const void* p, size_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+// Collects the file ranges an init has copied and drops their pages in batches: one madvise
+// per run of adjacent tensors instead of one per tensor. Each call flushes the TLB of every
+// thread of the process (an interprocessor interrupt to each core running one), which with a
+// call per tensor took about a fifth of MobileNet v2's load with init. Holding up to kBatch
+// bytes before dropping bounds what the batching adds to the peak resident set.
+class MappedPageDropper {
+ public:
+  void add(const void* p, size_t n) {
+    ranges_.push_back({reinterpret_cast<uintptr_t>(p), reinterpret_cast<uintptr_t>(p) + n});
+    pending_ += n;
+    if (pending_ >= kBatch) flush();
+  }
+  void flush() {
+    std::sort(ranges_.begin(), ranges_.end());
+    for (size_t i = 0; i < ranges_.size();) {
+      uintptr_t begin = ranges_[i].first, end = ranges_[i].second;
+      for (++i; i < ranges_.size() && ranges_[i].first <= end; ++i) end = std::max(end, ranges_[i].second);
+      drop_mapped_pages(reinterpret_cast<const void*>(begin), end - begin);
+    }
+    ranges_.clear();
+    pending_ = 0;
+  }
+  ~MappedPageDropper() { flush(); }
+
+ private:
+  static constexpr size_t kBatch = size_t{16} << 20;
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
+  size_t pending_ = 0;
+};
+
 bool profiling() {
   static const bool on = [] {
     const char* v = std::getenv("LW_PROFILE");
@@ -364,9 +394,10 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);
     (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst, from_file});
   }
+  MappedPageDropper dropper;
   for (const Job& j : large) {
     LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst));
-    if (j.from_file) drop_mapped_pages(j.src, j.bytes);
+    if (j.from_file) dropper.add(j.src, j.bytes);
   }
   if (small.empty()) return Status::ok();
   std::vector<Status> results(small.size());
@@ -375,8 +406,9 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
   for (long i = 0; i < n; ++i) {
     const Job& j = small[static_cast<size_t>(i)];
     results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst);
-    if (j.from_file) drop_mapped_pages(j.src, j.bytes);
   }
+  for (const Job& j : small)
+    if (j.from_file) dropper.add(j.src, j.bytes);
   for (const Status& st : results) LW_RETURN_IF_ERROR(st);
   return Status::ok();
 }

@@ -1,11 +1,13 @@
 // Init from a file mapping: an Assign from a Const that lives in the mapped file drops the
-// source pages once copied; running init again reads them back from the file. A Const outside
+// source pages once copied (checked in /proc/self/smaps); running init again reads them back from the file. A Const outside
 // the mapping (heap) is left alone.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
+#include <string>
 
 #include "format/bundle_io.h"
 #include "graph/op_registry.h"
@@ -14,6 +16,28 @@
 
 namespace lw::rt {
 namespace {
+
+// Resident kilobytes of the mapping that contains `p`, from /proc/self/smaps; -1 if not found.
+long resident_kb_of_mapping(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2) {  // a mapping's header line
+      inside = addr >= begin && addr < end;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) {
+      std::istringstream fields(line.substr(4));
+      long kb = -1;
+      fields >> kb;
+      return kb;
+    }
+  }
+  return -1;
+}
 
 TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
   constexpr size_t kFloats = 3 * 4096 + 17;  // several whole pages plus a tail
@@ -45,6 +69,11 @@ TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
     Status s = (*plan)->run(update->base(), {}, {}, update.get());
     ASSERT_TRUE(s.is_ok()) << s.message();
     store.commit(std::move(update));
+    // Only the partial pages at the ends of the copied range may stay mapped.
+    long rss = resident_kb_of_mapping(file->data);
+    if (rss >= 0) {
+      EXPECT_LE(rss, 8) << "round " << round << ": the copied file pages should have been dropped";
+    }
     auto snap = store.current();
     EXPECT_EQ(std::memcmp(snap->buffers[0]->data(), big.data(), kFloats * 4), 0) << "round " << round;
     EXPECT_EQ(std::memcmp(snap->buffers[1]->data(), small.data(), 12), 0) << "round " << round;
