@@ -1,5 +1,9 @@
 """Exports the benchmark models to ONNX (opset 13) with random weights from a fixed seed.
 
+resnet18_bn is ResNet-18 exported with its BatchNormalization nodes kept (training=PRESERVE, no
+constant folding), as an exporter that does not fold them writes it: its BatchNorm parameters
+become refreshable weights, so liveweight cannot fold them into the convolutions at build time.
+
 Usage: export_models.py OUT_DIR
 Writes OUT_DIR/<name>.onnx and OUT_DIR/<name>.input.npy (one input per model) and
 OUT_DIR/models.json describing them. Skips a model whose file already exists.
@@ -44,6 +48,7 @@ def transformer():
 
 MODELS = {
     "resnet18": (lambda: torchvision.models.resnet18(), [1, 3, 224, 224]),
+    "resnet18_bn": (lambda: torchvision.models.resnet18(), [1, 3, 224, 224]),
     "resnet50": (lambda: torchvision.models.resnet50(), [1, 3, 224, 224]),
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(), [1, 3, 224, 224]),
     "mlp": (mlp, [8, 1024]),
@@ -62,6 +67,10 @@ def make_model(name):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+                if name.endswith("_bn"):  # as trained: no two layers share their scale and shift
+                    with torch.no_grad():
+                        m.weight.uniform_(0.5, 1.5)
+                        m.bias.uniform_(-0.1, 0.1)
     return model, shape
 
 
@@ -79,8 +88,10 @@ def main():
         np.save(meta[name]["input"], x.numpy())
         # Not under no_grad: with grad enabled the transformer layers skip PyTorch's fused fast
         # path, which has no ONNX export.
+        keep_bn = name.endswith("_bn")
         torch.onnx.export(model, (x,), path, opset_version=13, input_names=["input"], output_names=["output"],
-                          do_constant_folding=True)
+                          do_constant_folding=not keep_bn,
+                          training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL)
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump(meta, f, indent=1)
 

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"
 ORT_VERSION = "1.30.0"
-ALL_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mlp", "transformer"]
+ALL_MODELS = ["resnet18", "resnet18_bn", "resnet50", "mobilenet_v2", "mlp", "transformer"]
 
 
 def sh(cmd, env=None, timeout=3600):
