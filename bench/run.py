@@ -72,6 +72,11 @@ def setup(args):
                          "-o", exe, "-L", libdir, "-lliveweight", "-Wl,-rpath," + os.path.abspath(libdir)])
     if code != 0:
         sys.exit("compiling lw_bench failed:\n" + err)
+    code, out, err = sh(["g++", "-O2", "-std=c++20", "-I", os.path.join(ROOT, "include"), os.path.join(HERE, "alloc_count.cc"),
+                         "-o", os.path.join(args.work, "alloc_count"), "-L", libdir, "-lliveweight",
+                         "-Wl,-rpath," + os.path.abspath(libdir)])
+    if code != 0:
+        sys.exit("compiling alloc_count failed:\n" + err)
     return ort, models, exe
 
 
@@ -101,6 +106,9 @@ def run_model(args, name, ort, models, exe):
                 code, out, err = sh([exe, "memory", om_init, x, str(args.runs)], env=env)
                 if code == 0:
                     r["lw"]["peak_rss_kb"] = last_json(out)["peak_rss_kb"]
+                    code, out, err = sh([os.path.join(args.work, "alloc_count"), om_init, "20"], env=env)
+                if code == 0:
+                    r["lw"]["allocs_per_run"] = last_json(out)["allocs_per_run"]
             if code != 0:
                 r["lw_error"] = err.strip()[-500:]
         code, out, err = sh(["node", os.path.join(HERE, "ort_bench.js"), ort, onnx, x, str(threads), str(args.runs)], env=env)
@@ -134,7 +142,7 @@ def table(results):
     head = ("| model | thr | lw infer med/p90 ms | ORT med/p90 ms | PyTorch med/p90 ms | lw/ORT | lw/PyTorch | "
             "full refresh ms | memcpy ms | refresh/memcpy | one / 1% / 10% refresh ms (% of full) | "
             "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
-            "peak RSS MB lw / ORT / PyTorch | lw-ORT max diff |")
+            "peak RSS MB lw / ORT / PyTorch | lw allocs/run | lw-ORT max diff |")
     lines.append(head)
     lines.append("|" + "---|" * (head.count("|") - 1))
     for res in results:
@@ -150,7 +158,7 @@ def table(results):
             if not lw:
                 why = res.get("lw_error") or r.get("lw_error", "failed")
                 lines.append(f"| {name} | {thr} | not yet supported: {why} | {ort_s} | {pt_s} | - | - | - | - | - | - | "
-                             f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - / {rss_o} / {rss_p} | - |")
+                             f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - / {rss_o} / {rss_p} | - | - |")
                 continue
             li = lw["infer"]
             full = lw["refresh"]["full"]["ms"]
@@ -164,7 +172,8 @@ def table(results):
                 f"{fmt(full)} | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | {' / '.join(parts)} | "
                 f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
                 f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
-                f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(r.get('lw_vs_ort_max_abs_diff'))} |")
+                f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(lw.get('allocs_per_run'))} | "
+                f"{fmt(r.get('lw_vs_ort_max_abs_diff'))} |")
     return "\n".join(lines)
 
 
@@ -192,8 +201,17 @@ Notes:
   transposition is why a full refresh costs more than a memcpy of the plain bytes, most at one
   thread (about 9 GB/s against the memcpy's 20 GB/s on this machine).
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
-- torch.onnx.export in eval mode already folds BatchNorm into the convolutions, so these
-  models have no BatchNormalization nodes left to fold.
+- torch.onnx.export in eval mode folds BatchNorm into the convolutions, so these models have
+  no BatchNormalization nodes, except resnet18_bn (exported with training=PRESERVE): there the
+  BatchNorm parameters are refreshable weights, and the CPU plan fuses each BatchNormalization
+  into the Conv before it as a per-channel scale and shift computed from the current parameters
+  on every run (ONNX Runtime folds them into the weights at session creation). Built with
+  `lw build --refresh` leaving the BatchNorm and conv tensors out, they fold at build time.
+- lw allocs/run: calls to malloc and friends during one aclmdlExecute with prepared datasets
+  (bench/alloc_count.cc, every thread counted). They are small: oneDNN 2.6 allocates inside
+  every primitive execution (its argument map) and when a memory object is created or re-pointed,
+  so a run of oneDNN primitives cannot be allocation-free; liveweight's own arena and scratch
+  are planned at load.
 - One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
   stay constants the compiler can fuse through; every other float initializer is refreshable.
 - The transformer's four layers have their own weights (bench/export_models.py re-draws each
