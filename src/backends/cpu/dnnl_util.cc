@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <cstdio>
-#include <unordered_map>
 
 #include "backends/cpu/blocked_pack.h"
 
@@ -103,18 +102,18 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
 
 DnnlSrcDstKernel::DnnlSrcDstKernel(dnnl::primitive prim, dnnl::memory::desc src, dnnl::memory::desc dst,
                                    dnnl::memory::desc scratch, const ir::Node& node, const char* what)
-    : prim_(std::move(prim)), src_(std::move(src)), dst_(std::move(dst)), scratch_(std::move(scratch)),
-      scratch_bytes_(scratch_.get_size()), name_(node.name), op_(node.op), what_(what) {}
+    : scratch_bytes_(scratch.get_size()), name_(node.name), op_(node.op), what_(what) {
+  std::vector<DnnlCall::Arg> args = {{DNNL_ARG_SRC, std::move(src)}, {DNNL_ARG_DST, std::move(dst)}};
+  if (scratch_bytes_) args.push_back({DNNL_ARG_SCRATCHPAD, std::move(scratch)});
+  call_ = DnnlCall(std::move(prim), std::move(args));
+}
 
 Status DnnlSrcDstKernel::run(const KernelRun& r) const {
   try {
-    const dnnl::engine& eng = dnnl_cpu_engine();
-    dnnl::stream& stream = dnnl_thread_stream();
-    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, dnnl::memory(src_, eng, const_cast<void*>(r.inputs[0]))},
-                                                  {DNNL_ARG_DST, dnnl::memory(dst_, eng, r.outputs[0])}};
-    if (scratch_bytes_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_, eng, r.scratch));
-    prim_.execute(stream, args);
-    stream.wait();
+    if (scratch_bytes_)
+      call_.run({r.inputs[0], r.outputs[0], r.scratch});
+    else
+      call_.run({r.inputs[0], r.outputs[0]});
   } catch (const dnnl::error& e) {
     return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN ", what_, " failed: ", e.what());
   }

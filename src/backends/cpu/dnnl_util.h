@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "backends/cpu/dnnl_call.h"
 #include "backends/cpu/kernel.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -42,8 +43,7 @@ class DnnlSrcDstKernel final : public Kernel {
   Status run(const KernelRun& r) const override;
 
  private:
-  dnnl::primitive prim_;
-  dnnl::memory::desc src_, dst_, scratch_;
+  DnnlCall call_;
   size_t scratch_bytes_;
   std::string name_, op_, what_;
 };

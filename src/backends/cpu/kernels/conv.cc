@@ -41,16 +41,16 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 struct Port {
   dnnl::memory::desc prim, user;
   bool reorder = false;
-  dnnl::reorder to_prim, from_prim;
+  DnnlCall convert;  // user -> prim for an input, prim -> user for the output
   size_t offset = 0;
 };
 
 struct ConvSetup {
-  dnnl::convolution_forward prim;
+  DnnlCall conv;  // arguments: src, weights, dst, [bias], [scratchpad], [BatchNorm scale, shift]
   Port src, dst, wei;
   dnnl::memory::desc bias, residual_user, scratch_md;
   bool has_bias = false, has_residual = false, residual_reorder = false;
-  dnnl::reorder residual_to_dst;
+  DnnlCall residual_to_dst;
   size_t residual_input = 0;
   // Fused BatchNormalization: parameters at inputs kBnInput..+3, scale/shift at bn_offset.
   bool has_bn = false;
@@ -78,48 +78,41 @@ class ConvKernel final : public Kernel {
     const ConvSetup& s = *s_;
     auto* scratch = static_cast<uint8_t*>(r.scratch);
     try {
-      const dnnl::engine& eng = dnnl_cpu_engine();
-      dnnl::stream& stream = dnnl_thread_stream();
-      void* src = const_cast<void*>(r.inputs[0]);
+      const void* src = r.inputs[0];
       if (s.src.reorder) {
-        dnnl::memory a(s.src.user, eng, src), b(s.src.prim, eng, scratch + s.src.offset);
-        s.src.to_prim.execute(stream, a, b);
+        s.src.convert.run({src, scratch + s.src.offset});
         src = scratch + s.src.offset;
       }
-      void* wei = s.owned_weights ? static_cast<void*>(s.owned_weights.get()) : const_cast<void*>(r.inputs[1]);
+      const void* wei = s.owned_weights ? static_cast<const void*>(s.owned_weights.get()) : r.inputs[1];
       if (s.wei.reorder) {
-        dnnl::memory a(s.wei.user, eng, wei), b(s.wei.prim, eng, scratch + s.wei.offset);
-        s.wei.to_prim.execute(stream, a, b);
+        s.wei.convert.run({wei, scratch + s.wei.offset});
         wei = scratch + s.wei.offset;
       }
       void* dst = s.dst.reorder ? static_cast<void*>(scratch + s.dst.offset) : r.outputs[0];
       if (s.has_residual) {
         const void* res = r.inputs[s.residual_input];
         if (s.residual_reorder) {
-          dnnl::memory a(s.residual_user, eng, const_cast<void*>(res)), b(s.dst.prim, eng, dst);
-          s.residual_to_dst.execute(stream, a, b);
+          s.residual_to_dst.run({res, dst});
         } else if (dst != res) {  // the runtime may place the output over the residual
           std::memcpy(dst, res, s.dst.prim.get_size());
         }
       }
-      std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, dnnl::memory(s.src.prim, eng, src)},
-                                                    {DNNL_ARG_WEIGHTS, dnnl::memory(s.wei.prim, eng, wei)},
-                                                    {DNNL_ARG_DST, dnnl::memory(s.dst.prim, eng, dst)}};
-      if (s.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s.bias, eng, const_cast<void*>(r.inputs[2])));
+      const void* buffers[7];
+      size_t n = 0;
+      buffers[n++] = src;
+      buffers[n++] = wei;
+      buffers[n++] = dst;
+      if (s.has_bias) buffers[n++] = r.inputs[2];
+      if (s.scratch) buffers[n++] = scratch;
       if (s.has_bn) {
         auto* mul = reinterpret_cast<float*>(scratch + s.bn_offset);
         auto* add = reinterpret_cast<float*>(scratch + s.bn_offset + s.bn_stride);
         batchnorm_scale_shift(s, r, mul, add);
-        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, dnnl::memory(s.bn_md, eng, mul));
-        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, dnnl::memory(s.bn_md, eng, add));
+        buffers[n++] = mul;
+        buffers[n++] = add;
       }
-      if (s.scratch) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(s.scratch_md, eng, scratch));
-      s.prim.execute(stream, args);
-      if (s.dst.reorder) {
-        dnnl::memory a(s.dst.prim, eng, dst), b(s.dst.user, eng, r.outputs[0]);
-        s.dst.from_prim.execute(stream, a, b);
-      }
-      stream.wait();
+      s.conv.run(buffers, n);
+      if (s.dst.reorder) s.dst.convert.run({dst, r.outputs[0]});
     } catch (const dnnl::error& e) {
       return make_error(StatusCode::kInternal, "node '", name_, "' (Conv): oneDNN convolution failed: ", e.what());
     }
@@ -285,10 +278,10 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (!port.reorder) return;
       port.offset = offset;
       offset += align64(prim.get_size());
-      if (input)
-        port.to_prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), user, dnnl_cpu_engine(), prim));
-      else
-        port.from_prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), prim, dnnl_cpu_engine(), user));
+      const dnnl::memory::desc& from = input ? user : prim;
+      const dnnl::memory::desc& to = input ? prim : user;
+      port.convert = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
+                              {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
     };
     port(s.src, pd->src_desc(), activation_desc(x, spec.input_layout(0)), true);
     port(s.dst, pd->dst_desc(), activation_desc(y, spec.output_layout(0)), false);
@@ -309,8 +302,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.residual_user = activation_desc(y, spec.input_layout(residual_input));
       s.residual_reorder = s.residual_user != s.dst.prim;
       if (s.residual_reorder)
-        s.residual_to_dst = dnnl::reorder(
-            dnnl::reorder::primitive_desc(dnnl_cpu_engine(), s.residual_user, dnnl_cpu_engine(), s.dst.prim));
+        s.residual_to_dst = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), s.residual_user,
+                                                                                 dnnl_cpu_engine(), s.dst.prim)),
+                                     {{DNNL_ARG_FROM, s.residual_user}, {DNNL_ARG_TO, s.dst.prim}});
     }
     if (has_bn) {
       s.bn_stride = align64(static_cast<size_t>(w[0]) * sizeof(float));
@@ -318,7 +312,16 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       offset += 2 * s.bn_stride;
     }
     s.scratch_total = offset;
-    s.prim = dnnl::convolution_forward(*pd);
+    if (has_bias) s.bias = pd->bias_desc();
+    std::vector<DnnlCall::Arg> args = {
+        {DNNL_ARG_SRC, s.src.prim}, {DNNL_ARG_WEIGHTS, s.wei.prim}, {DNNL_ARG_DST, s.dst.prim}};
+    if (has_bias) args.push_back({DNNL_ARG_BIAS, s.bias});
+    if (s.scratch) args.push_back({DNNL_ARG_SCRATCHPAD, s.scratch_md});
+    if (has_bn) {
+      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s.bn_md});
+      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, s.bn_md});
+    }
+    s.conv = DnnlCall(dnnl::convolution_forward(*pd), std::move(args));
     return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
   } catch (const dnnl::error& e) {
     return dnnl_failure(spec.node, "convolution creation", e);

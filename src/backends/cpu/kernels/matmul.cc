@@ -65,8 +65,13 @@ class MatMulKernel final : public Kernel {
  public:
   MatMulKernel(MatMulSetup s, dnnl::matmul prim, size_t scratch, dnnl::memory::desc scratch_md, int threads,
                const ir::Node& node)
-      : s_(std::move(s)), prim_(std::move(prim)), scratch_(scratch), scratch_md_(std::move(scratch_md)),
-        threads_(threads), name_(node.name), op_(node.op) {}
+      : s_(std::move(s)), scratch_(scratch), threads_(threads), name_(node.name), op_(node.op) {
+    if (!prim) return;  // empty or k = 0: no primitive
+    std::vector<DnnlCall::Arg> args = {{DNNL_ARG_SRC, s_.a}, {DNNL_ARG_WEIGHTS, s_.b_prim}, {DNNL_ARG_DST, s_.dst}};
+    if (s_.has_bias) args.push_back({DNNL_ARG_BIAS, s_.bias});
+    if (scratch_) args.push_back({DNNL_ARG_SCRATCHPAD, std::move(scratch_md)});
+    call_ = DnnlCall(std::move(prim), std::move(args));
+  }
 
   size_t scratch_bytes() const override { return scratch_; }
   std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const override {
@@ -93,17 +98,14 @@ class MatMulKernel final : public Kernel {
       }
     }
     try {
-      const dnnl::engine& eng = dnnl_cpu_engine();
-      dnnl::stream& stream = dnnl_thread_stream();
-      dnnl::memory a(s_.a, eng, const_cast<void*>(r.inputs[0]));
-      const void* b_data = s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1];
-      dnnl::memory b(s_.b_prim, eng, const_cast<void*>(b_data));
-      dnnl::memory d(s_.dst, eng, dst);
-      std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, d}};
-      if (s_.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(s_.bias, eng, const_cast<void*>(r.inputs[2])));
-      if (scratch_) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, r.scratch));
-      prim_.execute(stream, args);
-      stream.wait();
+      const void* buffers[5];
+      size_t n = 0;
+      buffers[n++] = r.inputs[0];
+      buffers[n++] = s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1];
+      buffers[n++] = dst;
+      if (s_.has_bias) buffers[n++] = r.inputs[2];
+      if (scratch_) buffers[n++] = r.scratch;
+      call_.run(buffers, n);
     } catch (const dnnl::error& e) {
       return make_error(StatusCode::kInternal, "node '", name_, "' (", op_, "): oneDNN matmul failed: ", e.what());
     }
@@ -112,9 +114,8 @@ class MatMulKernel final : public Kernel {
 
  private:
   MatMulSetup s_;
-  dnnl::matmul prim_;
+  DnnlCall call_;
   size_t scratch_;
-  dnnl::memory::desc scratch_md_;
   int threads_;
   std::string name_, op_;
 };
