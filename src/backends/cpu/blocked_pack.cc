@@ -37,6 +37,17 @@ std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& pl
 
 namespace {
 
+// Transposes the 4 x 4 floats at `s` (rows `stride` apart) and stores column k of them at o_k.
+inline void transpose_4x4(const float* s, int64_t stride, float* o0, float* o1, float* o2, float* o3) {
+  __m128 x0 = _mm_loadu_ps(s), x1 = _mm_loadu_ps(s + stride);
+  __m128 x2 = _mm_loadu_ps(s + 2 * stride), x3 = _mm_loadu_ps(s + 3 * stride);
+  _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+  _mm_storeu_ps(o0, x0);
+  _mm_storeu_ps(o1, x1);
+  _mm_storeu_ps(o2, x2);
+  _mm_storeu_ps(o3, x3);
+}
+
 // One tile: rows along dim R (rb of them, vr valid), columns along dim C (cb, vc valid), row-major
 // in dst. `from` points at the source element of (row 0, col 0); sr/sc its strides.
 void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb, int64_t vr, int64_t vc, float* dst) {
@@ -54,14 +65,8 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
     for (int64_t c = 0; c < c4; c += 4) {
       const float* col = from + c * sc;
       for (int64_t r = 0; r < r4; r += 4) {
-        __m128 x0 = _mm_loadu_ps(col + r), x1 = _mm_loadu_ps(col + sc + r);
-        __m128 x2 = _mm_loadu_ps(col + 2 * sc + r), x3 = _mm_loadu_ps(col + 3 * sc + r);
-        _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
         float* o = dst + r * cb + c;
-        _mm_storeu_ps(o, x0);
-        _mm_storeu_ps(o + cb, x1);
-        _mm_storeu_ps(o + 2 * cb, x2);
-        _mm_storeu_ps(o + 3 * cb, x3);
+        transpose_4x4(col + r, sc, o, o + cb, o + 2 * cb, o + 3 * cb);
       }
       for (int64_t r = r4; r < vr; ++r)
         for (int64_t k = 0; k < 4; ++k) dst[r * cb + c + k] = col[k * sc + r];
@@ -106,13 +111,7 @@ void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, 
           _mm_prefetch(reinterpret_cast<const char*>(n + 2 * sc), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(n + 3 * sc), _MM_HINT_T0);
         }
-        __m128 x0 = _mm_loadu_ps(s), x1 = _mm_loadu_ps(s + sc);
-        __m128 x2 = _mm_loadu_ps(s + 2 * sc), x3 = _mm_loadu_ps(s + 3 * sc);
-        _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
-        _mm_storeu_ps(o + q, x0);
-        _mm_storeu_ps(o + cb + q, x1);
-        _mm_storeu_ps(o + 2 * cb + q, x2);
-        _mm_storeu_ps(o + 3 * cb + q, x3);
+        transpose_4x4(s, sc, o + q, o + cb + q, o + 2 * cb + q, o + 3 * cb + q);
       }
     }
   }
@@ -241,13 +240,9 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
             _mm_prefetch(reinterpret_cast<const char*>(next + 2 * p.cols), _MM_HINT_T0);
             _mm_prefetch(reinterpret_cast<const char*>(next + 3 * p.cols), _MM_HINT_T0);
           }
-          __m128 x0 = _mm_loadu_ps(s), x1 = _mm_loadu_ps(s + p.cols);
-          __m128 x2 = _mm_loadu_ps(s + 2 * p.cols), x3 = _mm_loadu_ps(s + 3 * p.cols);
-          _MM_TRANSPOSE4_PS(x0, x1, x2, x3);  // now x_k holds column j + k of rows r + q .. r + q + 3
-          _mm_storeu_ps(o + offset[j] + q, x0);
-          _mm_storeu_ps(o + offset[j + 1] + q, x1);
-          _mm_storeu_ps(o + offset[j + 2] + q, x2);
-          _mm_storeu_ps(o + offset[j + 3] + q, x3);
+          // column j + k of rows r + q .. r + q + 3 goes to o + offset[j + k] + q
+          transpose_4x4(s, p.cols, o + offset[j] + q, o + offset[j + 1] + q, o + offset[j + 2] + q,
+                        o + offset[j + 3] + q);
         }
       }
       for (int64_t k = 0; k < 16; ++k)
@@ -266,13 +261,8 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
           _mm_prefetch(reinterpret_cast<const char*>(next + 2 * p.cols + j), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(next + 3 * p.cols + j), _MM_HINT_T0);
         }
-        __m128 x0 = _mm_loadu_ps(s0 + j), x1 = _mm_loadu_ps(s0 + p.cols + j);
-        __m128 x2 = _mm_loadu_ps(s0 + 2 * p.cols + j), x3 = _mm_loadu_ps(s0 + 3 * p.cols + j);
-        _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
-        _mm_storeu_ps(out + offset[j] + r, x0);
-        _mm_storeu_ps(out + offset[j + 1] + r, x1);
-        _mm_storeu_ps(out + offset[j + 2] + r, x2);
-        _mm_storeu_ps(out + offset[j + 3] + r, x3);
+        transpose_4x4(s0 + j, p.cols, out + offset[j] + r, out + offset[j + 1] + r, out + offset[j + 2] + r,
+                      out + offset[j + 3] + r);
       }
       for (int64_t k = 0; k < 4; ++k)
         for (int64_t j = j4; j < j1; ++j) out[offset[j] + r + k] = s0[k * p.cols + j];
