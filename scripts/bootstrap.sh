@@ -14,6 +14,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   python3-onnx python3-torch python3-torchvision python3-sklearn
+  # An optimized BLAS for PyTorch and numpy (the benchmark's PyTorch peer, the tests' torch
+  # references): without it Debian's torch runs every Linear/MatMul on the reference BLAS,
+  # 30-70x slower than ONNX Runtime on the MLP and transformer benchmarks. The OpenMP build
+  # shares torch's thread pool (the pthreads build oversubscribes the cores).
+  libopenblas0-openmp
   clang libclang-rt-14-dev libomp-14-dev
 )
 
