@@ -201,6 +201,9 @@ Notes:
   transposition is why a full refresh costs more than a memcpy of the plain bytes, most at one
   thread (about 9 GB/s against the memcpy's 20 GB/s on this machine).
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
+- PyTorch is Debian's python3-torch 1.13 with OpenBLAS (the OpenMP build, from
+  scripts/bootstrap.sh). Tables before 2026-11-26 08:30 ran it on Debian's reference BLAS, which
+  made its MLP and transformer 10-45x slower than here.
 - torch.onnx.export in eval mode folds BatchNorm into the convolutions, so these models have
   no BatchNormalization nodes, except resnet18_bn (exported with training=PRESERVE): there the
   BatchNorm parameters are refreshable weights, and the CPU plan fuses each BatchNormalization
@@ -208,10 +211,12 @@ Notes:
   on every run (ONNX Runtime folds them into the weights at session creation). Built with
   `lw build --refresh` leaving the BatchNorm and conv tensors out, they fold at build time.
 - lw allocs/run: calls to malloc and friends during one aclmdlExecute with prepared datasets
-  (bench/alloc_count.cc, every thread counted). They are small: oneDNN 2.6 allocates inside
-  every primitive execution (its argument map) and when a memory object is created or re-pointed,
-  so a run of oneDNN primitives cannot be allocation-free; liveweight's own arena and scratch
-  are planned at load.
+  (bench/alloc_count.cc, every thread counted). Nearly all are oneDNN 2.6's own, inside every
+  primitive execution (its argument map: about 4 per call, more in convolutions with
+  per-channel post-ops such as resnet18_bn's fused BatchNorms), so a run of oneDNN primitives
+  cannot be allocation-free. liveweight's kernels keep their oneDNN memory objects between runs
+  (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
+  and the C API adds 5 per call for its dataset bookkeeping.
 - One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
   stay constants the compiler can fuse through; every other float initializer is refreshable.
 - The transformer's four layers have their own weights (bench/export_models.py re-draws each
