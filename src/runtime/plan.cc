@@ -89,7 +89,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
   passes::fuse_layernorms(plan->graph_);
-  passes::fuse_epilogues(plan->graph_, {.matmul_bias = true, .conv_batchnorm = true});
+  passes::fuse_epilogues(plan->graph_, {.matmul_bias = true, .batchnorm = true});
   const ir::Graph& g = plan->graph_;
 
   // Absurd sizes are refused here, once, so no kernel ever computes with overflowing dims.

@@ -1,4 +1,4 @@
-// Conv -> BatchNormalization fusion (EpilogueOptions::conv_batchnorm): the pass's rewrite and
+// Conv/Gemm -> BatchNormalization fusion (EpilogueOptions::batchnorm): the pass's rewrite and
 // what it refuses, and fused plans against naive loops, with the BatchNorm parameters as
 // Variables refreshed between runs (the fused kernel must read them on every run) and as Consts.
 #include <gtest/gtest.h>
@@ -104,7 +104,7 @@ TEST(BatchNormFusion, FoldsIntoTheConvBeforeIt) {
   EXPECT_EQ(passes::fuse_epilogues(without), 0);
   EXPECT_EQ(count_op(without, "BatchNormalization"), 2);
 
-  EXPECT_EQ(passes::fuse_epilogues(g, {.conv_batchnorm = true}), 5);  // BN1+Relu; BN2+Add+Relu
+  EXPECT_EQ(passes::fuse_epilogues(g, {.batchnorm = true}), 5);  // BN1+Relu; BN2+Add+Relu
   EXPECT_EQ(count_op(g, "BatchNormalization"), 0);
   EXPECT_EQ(count_op(g, "Conv"), 2);
   const ir::Node& c1 = g.nodes[static_cast<size_t>(g.value(g.find_value("r1")).producer)];
@@ -145,7 +145,7 @@ TEST(BatchNormFusion, LeavesOtherBatchNormsAlone) {
   for (const char* variant : {"training", "shared", "broadcast"}) {
     ir::Graph g = build(variant);
     (void)ir::infer_graph_types(g);  // a [1] parameter need not type-check; the pass must refuse it anyway
-    EXPECT_EQ(passes::fuse_epilogues(g, {.conv_batchnorm = true}), 0) << variant;
+    EXPECT_EQ(passes::fuse_epilogues(g, {.batchnorm = true}), 0) << variant;
     EXPECT_EQ(count_op(g, "BatchNormalization"), 1) << variant;
   }
 }
@@ -233,6 +233,69 @@ TEST_F(FusedBatchNormPlan, OneDimensionalConvolution) {
     }
   naive_bn(want, p, 1e-5f, len);
   EXPECT_LT(max_diff(run(**plan, *store_.current(), xv), want), 1e-4f);
+}
+
+// Gemm -> BatchNormalization -> Relu (BatchNorm1d after a Linear layer): the bias path
+// (alpha = beta = 1), the C-summed path (alpha, beta != 1, the BatchNorm after the sum post-op)
+// and an empty reduction (K = 0: the kernel applies the BatchNorm to beta * C itself).
+TEST_F(FusedBatchNormPlan, GemmBatchNormRelu) {
+  struct Case {
+    int64_t m, k;
+    float alpha, beta;
+  };
+  for (const Case& c : {Case{6, 20, 1.0f, 1.0f}, Case{6, 20, 0.5f, 2.0f}, Case{3, 0, 1.0f, 1.5f}}) {
+    SCOPED_TRACE(testing::Message() << "k " << c.k << " alpha " << c.alpha << " beta " << c.beta);
+    auto a = random_vec(static_cast<size_t>(c.m * c.k), 70, 1.0f);
+    auto b = random_vec(static_cast<size_t>(kC * c.k), 71, 0.3f);  // [N = kC, K], transB
+    auto bias = random_vec(kC, 72, 0.5f);
+    ir::Graph g;
+    ir::ValueId x = g.add_data("a", DType::kFloat32, Shape(Dims{c.m, c.k}));
+    ir::ValueId gemm = add_op(g, "Gemm", {x, g.add_const("b", tensor(b, {kC, c.k})), g.add_const("c", tensor(bias, {kC}))},
+                              "gemm", {{"transB", int64_t{1}}, {"alpha", c.alpha}, {"beta", c.beta}});
+    std::vector<ir::ValueId> bn = {gemm};
+    for (const char* n : kBn1Names) bn.push_back(g.add_variable(n, DType::kFloat32, {kC}));
+    ir::ValueId y = add_op(g, "BatchNormalization", bn, "bn", {{"epsilon", kEps1}});
+    g.outputs = {add_op(g, "Relu", {y}, "y")};
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    ir::Graph fused = g;
+    ASSERT_EQ(passes::fuse_epilogues(fused, {.batchnorm = true}), 2);
+    const ir::Node& node = fused.nodes[static_cast<size_t>(fused.value(fused.outputs[0]).producer)];
+    EXPECT_EQ(node.op, "Gemm");
+    EXPECT_EQ(node.inputs.size(), 7u);
+
+    auto plan = Plan::create(g, store_, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+    for (uint32_t seed : {80u, 90u}) {  // two parameter sets: the second is a refresh
+      BnParams p = random_bn(seed);
+      write_bn1(p);
+      std::vector<float> want(static_cast<size_t>(c.m * kC));
+      for (int64_t i = 0; i < c.m; ++i)
+        for (int64_t j = 0; j < kC; ++j) {
+          double acc = 0;
+          for (int64_t q = 0; q < c.k; ++q) acc += double(a[static_cast<size_t>(i * c.k + q)]) * b[static_cast<size_t>(j * c.k + q)];
+          const auto col = static_cast<size_t>(j);
+          double v = c.alpha * acc + c.beta * bias[col];
+          v = (v - p.mean[col]) / std::sqrt(double(p.var[col]) + kEps1) * p.scale[col] + p.shift[col];
+          want[static_cast<size_t>(i * kC + j)] = static_cast<float>(std::max(v, 0.0));
+        }
+      std::vector<float> got(want.size());
+      Status st = (*plan)->run(*store_.current(), {a.data()}, {got.data()}, nullptr);
+      ASSERT_TRUE(st.is_ok()) << st.message();
+      EXPECT_LT(max_diff(got, want), 1e-4f) << "seed " << seed;
+    }
+  }
+}
+
+// MatMul keeps its BatchNorm: only Conv and Gemm kernels apply one.
+TEST(BatchNormFusion, LeavesMatMulAlone) {
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{4, 8}));
+  ir::ValueId mm = add_op(g, "MatMul", {x, g.add_const("w", tensor(random_vec(8 * 6, 1), {8, 6}))}, "mm");
+  std::vector<ir::ValueId> in = {mm};
+  for (const char* p : {"s", "b", "m", "v"}) in.push_back(g.add_const(p, tensor(random_vec(6, 2, 0.2f, 1.0f), {6})));
+  g.outputs = {add_op(g, "BatchNormalization", in, "y")};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  EXPECT_EQ(passes::fuse_epilogues(g, {.matmul_bias = true, .batchnorm = true}), 0);
 }
 
 }  // namespace

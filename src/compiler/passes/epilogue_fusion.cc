@@ -19,7 +19,7 @@ bool const_scalar(const ir::Graph& g, ir::ValueId v, float* out) {
 
 // Whether `bn` is an inference BatchNormalization of `x` (a float [N, C, ...] value) whose four
 // parameters are float [C].
-bool is_conv_batchnorm(const ir::Graph& g, const ir::Node& bn, ir::ValueId x) {
+bool is_channel_batchnorm(const ir::Graph& g, const ir::Node& bn, ir::ValueId x) {
   if (bn.op != "BatchNormalization" || bn.inputs.size() != 5 || bn.inputs[0] != x || bn.outputs.size() != 1 ||
       bn.attr_int("training_mode", 0) != 0)
     return false;
@@ -72,8 +72,9 @@ int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
     int32_t at = static_cast<int32_t>(i);
 
     int32_t next = only_consumer(cur);
-    if (options.conv_batchnorm && is_conv && next >= 0 && node.inputs.size() <= 3 &&
-        is_conv_batchnorm(g, g.nodes[static_cast<size_t>(next)], cur)) {
+    const bool batchnorm_here = is_conv || (op == "Gemm" && g.value(cur).shape.rank() == 2);
+    if (options.batchnorm && batchnorm_here && next >= 0 && node.inputs.size() <= 3 &&
+        is_channel_batchnorm(g, g.nodes[static_cast<size_t>(next)], cur)) {
       const ir::Node& bn = g.nodes[static_cast<size_t>(next)];
       while (node.inputs.size() < 3) node.inputs.push_back(ir::kNoValue);
       node.inputs.insert(node.inputs.end(), bn.inputs.begin() + 1, bn.inputs.end());

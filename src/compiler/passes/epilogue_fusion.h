@@ -1,14 +1,16 @@
 // Epilogue fusion: Conv -> [BatchNormalization] -> [Add residual] -> [Relu | Clip],
-// Gemm -> [Relu | Clip] and MatMul -> [Add bias] -> [Relu | Clip] chains become one node, so
+// Gemm -> [BatchNormalization] -> [Relu | Clip] and MatMul -> [Add bias] -> [Relu | Clip]
+// chains become one node, so
 // the convolution or matmul applies them while its result is still in registers/cache (oneDNN
 // post-ops). Runs on a graph the runtime prepares (types inferred);
 // the rewritten graph is only meant for the CPU kernels, not for saving.
 //
 // The fused node keeps its op and gets internal attributes the kernels read:
-//   kAttrBatchNorm (int 1, only with EpilogueOptions::conv_batchnorm): a Conv's inputs are
+//   kAttrBatchNorm (int 1, only with EpilogueOptions::batchnorm): a Conv's inputs are
 //     [X, W, B or none, scale, bn_B, mean, var] (the BatchNormalization's parameters, each [C])
 //     with the BatchNormalization's epsilon in kAttrBnEpsilon; its result is
-//     (conv + B - mean) * scale / sqrt(var + epsilon) + bn_B per output channel;
+//     (conv + B - mean) * scale / sqrt(var + epsilon) + bn_B per output channel. A Gemm's are
+//     [A, B, C or none, scale, bn_B, mean, var], the BatchNorm over its output's columns;
 //   kAttrResidual (int 1): the node has one extra, last input added to its result;
 //   kAttrBias (int 1): a MatMul has a third input, a bias of shape [N] (or [1, .., 1, N]) added
 //     to every row of its [.., M, N] result (only with EpilogueOptions::matmul_bias);
@@ -38,11 +40,11 @@ struct EpilogueOptions {
   // Fold a bias Add into a MatMul (kAttrBias). Only for backends whose MatMul kernel reads it
   // (the CPU backend's does; the CUDA backend's does not).
   bool matmul_bias = false;
-  // Fold an inference BatchNormalization into the Conv before it (kAttrBatchNorm). The
+  // Fold an inference BatchNormalization into the Conv or Gemm before it (kAttrBatchNorm). The
   // parameters stay inputs, read on every run, so they may be Variables that a refresh
-  // changes: nothing is folded into the weights. Only for backends whose Conv kernel reads it
-  // (the CPU backend's does).
-  bool conv_batchnorm = false;
+  // changes: nothing is folded into the weights. Only for backends whose Conv and Gemm kernels
+  // read it (the CPU backend's do).
+  bool batchnorm = false;
 };
 int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options = {});
 

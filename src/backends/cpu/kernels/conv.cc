@@ -9,16 +9,17 @@
 // pack (KernelSpec::may_pack) is held by its Variable in our layout (wanted_packing); a Const
 // weight is packed once here; any other weight is reordered into scratch on every run.
 //
-// A fused BatchNormalization is not folded into the weights: its parameters may be Variables
-// that a refresh replaces independently of W, and W may be held packed. Each run turns them
-// into a per-channel scale and shift (2C floats in scratch) that two binary post-ops apply;
-// the products stay in registers, so this costs about what a folded bias costs.
+// A fused BatchNormalization (fused_batchnorm.h) is not folded into the weights: its parameters
+// may be Variables that a refresh replaces independently of W, and W may be held packed. Each
+// run turns them into a per-channel scale and shift (2C floats in scratch) that two binary
+// post-ops apply; the products stay in registers, so this costs about what a folded bias costs.
 #include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <optional>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -28,8 +29,6 @@
 namespace lw::cpu {
 
 namespace {
-
-constexpr size_t kBnInput = 3;  // scale, B, mean, var of a fused BatchNormalization
 
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
@@ -52,7 +51,7 @@ struct ConvSetup {
   bool has_bias = false, has_residual = false, residual_reorder = false;
   DnnlCall residual_to_dst;
   size_t residual_input = 0;
-  // Fused BatchNormalization: parameters at inputs kBnInput..+3, scale/shift at bn_offset.
+  // Fused BatchNormalization: parameters at inputs kFusedBnInput..+3, scale/shift at bn_offset.
   bool has_bn = false;
   float bn_epsilon = 0;
   int64_t channels = 0;
@@ -107,7 +106,7 @@ class ConvKernel final : public Kernel {
       if (s.has_bn) {
         auto* mul = reinterpret_cast<float*>(scratch + s.bn_offset);
         auto* add = reinterpret_cast<float*>(scratch + s.bn_offset + s.bn_stride);
-        batchnorm_scale_shift(s, r, mul, add);
+        fused_batchnorm_scale_shift(r, s.bn_epsilon, s.channels, mul, add);
         buffers[n++] = mul;
         buffers[n++] = add;
       }
@@ -120,19 +119,6 @@ class ConvKernel final : public Kernel {
   }
 
  private:
-  // y = (v - mean) * scale / sqrt(var + eps) + B  =  v * mul + add, per channel (as ONNX
-  // Runtime evaluates BatchNormalization, in float).
-  static void batchnorm_scale_shift(const ConvSetup& s, const KernelRun& r, float* mul, float* add) {
-    const auto* scale = static_cast<const float*>(r.inputs[kBnInput]);
-    const auto* shift = static_cast<const float*>(r.inputs[kBnInput + 1]);
-    const auto* mean = static_cast<const float*>(r.inputs[kBnInput + 2]);
-    const auto* var = static_cast<const float*>(r.inputs[kBnInput + 3]);
-    for (int64_t c = 0; c < s.channels; ++c) {
-      mul[c] = scale[c] / std::sqrt(var[c] + s.bn_epsilon);
-      add[c] = shift[c] - mean[c] * mul[c];
-    }
-  }
-
   std::unique_ptr<ConvSetup> s_;
   bool empty_;
   std::string name_;
@@ -190,9 +176,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   if (has_residual && spec.inputs[residual_input].shape.dims() != y)
     return kernel_error(spec, StatusCode::kInternal, "fused residual input must have dims ", y);
   for (size_t k = 0; has_bn && k < 4; ++k)
-    if (spec.inputs[kBnInput + k].shape.dims() != Dims{w[0]})
+    if (spec.inputs[kFusedBnInput + k].shape.dims() != Dims{w[0]})
       return kernel_error(spec, StatusCode::kInvalidArgument, "fused BatchNormalization parameter ", k + 1, " is ",
-                          spec.inputs[kBnInput + k].shape.dims(), ", expected [", w[0], "]");
+                          spec.inputs[kFusedBnInput + k].shape.dims(), ", expected [", w[0], "]");
   auto setup = std::make_unique<ConvSetup>();
   if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
