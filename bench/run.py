@@ -216,7 +216,8 @@ Notes:
   per-channel post-ops such as resnet18_bn's fused BatchNorms), so a run of oneDNN primitives
   cannot be allocation-free. liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
-  and the C API adds 5 per call for its dataset bookkeeping.
+  and 9 per call are bookkeeping around the plan (the C API's tensor lists, the input and
+  output dims vectors).
 - One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
   stay constants the compiler can fuse through; every other float initializer is refreshable.
 - The transformer's four layers have their own weights (bench/export_models.py re-draws each
