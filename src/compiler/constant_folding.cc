@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "backends/cpu/kernel.h"
+#include "compiler/new_tensor.h"
 #include "core/blob.h"
 #include "graph/op_registry.h"
 
@@ -23,31 +24,12 @@ const ir::TensorData* const_data(const ir::Graph& g, ir::ValueId v) {
   return p.op == ir::kOpConst ? p.attr_tensor("value") : nullptr;
 }
 
-// A fresh, writable, 64-byte-aligned block of `size` bytes (at least 1 so it has an address).
-Result<Blob> new_blob(size_t size) {
-  void* p = alloc_aligned(std::max<size_t>(size, 1));
-  if (!p) return make_error(StatusCode::kOutOfMemory, "constant folding: cannot allocate ", size, " bytes");
-  std::shared_ptr<const void> owner(p, [](const void* q) { free_aligned(const_cast<void*>(q)); });
-  return Blob{std::move(owner), static_cast<const uint8_t*>(p), size};
-}
-
-uint8_t* writable(const Blob& b) { return const_cast<uint8_t*>(b.data); }
-
-Result<ir::TensorData> tensor_of(DType dtype, const Dims& dims) {
-  ir::TensorData t;
-  t.dtype = dtype;
-  t.dims = dims;
-  LW_ASSIGN_OR_RETURN(uint64_t bytes, byte_size(dtype, dims));
-  LW_ASSIGN_OR_RETURN(t.bytes, new_blob(static_cast<size_t>(bytes)));
-  return t;
-}
-
 // Shape (honoring start/end like the Shape kernel) or Size of a static-shaped value.
 Result<ir::TensorData> fold_shape(const ir::Node& n, const Dims& x) {
   if (n.op == "Size") {
     int64_t count = 1;
     for (int64_t d : x) count *= d;  // static shapes were checked for overflow when inferred
-    LW_ASSIGN_OR_RETURN(ir::TensorData t, tensor_of(DType::kInt64, Dims{}));
+    LW_ASSIGN_OR_RETURN(ir::TensorData t, new_tensor(DType::kInt64, Dims{}));
     std::memcpy(writable(t.bytes), &count, sizeof(count));
     return t;
   }
@@ -59,7 +41,7 @@ Result<ir::TensorData> fold_shape(const ir::Node& n, const Dims& x) {
   end = std::clamp<int64_t>(end, 0, r);
   Dims values;
   for (int64_t k = start; k < end; ++k) values.push_back(x[static_cast<size_t>(k)]);
-  LW_ASSIGN_OR_RETURN(ir::TensorData t, tensor_of(DType::kInt64, Dims{static_cast<int64_t>(values.size())}));
+  LW_ASSIGN_OR_RETURN(ir::TensorData t, new_tensor(DType::kInt64, Dims{static_cast<int64_t>(values.size())}));
   if (!values.empty()) std::memcpy(writable(t.bytes), values.data(), values.size() * sizeof(int64_t));
   return t;
 }
@@ -90,7 +72,7 @@ Result<std::optional<ir::TensorData>> evaluate(const ir::Graph& g, const ir::Nod
   }
   spec.outputs.push_back(ir::TensorType{out.dtype, out.shape});
   LW_ASSIGN_OR_RETURN(std::unique_ptr<cpu::Kernel> kernel, factory(spec));
-  LW_ASSIGN_OR_RETURN(ir::TensorData result, tensor_of(out.dtype, out.shape.dims()));
+  LW_ASSIGN_OR_RETURN(ir::TensorData result, new_tensor(out.dtype, out.shape.dims()));
   LW_ASSIGN_OR_RETURN(Blob scratch, new_blob(kernel->scratch_bytes()));
   // Empty constants may have no address; kernels get a valid one.
   static const uint64_t kEmpty[2] = {0, 0};

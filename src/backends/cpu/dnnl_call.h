@@ -43,9 +43,6 @@ class DnnlCall {
   DnnlCall& operator=(const DnnlCall&) = delete;
   ~DnnlCall();
 
-  bool valid() const { return static_cast<bool>(prim_); }
-  size_t num_args() const { return args_.size(); }
-
   // Runs the primitive on this thread's stream with argument i at buffers[i] (as many as the
   // constructor's list), and waits for it. Throws dnnl::error on failure.
   void run(std::initializer_list<const void*> buffers) const;

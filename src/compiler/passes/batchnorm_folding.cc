@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/blob.h"
+#include "compiler/new_tensor.h"
 
 namespace lw::passes {
 
@@ -26,13 +26,6 @@ std::string fresh_name(const ir::Graph& g, const std::string& base) {
   std::string name = base;
   for (int k = 1; g.find_value(name) != ir::kNoValue; ++k) name = base + "_" + std::to_string(k);
   return name;
-}
-
-Result<ir::TensorData> float_tensor(const Dims& dims, size_t count) {
-  void* p = alloc_aligned(std::max<size_t>(count * sizeof(float), 1));
-  if (!p) return make_error(StatusCode::kOutOfMemory, "BatchNorm folding: cannot allocate ", count * sizeof(float), " bytes");
-  std::shared_ptr<const void> owner(p, [](const void* q) { free_aligned(const_cast<void*>(q)); });
-  return ir::TensorData{DType::kFloat32, dims, Blob{std::move(owner), static_cast<const uint8_t*>(p), count * sizeof(float)}};
 }
 
 }  // namespace
@@ -68,10 +61,10 @@ Result<int> fold_batchnorms(ir::Graph& g) {
     const auto channels = static_cast<size_t>(w->dims[0]);
     const size_t per_out = static_cast<size_t>(w->numel()) / channels;
     const double eps = bn.attr_float("epsilon", 1e-5f);
-    LW_ASSIGN_OR_RETURN(ir::TensorData w2, float_tensor(w->dims, channels * per_out));
-    LW_ASSIGN_OR_RETURN(ir::TensorData b2, float_tensor(per_channel, channels));
-    auto* wo = reinterpret_cast<float*>(const_cast<uint8_t*>(w2.bytes.data));
-    auto* bo = reinterpret_cast<float*>(const_cast<uint8_t*>(b2.bytes.data));
+    LW_ASSIGN_OR_RETURN(ir::TensorData w2, compiler::new_tensor(DType::kFloat32, w->dims));
+    LW_ASSIGN_OR_RETURN(ir::TensorData b2, compiler::new_tensor(DType::kFloat32, per_channel));
+    auto* wo = reinterpret_cast<float*>(compiler::writable(w2.bytes));
+    auto* bo = reinterpret_cast<float*>(compiler::writable(b2.bytes));
     const float* wi = w->as<float>();
     for (size_t o = 0; o < channels; ++o) {
       const double a = double(p[0]->as<float>()[o]) / std::sqrt(double(p[3]->as<float>()[o]) + eps);

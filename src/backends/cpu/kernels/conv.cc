@@ -14,7 +14,6 @@
 // run turns them into a per-channel scale and shift (2C floats in scratch) that two binary
 // post-ops apply; the products stay in registers, so this costs about what a folded bias costs.
 #include <cfloat>
-#include <cmath>
 #include <cstring>
 #include <optional>
 
@@ -47,16 +46,10 @@ struct Port {
 struct ConvSetup {
   DnnlCall conv;  // arguments: src, weights, dst, [bias], [scratchpad], [BatchNorm scale, shift]
   Port src, dst, wei;
-  dnnl::memory::desc bias, residual_user, scratch_md;
   bool has_bias = false, has_residual = false, residual_reorder = false;
   DnnlCall residual_to_dst;
   size_t residual_input = 0;
-  // Fused BatchNormalization: parameters at inputs kFusedBnInput..+3, scale/shift at bn_offset.
-  bool has_bn = false;
-  float bn_epsilon = 0;
-  int64_t channels = 0;
-  dnnl::memory::desc bn_md;  // [1, C, 1, ...]: one value per output channel
-  size_t bn_offset = 0, bn_stride = 0;
+  FusedBatchNorm bn;
   size_t scratch = 0, scratch_total = 0;
   AlignedPtr owned_weights;  // a Const weight packed at creation
   std::shared_ptr<PackedLayout> wanted;
@@ -103,10 +96,8 @@ class ConvKernel final : public Kernel {
       buffers[n++] = dst;
       if (s.has_bias) buffers[n++] = r.inputs[2];
       if (s.scratch) buffers[n++] = scratch;
-      if (s.has_bn) {
-        auto* mul = reinterpret_cast<float*>(scratch + s.bn_offset);
-        auto* add = reinterpret_cast<float*>(scratch + s.bn_offset + s.bn_stride);
-        fused_batchnorm_scale_shift(r, s.bn_epsilon, s.channels, mul, add);
+      if (s.bn.active()) {
+        auto [mul, add] = s.bn.compute(r, scratch);
         buffers[n++] = mul;
         buffers[n++] = add;
       }
@@ -165,7 +156,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   if (has_bias && spec.inputs[2].shape.dims() != Dims{w[0]})
     return kernel_error(spec, StatusCode::kInvalidArgument, "B ", spec.inputs[2].shape.dims(), " must be [", w[0], "]");
   bool has_residual = spec.node.attr_int(passes::kAttrResidual, 0) != 0;
-  bool has_bn = spec.node.attr_int(passes::kAttrBatchNorm, 0) != 0;
+  LW_ASSIGN_OR_RETURN(FusedBatchNorm bn, FusedBatchNorm::read(spec, w[0], y.size()));
+  const bool has_bn = bn.active();
   size_t residual_input = spec.inputs.size() - 1;
   if (has_bn || has_residual) {
     size_t expect_inputs = 3 + (has_bn ? 4 : 0) + (has_residual ? 1 : 0);
@@ -175,10 +167,6 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   }
   if (has_residual && spec.inputs[residual_input].shape.dims() != y)
     return kernel_error(spec, StatusCode::kInternal, "fused residual input must have dims ", y);
-  for (size_t k = 0; has_bn && k < 4; ++k)
-    if (spec.inputs[kFusedBnInput + k].shape.dims() != Dims{w[0]})
-      return kernel_error(spec, StatusCode::kInvalidArgument, "fused BatchNormalization parameter ", k + 1, " is ",
-                          spec.inputs[kFusedBnInput + k].shape.dims(), ", expected [", w[0], "]");
   auto setup = std::make_unique<ConvSetup>();
   if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
@@ -200,20 +188,12 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   s.has_bias = has_bias;
   s.has_residual = has_residual;
   s.residual_input = residual_input;
-  s.has_bn = has_bn;
-  s.bn_epsilon = spec.node.attr_float(passes::kAttrBnEpsilon, 1e-5f);
-  s.channels = w[0];
+  s.bn = std::move(bn);
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops po;
-    if (has_bn) {
-      dnnl::memory::dims per_channel(y.size(), 1);
-      per_channel[1] = w[0];
-      s.bn_md = plain_desc(Dims(per_channel.begin(), per_channel.end()));
-      po.append_binary(dnnl::algorithm::binary_mul, s.bn_md);
-      po.append_binary(dnnl::algorithm::binary_add, s.bn_md);
-    }
+    if (has_bn) s.bn.append_post_ops(po);
     if (has_residual) po.append_sum(1.0f);
     std::string act = spec.node.attr_string(passes::kAttrActivation, "");
     if (act == "Relu") {
@@ -254,9 +234,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     if (!pd) pd = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), has_bias, attr);  // plain fallback
 
-    size_t offset = align64(pd->scratchpad_desc().get_size());
-    s.scratch_md = pd->scratchpad_desc();
-    s.scratch = s.scratch_md.get_size();
+    const dnnl::memory::desc scratch_md = pd->scratchpad_desc();
+    s.scratch = scratch_md.get_size();
+    size_t offset = align64(s.scratch);
     auto port = [&](Port& port, const dnnl::memory::desc& prim, const dnnl::memory::desc& user, bool input) {
       port.prim = prim;
       port.user = user;
@@ -285,28 +265,20 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       port(s.wei, pd->weights_desc(), user_w, true);
     }
     if (has_residual) {
-      s.residual_user = activation_desc(y, spec.input_layout(residual_input));
-      s.residual_reorder = s.residual_user != s.dst.prim;
+      const dnnl::memory::desc residual_user = activation_desc(y, spec.input_layout(residual_input));
+      s.residual_reorder = residual_user != s.dst.prim;
       if (s.residual_reorder)
-        s.residual_to_dst = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), s.residual_user,
+        s.residual_to_dst = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), residual_user,
                                                                                  dnnl_cpu_engine(), s.dst.prim)),
-                                     {{DNNL_ARG_FROM, s.residual_user}, {DNNL_ARG_TO, s.dst.prim}});
+                                     {{DNNL_ARG_FROM, residual_user}, {DNNL_ARG_TO, s.dst.prim}});
     }
-    if (has_bn) {
-      s.bn_stride = align64(static_cast<size_t>(w[0]) * sizeof(float));
-      s.bn_offset = offset;
-      offset += 2 * s.bn_stride;
-    }
+    if (has_bn) offset = s.bn.place_in_scratch(offset);
     s.scratch_total = offset;
-    if (has_bias) s.bias = pd->bias_desc();
     std::vector<DnnlCall::Arg> args = {
         {DNNL_ARG_SRC, s.src.prim}, {DNNL_ARG_WEIGHTS, s.wei.prim}, {DNNL_ARG_DST, s.dst.prim}};
-    if (has_bias) args.push_back({DNNL_ARG_BIAS, s.bias});
-    if (s.scratch) args.push_back({DNNL_ARG_SCRATCHPAD, s.scratch_md});
-    if (has_bn) {
-      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s.bn_md});
-      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, s.bn_md});
-    }
+    if (has_bias) args.push_back({DNNL_ARG_BIAS, pd->bias_desc()});
+    if (s.scratch) args.push_back({DNNL_ARG_SCRATCHPAD, scratch_md});
+    if (has_bn) s.bn.append_args(args, 0);  // the first post-ops
     s.conv = DnnlCall(dnnl::convolution_forward(*pd), std::move(args));
     return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
   } catch (const dnnl::error& e) {

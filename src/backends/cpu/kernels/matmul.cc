@@ -36,15 +36,10 @@ struct MatMulSetup {
   // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip.
   int act = 0;
   float act_lo = 0.0f, act_hi = 0.0f;
-  // Fused BatchNormalization over the columns (Gemm only; fused_batchnorm.h), applied after C
-  // and before the activation; its scale/shift go in scratch after the primitive's.
-  bool has_bn = false;
-  float bn_epsilon = 1e-5f;
-  int64_t bn_channels = 0;
-  dnnl::memory::desc bn_md;  // [1, N]
+  // Fused BatchNormalization over the columns (Gemm only), applied after C and before the
+  // activation; its scale/shift go in scratch after the primitive's.
+  FusedBatchNorm bn;
 };
-
-size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
 // The activation fused into `node`, or an error for one this kernel does not know.
 Status read_fused_activation(const KernelSpec& spec, MatMulSetup* s) {
@@ -64,9 +59,9 @@ Status read_fused_activation(const KernelSpec& spec, MatMulSetup* s) {
 
 // Applies a fused BatchNorm's per-column scale and shift to the rows of `dst` in place (the
 // paths that skip the primitive).
-void apply_batchnorm(const MatMulSetup& s, const float* mul, const float* add, float* dst, int64_t n) {
+void apply_batchnorm(const float* mul, const float* add, int64_t columns, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = i % s.bn_channels;
+    const int64_t c = i % columns;
     dst[i] = dst[i] * mul[c] + add[c];
   }
 }
@@ -83,22 +78,17 @@ class MatMulKernel final : public Kernel {
  public:
   MatMulKernel(MatMulSetup s, dnnl::matmul prim, size_t scratch, dnnl::memory::desc scratch_md, int threads,
                const ir::Node& node)
-      : s_(std::move(s)), scratch_(scratch), threads_(threads), name_(node.name), op_(node.op) {
-    bn_offset_ = align64(scratch_);
-    bn_stride_ = align64(static_cast<size_t>(s_.bn_channels) * sizeof(float));
+      : s_(std::move(s)), scratch_(scratch), scratch_total_(scratch), threads_(threads), name_(node.name), op_(node.op) {
+    if (s_.bn.active()) scratch_total_ = s_.bn.place_in_scratch(scratch_);
     if (!prim) return;  // empty or k = 0: no primitive
     std::vector<DnnlCall::Arg> args = {{DNNL_ARG_SRC, s_.a}, {DNNL_ARG_WEIGHTS, s_.b_prim}, {DNNL_ARG_DST, s_.dst}};
     if (s_.has_bias) args.push_back({DNNL_ARG_BIAS, s_.bias});
     if (scratch_) args.push_back({DNNL_ARG_SCRATCHPAD, std::move(scratch_md)});
-    if (s_.has_bn) {
-      const int bn_post_op = s_.sum_c ? 1 : 0;  // after the sum of C
-      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(bn_post_op) | DNNL_ARG_SRC_1, s_.bn_md});
-      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(bn_post_op + 1) | DNNL_ARG_SRC_1, s_.bn_md});
-    }
+    if (s_.bn.active()) s_.bn.append_args(args, s_.sum_c ? 1 : 0);  // after the sum of C
     call_ = DnnlCall(std::move(prim), std::move(args));
   }
 
-  size_t scratch_bytes() const override { return s_.has_bn ? bn_offset_ + 2 * bn_stride_ : scratch_; }
+  size_t scratch_bytes() const override { return scratch_total_; }
   std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const override {
     return input == 1 ? s_.wanted : nullptr;
   }
@@ -106,13 +96,8 @@ class MatMulKernel final : public Kernel {
   Status run(const KernelRun& r) const override {
     if (s_.empty) return Status::ok();
     float* dst = static_cast<float*>(r.outputs[0]);
-    float* bn_mul = nullptr;
-    float* bn_add = nullptr;
-    if (s_.has_bn) {
-      bn_mul = reinterpret_cast<float*>(static_cast<uint8_t*>(r.scratch) + bn_offset_);
-      bn_add = reinterpret_cast<float*>(static_cast<uint8_t*>(r.scratch) + bn_offset_ + bn_stride_);
-      fused_batchnorm_scale_shift(r, s_.bn_epsilon, s_.bn_channels, bn_mul, bn_add);
-    }
+    std::pair<float*, float*> bn{nullptr, nullptr};  // the fused BatchNorm's scale and shift
+    if (s_.bn.active()) bn = s_.bn.compute(r, r.scratch);
     if (s_.k_zero || s_.sum_c) {
       const float* c = s_.c_used ? static_cast<const float*>(r.inputs[2]) : nullptr;
       const float scale = s_.k_zero ? s_.beta : 1.0f;
@@ -125,7 +110,7 @@ class MatMulKernel final : public Kernel {
         });
       }
       if (s_.k_zero) {
-        if (s_.has_bn) apply_batchnorm(s_, bn_mul, bn_add, dst, s_.c_plan.total);
+        if (s_.bn.active()) apply_batchnorm(bn.first, bn.second, s_.dst.dims().back(), dst, s_.c_plan.total);
         apply_activation(s_, dst, s_.c_plan.total);
         return Status::ok();
       }
@@ -138,9 +123,9 @@ class MatMulKernel final : public Kernel {
       buffers[n++] = dst;
       if (s_.has_bias) buffers[n++] = r.inputs[2];
       if (scratch_) buffers[n++] = r.scratch;
-      if (s_.has_bn) {
-        buffers[n++] = bn_mul;
-        buffers[n++] = bn_add;
+      if (s_.bn.active()) {
+        buffers[n++] = bn.first;
+        buffers[n++] = bn.second;
       }
       call_.run(buffers, n);
     } catch (const dnnl::error& e) {
@@ -152,8 +137,8 @@ class MatMulKernel final : public Kernel {
  private:
   MatMulSetup s_;
   DnnlCall call_;
-  size_t scratch_;  // the primitive's
-  size_t bn_offset_ = 0, bn_stride_ = 0;
+  size_t scratch_;        // the primitive's
+  size_t scratch_total_;  // and the fused BatchNorm's after it
   int threads_;
   std::string name_, op_;
 };
@@ -169,10 +154,7 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
     dnnl::post_ops po;
     if (s.sum_c) po.append_sum(s.beta);
-    if (s.has_bn) {
-      po.append_binary(dnnl::algorithm::binary_mul, s.bn_md);
-      po.append_binary(dnnl::algorithm::binary_add, s.bn_md);
-    }
+    if (s.bn.active()) s.bn.append_post_ops(po);
     if (s.act == 1) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     if (s.act == 2) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, s.act_lo, s.act_hi);
     attr.set_post_ops(po);
@@ -294,18 +276,7 @@ Result<std::unique_ptr<Kernel>> make_gemm(const KernelSpec& spec) {
   } else {
     s.c_plan = make_strided_plan(dst, {Dims{0, 0}});
   }
-  if (spec.node.attr_int(passes::kAttrBatchNorm, 0) != 0) {
-    if (spec.inputs.size() != kFusedBnInput + 4)
-      return kernel_error(spec, StatusCode::kInternal, "fused Gemm has ", spec.inputs.size(), " inputs, expected 7");
-    for (size_t i = 0; i < 4; ++i)
-      if (spec.inputs[kFusedBnInput + i].shape.dims() != Dims{n})
-        return kernel_error(spec, StatusCode::kInvalidArgument, "fused BatchNormalization parameter ", i + 1, " is ",
-                            spec.inputs[kFusedBnInput + i].shape.dims(), ", expected [", n, "]");
-    s.has_bn = true;
-    s.bn_epsilon = spec.node.attr_float(passes::kAttrBnEpsilon, 1e-5f);
-    s.bn_channels = n;
-    s.bn_md = plain_desc({1, n});
-  }
+  LW_ASSIGN_OR_RETURN(s.bn, FusedBatchNorm::read(spec, n, 2));
   LW_RETURN_IF_ERROR(read_fused_activation(spec, &s));
   return build(spec, std::move(s), dst, k);
 }
