@@ -7,6 +7,7 @@
 #include "backends/cpu/kernel.h"
 #include "backends/cuda/device.h"
 #include "compiler/constant_folding.h"
+#include "core/thread_scratch.h"
 #include "graph/op_registry.h"
 
 namespace lw::rt {
@@ -93,8 +94,9 @@ Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir
   return m;
 }
 
-Result<std::vector<Dims>> Model::input_dims(const std::vector<IoTensor>& inputs) const {
-  std::vector<Dims> dims(inputs.size());
+Status Model::input_dims(const std::vector<IoTensor>& inputs, std::vector<Dims>* out) const {
+  std::vector<Dims>& dims = *out;
+  dims.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ir::Value& v = graph_.value(graph_.inputs[i]);
     const IoTensor& io = inputs[i];
@@ -138,7 +140,7 @@ Result<std::vector<Dims>> Model::input_dims(const std::vector<IoTensor>& inputs)
     if (io.size < bytes)
       return fail("buffer holds ", io.size, " bytes but ", dtype_name(v.dtype), " ", dims_to_string(dims[i]), " needs ", bytes);
   }
-  return dims;
+  return Status::ok();
 }
 
 Result<std::shared_ptr<const ExecutionPlan>> Model::plan_for(const std::vector<Dims>& dims) {
@@ -189,10 +191,19 @@ Result<std::vector<Dims>> Model::output_dims(const std::vector<IoTensor>& inputs
   if (inputs.size() != graph_.inputs.size())
     return make_error(StatusCode::kInputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.inputs.size(),
                       " inputs, got ", inputs.size());
-  LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
+  std::vector<Dims> dims;
+  LW_RETURN_IF_ERROR(input_dims(inputs, &dims));
   LW_ASSIGN_OR_RETURN(std::shared_ptr<const ExecutionPlan> plan, plan_for(dims));
   return plan->output_dims();
 }
+
+namespace {
+struct ExecuteScratch {
+  std::vector<Dims> dims;
+  std::vector<const void*> in_ptrs;
+  std::vector<void*> out_ptrs;
+};
+}  // namespace
 
 Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoTensor>& outputs,
                       std::vector<Dims>* out_dims, uint64_t* weight_version) {
@@ -202,7 +213,11 @@ Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoT
   if (outputs.size() != graph_.outputs.size())
     return make_error(StatusCode::kOutputMismatch, "model ", id_, " ('", graph_.name, "') has ", graph_.outputs.size(),
                       " outputs but the output dataset holds ", outputs.size(), " buffers");
-  LW_ASSIGN_OR_RETURN(std::vector<Dims> dims, input_dims(inputs));
+  // The dims and pointer lists live in per-thread scratch: with static shapes a call then
+  // allocates nothing here (the plan itself allocates nothing per run).
+  auto scratch = ThreadScratch<ExecuteScratch>::borrow();
+  std::vector<Dims>& dims = scratch->dims;
+  LW_RETURN_IF_ERROR(input_dims(inputs, &dims));
   LW_ASSIGN_OR_RETURN(std::shared_ptr<const ExecutionPlan> plan, plan_for(dims));
   for (size_t k = 0; k < outputs.size(); ++k) {
     uint64_t need = plan->output_bytes()[k];
@@ -211,9 +226,11 @@ Status Model::execute(const std::vector<IoTensor>& inputs, const std::vector<IoT
                         need, " bytes for dims ", dims_to_string(plan->output_dims()[k]), " but its buffer ",
                         outputs[k].data ? str_cat("holds ", outputs[k].size) : std::string("is NULL"));
   }
-  std::vector<const void*> in_ptrs;
+  std::vector<const void*>& in_ptrs = scratch->in_ptrs;
+  in_ptrs.clear();
   for (const IoTensor& io : inputs) in_ptrs.push_back(io.data);
-  std::vector<void*> out_ptrs;
+  std::vector<void*>& out_ptrs = scratch->out_ptrs;
+  out_ptrs.clear();
   for (const IoTensor& io : outputs) out_ptrs.push_back(io.data);
 
   const bool in_place = store_->options().in_place;

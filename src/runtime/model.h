@@ -41,7 +41,9 @@ class Model {
 
  private:
   Model() = default;
-  Result<std::vector<Dims>> input_dims(const std::vector<IoTensor>& inputs) const;
+  // Validates the inputs and writes their dims into `dims` (resized to the input count; its
+  // vectors' capacity is reused, so a caller that keeps `dims` allocates nothing here).
+  Status input_dims(const std::vector<IoTensor>& inputs, std::vector<Dims>* dims) const;
   Result<std::shared_ptr<const ExecutionPlan>> plan_for(const std::vector<Dims>& dims);
 
   uint32_t id_ = 0;

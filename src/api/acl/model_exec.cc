@@ -7,6 +7,7 @@
 #include "api/acl/handles.h"
 #include "api/acl/output_dims_store.h"
 #include "api/acl/stream.h"
+#include "core/thread_scratch.h"
 #include "liveweight/str_cat.h"
 #include "runtime/runtime.h"
 
@@ -21,17 +22,19 @@ namespace {
 // requests, and are left out). Returns ACL_SUCCESS or the failure (text set).
 aclError to_io_tensors(const char* fn, const char* which, const aclmdlDataset& dataset,
                        std::vector<lw::rt::IoTensor>* out) {
-  out->clear();
-  out->reserve(dataset.slots.size());
+  // Overwritten in place: `out` may be a reused list whose dims vectors keep their capacity.
+  out->resize(dataset.slots.size());
   for (size_t i = 0; i < dataset.slots.size(); ++i) {
     const auto& slot = dataset.slots[i];
     auto buffer = lw::acl::data_buffers().find(slot.buffer);
     if (!buffer)
       return fail(ACL_ERROR_INVALID_PARAM, fn,
                   lw::str_cat(which, " buffer ", i, " was destroyed after it was added to the dataset"));
-    lw::rt::IoTensor io;
+    lw::rt::IoTensor& io = (*out)[i];
     io.data = buffer->data;
     io.size = buffer->size;
+    io.has_dims = false;
+    io.dims.clear();
     if (slot.desc != nullptr && !slot.desc_from_execute) {
       auto desc = lw::acl::tensor_descs().find(slot.desc);
       if (desc) {
@@ -39,7 +42,6 @@ aclError to_io_tensors(const char* fn, const char* which, const aclmdlDataset& d
         io.dims = desc->dims;
       }
     }
-    out->push_back(std::move(io));
   }
   return ACL_SUCCESS;
 }
@@ -50,17 +52,28 @@ void store_output_descs(const lw::rt::ModelInfo& info, const std::vector<lw::Dim
   size_t n = std::min(out_dims.size(), output->slots.size());
   for (size_t i = 0; i < n; ++i) {
     auto& slot = output->slots[i];
-    aclTensorDesc fresh;
-    fresh.dtype = i < info.outputs.size() ? static_cast<aclDataType>(info.outputs[i].dtype) : ACL_DT_UNDEFINED;
-    fresh.format = ACL_FORMAT_ND;
-    fresh.dims = out_dims[i];
-    if (i < info.outputs.size()) fresh.name = info.outputs[i].name;
+    const aclDataType dtype = i < info.outputs.size() ? static_cast<aclDataType>(info.outputs[i].dtype) : ACL_DT_UNDEFINED;
+    const std::string* name = i < info.outputs.size() ? &info.outputs[i].name : nullptr;
     auto existing = lw::acl::tensor_descs().find(slot.desc);
     if (existing && slot.desc_from_execute) {
-      fresh.owned_by_dataset = true;
-      *existing = std::move(fresh);
+      // Field by field, so the dims and name keep their storage (no allocation on a repeat run,
+      // and a name pointer the caller read stays valid while the name is the same).
+      existing->dtype = dtype;
+      existing->format = ACL_FORMAT_ND;
+      existing->dims = out_dims[i];
+      if (name) {
+        existing->name = *name;
+      } else {
+        existing->name.clear();
+      }
+      existing->owned_by_dataset = true;
       continue;
     }
+    aclTensorDesc fresh;
+    fresh.dtype = dtype;
+    fresh.format = ACL_FORMAT_ND;
+    fresh.dims = out_dims[i];
+    if (name) fresh.name = *name;
     aclTensorDesc* copy = lw::acl::new_owned_desc_copy(fresh);
     lw::acl::release_owned_desc(slot.desc);
     slot.desc = copy;
@@ -98,13 +111,15 @@ aclError prepare_execution(const char* kFn, uint32_t modelId, const aclmdlDatase
 }
 
 lw::Status finish_execution(const Execution& exec) {
-  std::vector<lw::Dims> out_dims;
+  auto scratch = lw::ThreadScratch<std::vector<lw::Dims>>::borrow();
+  // Not cleared: execute copy-assigns over it, which reuses the inner vectors of the last call.
+  std::vector<lw::Dims>& out_dims = *scratch;
   LW_RETURN_IF_ERROR(lw::rt::Runtime::instance().execute(exec.model_id, exec.inputs, exec.outputs, &out_dims));
   // Init and update graphs have no outputs: nothing to record, so nothing can fail after their
   // weights were published.
   if (out_dims.empty()) return lw::Status::ok();
   store_output_descs(*exec.info, out_dims, exec.output.get());
-  lw::acl::record_output_dims(exec.model_id, std::move(out_dims));
+  lw::acl::record_output_dims(exec.model_id, out_dims);
   return lw::Status::ok();
 }
 
@@ -140,10 +155,20 @@ ACL_FUNC_VISIBILITY aclError aclmdlLoadFromMem(const void* model, size_t modelSi
 ACL_FUNC_VISIBILITY aclError aclmdlExecute(uint32_t modelId, const aclmdlDataset* input, aclmdlDataset* output) {
   static constexpr const char* kFn = "aclmdlExecute";
   return guard(kFn, [&]() -> aclError {
-    Execution exec;
-    aclError err = prepare_execution(kFn, modelId, input, output, &exec);
+    // A per-thread Execution whose IoTensor lists keep their capacity: with static shapes a
+    // repeated call allocates nothing in the C API. Its references are dropped on return, so it
+    // keeps no dataset or model description alive between calls.
+    auto exec = lw::ThreadScratch<Execution>::borrow();
+    struct DropReferences {
+      Execution& e;
+      ~DropReferences() {
+        e.info.reset();
+        e.output.reset();
+      }
+    } drop{*exec};
+    aclError err = prepare_execution(kFn, modelId, input, output, &*exec);
     if (err != ACL_SUCCESS) return err;
-    lw::Status st = finish_execution(exec);
+    lw::Status st = finish_execution(*exec);
     return st.is_ok() ? ACL_SUCCESS : fail_status(kFn, st);
   });
 }

@@ -19,10 +19,11 @@ Store& store() {
 
 }  // namespace
 
-void record_output_dims(uint32_t model_id, std::vector<Dims> dims) {
+void record_output_dims(uint32_t model_id, const std::vector<Dims>& dims) {
   Store& s = store();
   std::lock_guard<std::mutex> lock(s.mu);
-  s.by_model[model_id] = std::move(dims);
+  // Copy-assigned over the previous record, reusing its storage when the shapes repeat.
+  s.by_model[model_id] = dims;
 }
 
 std::optional<std::vector<Dims>> last_output_dims(uint32_t model_id) {

@@ -10,7 +10,7 @@
 
 namespace lw::acl {
 
-void record_output_dims(uint32_t model_id, std::vector<Dims> dims);
+void record_output_dims(uint32_t model_id, const std::vector<Dims>& dims);
 std::optional<std::vector<Dims>> last_output_dims(uint32_t model_id);
 void forget_output_dims(uint32_t model_id);
 void forget_all_output_dims();
