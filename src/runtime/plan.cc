@@ -361,14 +361,15 @@ void Plan::release_arena(uint8_t* arena) const {
   }
 }
 
-Status Plan::write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst) const {
+Status Plan::write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst,
+                            StoreMode mode) const {
   // The slot's layout is fixed before any write, and never changes after.
   if (auto layout = store_->layout(slot)) {
-    Status status = layout->pack(src, dst->data());
+    Status status = layout->pack(src, dst->data(), mode);
     if (!status.is_ok())
       return status.with_context(str_cat("writing Variable '", store_->slots()[static_cast<size_t>(slot)].name, "': "));
   } else {
-    parallel_copy(dst->data(), src, plain_bytes);
+    parallel_copy(dst->data(), src, plain_bytes, mode);
   }
   return Status::ok();
 }
@@ -386,6 +387,7 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     bool from_file;  // a Const in the mapped file: drop its pages once copied
   };
   std::vector<Job> small, large;
+  uint64_t total = 0;
   for (const Step& s : steps_) {
     if (s.assign_skip) continue;
     const void* src = nullptr;
@@ -393,10 +395,14 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     LW_ASSIGN_OR_RETURN(WeightBuffer * dst, update->stage(s.assign_slot));
     bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);
     (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst, from_file});
+    total += s.assign_bytes;
   }
+  // A refresh larger than the last-level cache is written around it (the next inference would
+  // find little of it in cache anyway); a smaller one stays cached for that inference.
+  const StoreMode mode = store_mode_for(total);
   MappedPageDropper dropper;
   for (const Job& j : large) {
-    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst));
+    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, mode));
     if (j.from_file) dropper.add(j.src, j.bytes);
   }
   if (small.empty()) return Status::ok();
@@ -405,7 +411,7 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && num_threads_ > 1)
   for (long i = 0; i < n; ++i) {
     const Job& j = small[static_cast<size_t>(i)];
-    results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst);
+    results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst, mode);
   }
   for (const Job& j : small)
     if (j.from_file) dropper.add(j.src, j.bytes);
@@ -462,7 +468,7 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
         status = staged.status();
         break;
       }
-      status = write_variable(s.assign_slot, src, s.assign_bytes, *staged);
+      status = write_variable(s.assign_slot, src, s.assign_bytes, *staged, StoreMode::kCached);
       if (!status.is_ok()) break;
       continue;
     }

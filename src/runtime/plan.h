@@ -80,7 +80,7 @@ class Plan : public ExecutionPlan {
                  const std::vector<void*>& outputs, uint8_t* arena, const void** out) const;
   uint8_t* acquire_arena() const;
   // Writes `src` (plain, plain_bytes long) into `dst` in the slot's physical layout.
-  Status write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst) const;
+  Status write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst, StoreMode mode) const;
   // The whole run of an init/update graph (assign_only_): every write, batched over the threads.
   Status run_assigns(const std::vector<const void*>& inputs, const std::vector<void*>& outputs,
                      VariableStore::Update* update) const;

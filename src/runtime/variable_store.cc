@@ -240,11 +240,19 @@ Result<uint64_t> VariableStore::rollback(uint64_t version) {
   return next->version;
 }
 
-void parallel_copy(void* dst, const void* src, size_t n) {
+void parallel_copy(void* dst, const void* src, size_t n) { parallel_copy(dst, src, n, StoreMode::kCached); }
+
+void parallel_copy(void* dst, const void* src, size_t n, StoreMode mode) {
   if (n == 0) return;  // an empty copy may come with null pointers, which memcpy must not see
+  // Each chunk is one memcpy of 1 MiB, below the size where glibc itself streams, so the
+  // streaming choice is made here for the whole refresh.
+  using CopyFn = void (*)(void*, const void*, size_t);
+  const CopyFn copy = mode == StoreMode::kStreaming
+                          ? &copy_streaming
+                          : static_cast<CopyFn>([](void* d, const void* s, size_t len) { std::memcpy(d, s, len); });
   constexpr size_t kChunk = size_t{1} << 20;
   if (n < 2 * kChunk || omp_get_max_threads() == 1) {
-    std::memcpy(dst, src, n);
+    copy(dst, src, n);
     return;
   }
   const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
@@ -254,7 +262,7 @@ void parallel_copy(void* dst, const void* src, size_t n) {
   for (long c = 0; c < chunks; ++c) {
     size_t begin = static_cast<size_t>(c) * kChunk;
     size_t len = begin + kChunk > n ? n - begin : kChunk;
-    std::memcpy(d + begin, s + begin, len);
+    copy(d + begin, s + begin, len);
   }
 }
 

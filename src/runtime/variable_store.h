@@ -186,7 +186,9 @@ class VariableStore {
 };
 
 // Copies n bytes using the intra-op threads for large copies (weight refresh runs at memory
-// bandwidth rather than one core's copy speed).
+// bandwidth rather than one core's copy speed); kStreaming writes around the cache
+// (core/stream_copy.h). The three-argument form copies kCached.
+void parallel_copy(void* dst, const void* src, size_t n, StoreMode mode);
 void parallel_copy(void* dst, const void* src, size_t n);
 
 }  // namespace lw::rt

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/variable_store.h"
@@ -71,12 +72,32 @@ TEST(VariableStore, StageRejectsBadSlot) {
 }
 
 TEST(ParallelCopy, CopiesLargeAndSmallBuffersExactly) {
-  for (size_t n : {size_t{0}, size_t{7}, size_t{1} << 20, (size_t{5} << 20) + 3}) {
-    std::vector<uint8_t> src(n), dst(n, 0);
-    for (size_t i = 0; i < n; ++i) src[i] = static_cast<uint8_t>(i * 31 + 7);
-    parallel_copy(dst.data(), src.data(), n);
-    EXPECT_EQ(src, dst) << n;
-  }
+  for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming})
+    for (size_t n : {size_t{0}, size_t{7}, size_t{100}, size_t{1} << 20, (size_t{5} << 20) + 3}) {
+      // Offsets 0..3 into the buffers: the streaming copy's unaligned head and tail.
+      for (size_t shift : {0, 1, 3}) {
+        std::vector<uint8_t> src(n + shift), dst(n + shift + 1, 0);
+        for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 31 + 7);
+        parallel_copy(dst.data() + shift, src.data() + shift, n, mode);
+        EXPECT_EQ(std::memcmp(dst.data() + shift, src.data() + shift, n), 0) << n << " bytes, shift " << shift;
+        EXPECT_EQ(dst[n + shift], 0) << "wrote past the end";
+        for (size_t i = 0; i < shift; ++i) EXPECT_EQ(dst[i], 0) << "wrote before the start";
+      }
+    }
+}
+
+TEST(StoreMode, StreamsFromTheThresholdUp) {
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "1000", 1), 0);
+  EXPECT_EQ(store_mode_for(999), StoreMode::kCached);
+  EXPECT_EQ(store_mode_for(1000), StoreMode::kStreaming);
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "0", 1), 0);  // off
+  EXPECT_EQ(store_mode_for(uint64_t{1} << 40), StoreMode::kCached);
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "12x", 1), 0);  // unparsable: off
+  EXPECT_EQ(store_mode_for(uint64_t{1} << 40), StoreMode::kCached);
+  ASSERT_EQ(unsetenv("LW_STREAMING_MIN_BYTES"), 0);
+  // By default the last-level cache's size: a terabyte streams, a kilobyte does not.
+  EXPECT_EQ(store_mode_for(uint64_t{1} << 40), StoreMode::kStreaming);
+  EXPECT_EQ(store_mode_for(1024), StoreMode::kCached);
 }
 
 }  // namespace

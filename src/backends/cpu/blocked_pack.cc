@@ -4,7 +4,10 @@
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+
+#include "core/stream_copy.h"
 
 namespace lw::cpu {
 
@@ -37,25 +40,42 @@ std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& pl
 
 namespace {
 
+// Stores 4 floats at `o`: non-temporal when kStream (then `o` is 16-byte aligned: the callers
+// check the layout's alignment before choosing the streaming path).
+template <bool kStream>
+inline void store4(float* o, __m128 x) {
+  if constexpr (kStream) {
+    _mm_stream_ps(o, x);
+  } else {
+    _mm_storeu_ps(o, x);
+  }
+}
+
 // Transposes the 4 x 4 floats at `s` (rows `stride` apart) and stores column k of them at o_k.
+template <bool kStream>
 inline void transpose_4x4(const float* s, int64_t stride, float* o0, float* o1, float* o2, float* o3) {
   __m128 x0 = _mm_loadu_ps(s), x1 = _mm_loadu_ps(s + stride);
   __m128 x2 = _mm_loadu_ps(s + 2 * stride), x3 = _mm_loadu_ps(s + 3 * stride);
   _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
-  _mm_storeu_ps(o0, x0);
-  _mm_storeu_ps(o1, x1);
-  _mm_storeu_ps(o2, x2);
-  _mm_storeu_ps(o3, x3);
+  store4<kStream>(o0, x0);
+  store4<kStream>(o1, x1);
+  store4<kStream>(o2, x2);
+  store4<kStream>(o3, x3);
 }
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // One tile: rows along dim R (rb of them, vr valid), columns along dim C (cb, vc valid), row-major
 // in dst. `from` points at the source element of (row 0, col 0); sr/sc its strides.
+template <bool kStream>
 void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb, int64_t vr, int64_t vc, float* dst) {
   if (vr <= 0 || vc <= 0) {
     std::memset(dst, 0, static_cast<size_t>(rb * cb) * sizeof(float));
     return;
   }
   if (sc == 1) {  // rows are contiguous in the source: row copies
+    // Always cached: streaming these 64-float rows made a transformer's plain Gemm weights pack
+    // at 10 GB/s instead of 17 (2 threads, cold), while the transposing paths gain from it.
     for (int64_t r = 0; r < vr; ++r) {
       std::memcpy(dst + r * cb, from + r * sr, static_cast<size_t>(vc) * sizeof(float));
       if (vc < cb) std::memset(dst + r * cb + vc, 0, static_cast<size_t>(cb - vc) * sizeof(float));
@@ -66,7 +86,7 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
       const float* col = from + c * sc;
       for (int64_t r = 0; r < r4; r += 4) {
         float* o = dst + r * cb + c;
-        transpose_4x4(col + r, sc, o, o + cb, o + 2 * cb, o + 3 * cb);
+        transpose_4x4<kStream>(col + r, sc, o, o + cb, o + 2 * cb, o + 3 * cb);
       }
       for (int64_t r = r4; r < vr; ++r)
         for (int64_t k = 0; k < 4; ++k) dst[r * cb + c + k] = col[k * sc + r];
@@ -91,6 +111,7 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
 // is written whole while in L1. (A 4096 x 4096 matrix, one thread: 7.9 ms tile by tile, 7.2 ms
 // in runs of 16 tiles, 6.0 ms with the prefetches; a memcpy of it takes 3.3 ms. A 512 x 2048
 // one in cache: 23 -> 36 GB/s with 16 columns at a time.)
+template <bool kStream>
 void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t g, int64_t tile_stride,
                          float* dst) {
   const int64_t len = g * rb;
@@ -111,15 +132,14 @@ void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, 
           _mm_prefetch(reinterpret_cast<const char*>(n + 2 * sc), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(n + 3 * sc), _MM_HINT_T0);
         }
-        transpose_4x4(s, sc, o + q, o + cb + q, o + 2 * cb + q, o + 3 * cb + q);
+        transpose_4x4<kStream>(s, sc, o + q, o + cb + q, o + 2 * cb + q, o + 3 * cb + q);
       }
     }
   }
 }
 
-}  // namespace
-
-void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads) {
+template <bool kStream>
+void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads) {
   const int C = p.inner, R = 1 - p.inner;
   const int64_t rb = p.block[R], cb = p.block[C];
   const int64_t nr = p.padded[R] / rb, nc = p.padded[C] / cb;
@@ -138,9 +158,11 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
     const int64_t vr = std::min(rb, p.dims[R] - r0), vc = std::min(cb, p.dims[C] - c0);
     const float* from = vr > 0 && vc > 0 ? src + r0 * p.src_stride[R] + c0 * p.src_stride[C] : src;
     float* to = dst + p.offset0 + tr * p.outer_stride[R] + tc * p.outer_stride[C];
-    pack_tile(from, p.src_stride[R], p.src_stride[C], rb, cb, vr, vc, to);
+    pack_tile<kStream>(from, p.src_stride[R], p.src_stride[C], rb, cb, vr, vc, to);
   };
-#pragma omp parallel for schedule(static) num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
+#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
+  {
+#pragma omp for schedule(static)
   for (int64_t u = 0; u < units; ++u) {
     // Destination order: the dim with the larger block stride outermost.
     const int64_t gr = r_outer ? u / nc : u % groups_r;
@@ -149,12 +171,29 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
     const int64_t full_r = std::min(tr1, p.dims[R] / rb);  // tiles [tr0, full_r) have no padding along R
     if (transposed && full_r > tr0 && (tc + 1) * cb <= p.dims[C]) {
       float* out = dst + p.offset0 + tr0 * p.outer_stride[R] + tc * p.outer_stride[C];
-      pack_transposed_run(src + tr0 * rb + tc * cb * p.src_stride[C], p.src_stride[C], rb, cb, full_r - tr0,
+      pack_transposed_run<kStream>(src + tr0 * rb + tc * cb * p.src_stride[C], p.src_stride[C], rb, cb, full_r - tr0,
                           p.outer_stride[R], out);
       for (int64_t tr = full_r; tr < tr1; ++tr) pack_one(tr, tc);
     } else {
       for (int64_t tr = tr0; tr < tr1; ++tr) pack_one(tr, tc);
     }
+  }
+  if constexpr (kStream) streaming_fence();  // this thread's stores, before the region ends
+  }
+}
+
+}  // namespace
+
+void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads, StoreMode mode) {
+  // Streaming stores need 16-byte-aligned destinations: every 4-float group of a tile starts
+  // at a multiple of 4 floats from `dst` when the tile strides and the column block are.
+  const int C = p.inner, R = 1 - p.inner;
+  const bool aligned = aligned16(dst) && p.offset0 % 4 == 0 && p.outer_stride[R] % 4 == 0 &&
+                       p.outer_stride[C] % 4 == 0 && p.block[C] % 4 == 0;
+  if (mode == StoreMode::kStreaming && aligned) {
+    pack_2d<true>(p, src, dst, threads);
+  } else {
+    pack_2d<false>(p, src, dst, threads);
   }
 }
 
@@ -197,14 +236,19 @@ std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc
   return p;
 }
 
-void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads) {
+namespace {
+
+template <bool kStream>
+void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads) {
   // Work units: one block of rows by a stretch of columns, so a single block (64 output
   // channels) still spreads over the threads.
   constexpr int64_t kCols = 512;
   const int64_t blocks = p.padded_rows / p.block, col_chunks = (p.cols + kCols - 1) / kCols;
   const int64_t units = blocks * col_chunks;
   const int64_t* offset = p.column_offset.data();
-#pragma omp parallel for schedule(static) num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
+#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
+  {
+#pragma omp for schedule(static)
   for (int64_t u = 0; u < units; ++u) {
     const int64_t ob = u / col_chunks, j0 = u % col_chunks * kCols, j1 = std::min(p.cols, j0 + kCols);
     float* out = dst + p.offset0 + ob * p.block_stride;
@@ -241,7 +285,7 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
             _mm_prefetch(reinterpret_cast<const char*>(next + 3 * p.cols), _MM_HINT_T0);
           }
           // column j + k of rows r + q .. r + q + 3 goes to o + offset[j + k] + q
-          transpose_4x4(s, p.cols, o + offset[j] + q, o + offset[j + 1] + q, o + offset[j + 2] + q,
+          transpose_4x4<kStream>(s, p.cols, o + offset[j] + q, o + offset[j + 1] + q, o + offset[j + 2] + q,
                         o + offset[j + 3] + q);
         }
       }
@@ -261,7 +305,7 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
           _mm_prefetch(reinterpret_cast<const char*>(next + 2 * p.cols + j), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(next + 3 * p.cols + j), _MM_HINT_T0);
         }
-        transpose_4x4(s0 + j, p.cols, out + offset[j] + r, out + offset[j + 1] + r, out + offset[j + 2] + r,
+        transpose_4x4<kStream>(s0 + j, p.cols, out + offset[j] + r, out + offset[j + 1] + r, out + offset[j + 2] + r,
                       out + offset[j + 3] + r);
       }
       for (int64_t k = 0; k < 4; ++k)
@@ -273,6 +317,23 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
     }
     for (int64_t r = std::max<int64_t>(valid, 0); r < p.block; ++r)  // padding rows
       for (int64_t j = j0; j < j1; ++j) out[offset[j] + r] = 0.0f;
+  }
+  if constexpr (kStream) streaming_fence();  // this thread's stores, before the region ends
+  }
+}
+
+}  // namespace
+
+void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads, StoreMode mode) {
+  // Streaming stores go through transpose_4x4 alone (4 rows of a block at a time), so every
+  // store address is a multiple of 4 floats from `dst` when the block, its stride, offset0 and
+  // every column offset are.
+  bool aligned = aligned16(dst) && p.block % 4 == 0 && p.block_stride % 4 == 0 && p.offset0 % 4 == 0;
+  for (size_t j = 0; aligned && j < p.column_offset.size(); ++j) aligned = p.column_offset[j] % 4 == 0;
+  if (mode == StoreMode::kStreaming && aligned) {
+    pack_rows<true>(p, src, dst, threads);
+  } else {
+    pack_rows<false>(p, src, dst, threads);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/stream_copy.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace lw::cpu {
@@ -33,8 +34,10 @@ struct Blocked2DPacking {
 std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
 // Writes `src` (laid out as p's plain source) into `dst` (p's packed layout, padding zeroed),
-// on up to `threads` OpenMP threads. Thread-safe.
-void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads);
+// on up to `threads` OpenMP threads. kStreaming writes with non-temporal stores (fenced before
+// return) where `dst` and the layout are 16-byte aligned, ordinary stores otherwise. Thread-safe.
+void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads,
+                     StoreMode mode = StoreMode::kCached);
 
 // Convolution weights: oneDNN's layouts for them block only the first dim (output channels, or
 // groups for a depthwise conv) and permute the others: Acdb64a ([O/64][H][W][I][64]),
@@ -56,7 +59,9 @@ struct BlockedRowsPacking {
 std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc& plain,
                                                         const dnnl::memory::desc& packed);
 
-// Writes `src` into `dst` (padding zeroed) on up to `threads` OpenMP threads. Thread-safe.
-void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads);
+// Writes `src` into `dst` (padding zeroed) on up to `threads` OpenMP threads; `mode` as for
+// pack_blocked_2d. Thread-safe.
+void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads,
+                       StoreMode mode = StoreMode::kCached);
 
 }  // namespace lw::cpu

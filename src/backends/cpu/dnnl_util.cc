@@ -70,22 +70,22 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
     return Status::ok();
   };
   if (auto tiles = describe_blocked_2d(plain, packed)) {
-    layout->pack = [p = *tiles](const void* src, void* dst) -> Status {
-      pack_blocked_2d(p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads());
+    layout->pack = [p = *tiles](const void* src, void* dst, StoreMode mode) -> Status {
+      pack_blocked_2d(p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads(), mode);
       return Status::ok();
     };
     return layout;
   }
   if (auto rows = describe_blocked_rows(plain, packed)) {
-    layout->pack = [p = std::make_shared<const BlockedRowsPacking>(std::move(*rows))](const void* src, void* dst) -> Status {
-      pack_blocked_rows(*p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads());
+    layout->pack = [p = std::make_shared<const BlockedRowsPacking>(std::move(*rows))](const void* src, void* dst, StoreMode mode) -> Status {
+      pack_blocked_rows(*p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads(), mode);
       return Status::ok();
     };
     return layout;
   }
   auto prim = std::make_shared<dnnl::reorder>(
       dnnl::reorder::primitive_desc(dnnl_cpu_engine(), plain, dnnl_cpu_engine(), packed));
-  layout->pack = [plain, packed, prim](const void* src, void* dst) -> Status {
+  layout->pack = [plain, packed, prim](const void* src, void* dst, StoreMode) -> Status {
     try {
       const dnnl::engine& eng = dnnl_cpu_engine();
       dnnl::memory a(plain, eng, const_cast<void*>(src)), b(packed, eng, dst);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stream_copy.h"
 #include "graph/op_registry.h"
 
 namespace lw::cpu {
@@ -22,8 +23,9 @@ struct PackedLayout {
   std::string key;     // equal keys mean the same layout
   uint64_t bytes = 0;  // size of the packed tensor
   // Converts the plain row-major tensor at `plain` into this layout at `packed` (bytes long).
-  // Parallel inside (intra-op threads); thread-safe.
-  std::function<Status(const void* plain, void* packed)> pack;
+  // Parallel inside (intra-op threads); thread-safe. `mode` kStreaming: a large refresh, written
+  // around the cache where the layout allows (core/stream_copy.h); a oneDNN reorder ignores it.
+  std::function<Status(const void* plain, void* packed, StoreMode mode)> pack;
   // The inverse: converts the tensor at `packed` (bytes long) in this layout back into the plain
   // row-major tensor at `plain`. Thread-safe; not on a hot path (saving weights, tests).
   std::function<Status(const void* packed, void* plain)> unpack;

@@ -48,12 +48,14 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
       std::vector<float> src(static_cast<size_t>(k * n));
       for (float& v : src) v = dist(rng);
       std::vector<float> want = onednn_reorder(plain, packed, src);
-      for (int threads : {1, 2}) {
-        std::vector<float> got(want.size(), 7.0f);  // garbage where padding must become zero
-        pack_blocked_2d(*tiles, src.data(), got.data(), threads);
-        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-            << k << "x" << n << (transposed ? " transposed" : "") << ", " << threads << " threads";
-      }
+      for (int threads : {1, 2})
+        for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming}) {
+          std::vector<float> got(want.size(), 7.0f);  // garbage where padding must become zero
+          pack_blocked_2d(*tiles, src.data(), got.data(), threads, mode);
+          EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << k << "x" << n << (transposed ? " transposed" : "") << ", " << threads << " threads"
+              << (mode == StoreMode::kStreaming ? ", streaming" : "");
+        }
       ++checked;
     }
   }
@@ -97,13 +99,31 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
     std::vector<float> src(static_cast<size_t>(numel(c.dims)));
     for (float& v : src) v = dist(rng);
     std::vector<float> want = onednn_reorder(plain, packed, src);
-    for (int threads : {1, 2}) {
-      std::vector<float> got(want.size(), 7.0f);
-      pack_blocked_rows(*rows, src.data(), got.data(), threads);
-      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-          << Shape(c.dims).to_string() << ", " << threads << " threads";
-    }
+    for (int threads : {1, 2})
+      for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming}) {
+        std::vector<float> got(want.size(), 7.0f);
+        pack_blocked_rows(*rows, src.data(), got.data(), threads, mode);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << Shape(c.dims).to_string() << ", " << threads << " threads"
+            << (mode == StoreMode::kStreaming ? ", streaming" : "");
+      }
   }
+}
+
+// A destination that is not 16-byte aligned cannot take streaming stores: the pack must fall
+// back to ordinary ones and still write every byte right.
+TEST(BlockedPack, StreamingIntoAMisalignedDestinationFallsBack) {
+  dnnl::memory::desc plain = plain_desc({64, 32, 3, 3});
+  dnnl::memory::desc packed({64, 32, 3, 3}, dt::f32, dnnl::memory::format_tag::Acdb64a);
+  auto rows = describe_blocked_rows(plain, packed);
+  ASSERT_TRUE(rows.has_value());
+  std::vector<float> src(64 * 32 * 9);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 1000) * 0.25f;
+  std::vector<float> want = onednn_reorder(plain, packed, src);
+  std::vector<float> storage(want.size() + 1, 7.0f);
+  pack_blocked_rows(*rows, src.data(), storage.data() + 1, 2, StoreMode::kStreaming);  // 4 bytes past 16
+  EXPECT_EQ(std::memcmp(storage.data() + 1, want.data(), want.size() * sizeof(float)), 0);
+  EXPECT_EQ(storage[0], 7.0f) << "wrote before the destination";
 }
 
 TEST(BlockedPack, DeclinesLayoutsItDoesNotHandle) {

@@ -256,7 +256,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       auto packing = make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
       s.owned_weights.reset(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
       if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
-      LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get()));
+      LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get(), StoreMode::kCached));
       port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
     } else if (spec.can_pack(1)) {
       s.wanted = pd->weights_desc() == plain_desc(g.wdims) ? nullptr : make_weight_packing(plain_desc(g.wdims), pd->weights_desc());

@@ -178,7 +178,7 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
       if (const_b) {
         auto owned = std::make_shared<AlignedPtr>(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
         if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
-        LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get()));
+        LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
         s.owned_b = std::move(owned);
       } else {
         s.wanted = std::move(packing);

@@ -1,0 +1,33 @@
+// Copies that write around the cache. A store to a line not in cache first reads the line
+// (read-for-ownership), so an ordinary copy moves three bytes of memory traffic per byte; a
+// non-temporal ("streaming") store writes whole lines straight to memory and moves two. For a
+// weight refresh larger than the last-level cache the written weights would be evicted before
+// the next inference reads them anyway, so streaming costs nothing and saves a third of the
+// traffic (glibc's memcpy makes the same switch for large copies). For a refresh that fits in
+// the cache, ordinary stores keep the new weights there for the next inference.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lw {
+
+enum class StoreMode {
+  kCached,     // ordinary stores: the destination ends up in cache
+  kStreaming,  // non-temporal stores; the caller's thread issues a store fence before it returns
+};
+
+// The mode for writing `bytes` in one go: kStreaming from the size of the L3 cache this process
+// runs next to (sysfs; 32 MiB when unknown) up, or from LW_STREAMING_MIN_BYTES when that is set
+// (0 or a value that does not parse: never stream). Thread-safe.
+StoreMode store_mode_for(uint64_t bytes);
+
+// memcpy of `n` bytes with non-temporal stores for the whole 64-byte lines of `dst` (the ends
+// use ordinary stores), followed by a store fence, so other threads see the bytes once they
+// synchronize with this one. Thread-safe for disjoint destinations.
+void copy_streaming(void* dst, const void* src, size_t n);
+
+// Orders this thread's earlier non-temporal stores before its later stores (sfence on x86-64).
+void streaming_fence();
+
+}  // namespace lw
