@@ -198,8 +198,13 @@ Notes:
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy
   into that layout (src/backends/cpu/blocked_pack.cc, faster than oneDNN's reorder). That
-  transposition is why a full refresh costs more than a memcpy of the plain bytes, most at one
-  thread (about 9 GB/s against the memcpy's 20 GB/s on this machine).
+  transposition is why a refresh can cost more than a memcpy of the plain bytes, most at one
+  thread. An update larger than the L3 cache (32 MiB here, read from sysfs) writes with
+  non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the size, 0 turns it
+  off): no read of the destination lines before they are overwritten, which took the ResNets'
+  full refresh from 1.2-1.6x the memcpy to 0.9-1.07x. Smaller ones (MobileNet v2, 14 MB) keep
+  ordinary stores so the new weights stay in cache for the next inference; their memcpy runs
+  in cache too.
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
 - PyTorch is Debian's python3-torch 1.13 with OpenBLAS (the OpenMP build, from
   scripts/bootstrap.sh). Tables before 2026-11-26 08:30 ran it on Debian's reference BLAS, which
@@ -216,8 +221,9 @@ Notes:
   per-channel post-ops such as resnet18_bn's fused BatchNorms), so a run of oneDNN primitives
   cannot be allocation-free. liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
-  and 9 per call are bookkeeping around the plan (the C API's tensor lists, the input and
-  output dims vectors).
+  and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
+  nothing in liveweight itself (tests/reliability/run_allocations_test.cc checks it on a graph
+  of liveweight's own kernels).
 - One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
   stay constants the compiler can fuse through; every other float initializer is refreshable.
 - The transformer's four layers have their own weights (bench/export_models.py re-draws each
