@@ -3,10 +3,11 @@
 // oneDNN's matmul streams B fastest from its own blocked layout (BA16a64b for float32 on
 // AVX-512): a [K, N] matrix cut into 16 x 64 tiles stored one after the other. A refresh of a
 // Gemm/MatMul weight writes the caller's plain matrix (row-major [K, N], or [N, K] read
-// transposed for Gemm's transB) into that layout. The tile copy here (row copies, or 4x4 SSE
-// transposes for the transposed case) beats oneDNN 2.6's reorder: a 4096 x 4096 matrix on this
-// project's 2-core machine, one thread: 5.0-5.5 ms plain / 6.0 ms transposed, reorder
-// 8.1-10 ms, memcpy 2.9-3.4 ms; two threads: 4.1-4.4 / 3.8-4.3 ms, reorder 4.6-6.3 ms.
+// transposed for Gemm's transB) into that layout. The tile copy here (row copies, or transposes
+// of 16 x 16 blocks with AVX-512 where the CPU has it, 4 x 4 with SSE otherwise) beats oneDNN
+// 2.6's reorder: a 4096 x 4096 matrix on this project's 2-core machine, one thread: 5.0-5.5 ms
+// plain / 6.0 ms transposed (4 x 4), reorder 8.1-10 ms, memcpy 2.9-3.4 ms; two threads:
+// 4.1-4.4 / 3.8-4.3 ms, reorder 4.6-6.3 ms.
 #pragma once
 
 #include <optional>

@@ -1,21 +1,42 @@
 // blocked_pack (the tile copies that write Gemm/MatMul and convolution weights into oneDNN's
 // blocked layouts) against oneDNN's own reorder into the same layout, byte for byte: sizes that
 // are and are not multiples of the blocks (padding must be zeros), plain and transposed
-// sources, 1 and 2 threads.
+// sources, 1 and 2 threads, ordinary and streaming stores into 64-byte and 16-byte aligned
+// destinations (on an AVX-512 machine these take the 16 x 16 and the 4 x 4 code).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "backends/cpu/blocked_pack.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
+#include "core/blob.h"
 
 namespace lw::cpu {
 namespace {
 
 using dt = dnnl::memory::data_type;
+
+// A destination of n floats starting `shift` floats past a 64-byte boundary (filled with 7s):
+// 0 takes the AVX-512 streaming path, 4 (16-byte aligned only) the 4 x 4 streaming path.
+class Destination {
+ public:
+  Destination(size_t n, size_t shift) : base_(static_cast<float*>(alloc_aligned((n + shift) * sizeof(float))), free_aligned), n_(n), shift_(shift) {
+    std::fill(base_.get(), base_.get() + n + shift, 7.0f);
+  }
+  float* data() { return base_.get() + shift_; }
+  bool equals(const std::vector<float>& want) const {
+    return want.size() == n_ && std::memcmp(base_.get() + shift_, want.data(), n_ * sizeof(float)) == 0;
+  }
+
+ private:
+  std::unique_ptr<float, void (*)(void*)> base_;
+  size_t n_, shift_;
+};
 
 // The layout oneDNN's matmul wants for a [k, n] B with an m-row A.
 dnnl::memory::desc matmul_b_layout(int64_t m, int64_t k, int64_t n) {
@@ -49,13 +70,14 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
       for (float& v : src) v = dist(rng);
       std::vector<float> want = onednn_reorder(plain, packed, src);
       for (int threads : {1, 2})
-        for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming}) {
-          std::vector<float> got(want.size(), 7.0f);  // garbage where padding must become zero
-          pack_blocked_2d(*tiles, src.data(), got.data(), threads, mode);
-          EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-              << k << "x" << n << (transposed ? " transposed" : "") << ", " << threads << " threads"
-              << (mode == StoreMode::kStreaming ? ", streaming" : "");
-        }
+        for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming})
+          for (size_t shift : {0, 4}) {
+            Destination got(want.size(), shift);  // 7s where padding must become zero
+            pack_blocked_2d(*tiles, src.data(), got.data(), threads, mode);
+            EXPECT_TRUE(got.equals(want)) << k << "x" << n << (transposed ? " transposed" : "") << ", " << threads
+                                          << " threads" << (mode == StoreMode::kStreaming ? ", streaming" : "")
+                                          << ", shift " << shift;
+          }
       ++checked;
     }
   }
@@ -100,13 +122,13 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
     for (float& v : src) v = dist(rng);
     std::vector<float> want = onednn_reorder(plain, packed, src);
     for (int threads : {1, 2})
-      for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming}) {
-        std::vector<float> got(want.size(), 7.0f);
-        pack_blocked_rows(*rows, src.data(), got.data(), threads, mode);
-        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-            << Shape(c.dims).to_string() << ", " << threads << " threads"
-            << (mode == StoreMode::kStreaming ? ", streaming" : "");
-      }
+      for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming})
+        for (size_t shift : {0, 4}) {
+          Destination got(want.size(), shift);
+          pack_blocked_rows(*rows, src.data(), got.data(), threads, mode);
+          EXPECT_TRUE(got.equals(want)) << Shape(c.dims).to_string() << ", " << threads << " threads"
+                                        << (mode == StoreMode::kStreaming ? ", streaming" : "") << ", shift " << shift;
+        }
   }
 }
 
