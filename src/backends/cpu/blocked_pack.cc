@@ -181,6 +181,12 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
     // copies ran at 10 GB/s against 17 cached (2 threads, cold); whole lines give 22 against 17.6.
     const bool whole_lines = kStream && avx512 && vc == cb && cb % 16 == 0;
     for (int64_t r = 0; r < vr; ++r) {
+      // The same columns rb rows down: the next tile when tiles are walked down the rows (the
+      // hardware prefetcher misses these short strided runs). Streamed, 50 MB of MatMul weights
+      // cold: 4.8-5.2 -> 3.7-4.0 ms at one thread, 3.9 -> 2.6 ms at two (memcpy 2.4-2.6).
+      // Past the matrix it requests nothing harmful: prefetches do not fault.
+      const char* next = reinterpret_cast<const char*>(from + (r + rb) * sr);
+      for (int64_t b = 0; b < vc * static_cast<int64_t>(sizeof(float)); b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
       if (whole_lines) {
         stream_row_avx512(dst + r * cb, from + r * sr, cb);
         continue;
