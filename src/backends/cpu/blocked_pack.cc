@@ -65,6 +65,21 @@ inline void transpose_4x4(const float* s, int64_t stride, float* o0, float* o1, 
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+bool has_avx512();
+
+// How a pack stores: streaming when asked for and every 16-byte store is aligned (`aligned16`);
+// through the AVX-512 blocks when the CPU has them, unless streaming their whole-line stores
+// would be misaligned (`aligned64` false).
+struct StorePaths {
+  bool stream = false, avx512 = false;
+};
+StorePaths choose_paths(StoreMode mode, bool aligned16, bool aligned64) {
+  StorePaths p;
+  p.stream = mode == StoreMode::kStreaming && aligned16;
+  p.avx512 = has_avx512() && (!p.stream || aligned64);
+  return p;
+}
+
 // AVX-512: a 16 x 16 block moves as 16 loads, 64 shuffles and 16 whole-line stores, against 64
 // loads, 128 shuffles and 64 16-byte stores as 4 x 4 blocks: about twice the speed when the
 // data is in cache (a MobileNet v2 refresh), and the stores fill whole lines for streaming.
@@ -311,12 +326,11 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
   // The AVX-512 blocks store whole 64-byte lines: streaming them needs 16-float alignment.
   const bool aligned64 = reinterpret_cast<uintptr_t>(dst) % 64 == 0 && p.offset0 % 16 == 0 &&
                          p.outer_stride[R] % 16 == 0 && p.outer_stride[C] % 16 == 0 && p.block[C] % 16 == 0;
-  const bool stream = mode == StoreMode::kStreaming && aligned;
-  const bool avx512 = has_avx512() && (!stream || aligned64);
-  if (stream) {
-    pack_2d<true>(p, src, dst, threads, avx512);
+  const StorePaths paths = choose_paths(mode, aligned, aligned64);
+  if (paths.stream) {
+    pack_2d<true>(p, src, dst, threads, paths.avx512);
   } else {
-    pack_2d<false>(p, src, dst, threads, avx512);
+    pack_2d<false>(p, src, dst, threads, paths.avx512);
   }
 }
 
@@ -449,9 +463,8 @@ void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int th
 }  // namespace
 
 void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst, int threads, StoreMode mode) {
-  // Streaming stores go through transpose_4x4 alone (4 rows of a block at a time), so every
-  // store address is a multiple of 4 floats from `dst` when the block, its stride, offset0 and
-  // every column offset are.
+  // Every store address is a multiple of 4 floats from `dst` (4-row groups of a block) when the
+  // block, its stride, offset0 and every column offset are.
   bool aligned = aligned16(dst) && p.block % 4 == 0 && p.block_stride % 4 == 0 && p.offset0 % 4 == 0;
   for (size_t j = 0; aligned && j < p.column_offset.size(); ++j) aligned = p.column_offset[j] % 4 == 0;
   // The AVX-512 blocks (16-row groups) store whole 64-byte lines: streaming them needs
@@ -459,12 +472,11 @@ void pack_blocked_rows(const BlockedRowsPacking& p, const float* src, float* dst
   bool aligned64 = aligned && reinterpret_cast<uintptr_t>(dst) % 64 == 0 && p.block_stride % 16 == 0 &&
                    p.offset0 % 16 == 0;
   for (size_t j = 0; aligned64 && j < p.column_offset.size(); ++j) aligned64 = p.column_offset[j] % 16 == 0;
-  const bool stream = mode == StoreMode::kStreaming && aligned;
-  const bool avx512 = has_avx512() && (!stream || aligned64);
-  if (stream) {
-    pack_rows<true>(p, src, dst, threads, avx512);
+  const StorePaths paths = choose_paths(mode, aligned, aligned64);
+  if (paths.stream) {
+    pack_rows<true>(p, src, dst, threads, paths.avx512);
   } else {
-    pack_rows<false>(p, src, dst, threads, avx512);
+    pack_rows<false>(p, src, dst, threads, paths.avx512);
   }
 }
 
