@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <set>
 
 #include "compiler/passes/channels_last.h"
@@ -114,6 +115,14 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   std::vector<int32_t> def_step(g.values.size(), -1), last_use(g.values.size(), -1);
   std::set<std::string> missing_kernels;
   std::set<int32_t> read_slots;
+  // Kernels are made after this walk, several at a time (below).
+  struct PendingKernel {
+    size_t step;
+    cpu::KernelFactory factory;
+    cpu::KernelSpec spec;
+    std::vector<int32_t> packable_slot;  // per input: the Variable slot it may pack, or -1
+  };
+  std::vector<PendingKernel> pending;
 
   for (const ir::Node& n : g.nodes) {
     if (n.op == passes::kOpFusedAway) continue;
@@ -212,30 +221,60 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
         def_step[static_cast<size_t>(out)] = step_index;
       }
     }
-    auto kernel = factory(spec);
-    if (!kernel.is_ok()) return with_node_context(kernel.status(), n);
-    step.kernel = std::move(kernel).value();
-    bool redo = false;
-    for (size_t s = 0; s < packable_slot.size(); ++s) {
-      if (packable_slot[s] < 0) continue;
-      if (!store_mut(store).fix_layout(packable_slot[s], step.kernel->wanted_packing(s))) {
-        // Someone fixed it first (another Plan, or it was written plain): take theirs.
-        spec.may_pack[s] = false;
-        spec.input_packing[s] = store.layout(packable_slot[s]);
-        redo = true;
-      }
-    }
-    if (redo) {
-      auto again = factory(spec);
-      if (!again.is_ok()) return with_node_context(again.status(), n);
-      step.kernel = std::move(again).value();
-    }
+    pending.push_back({plan->steps_.size(), factory, std::move(spec), std::move(packable_slot)});
     plan->steps_.push_back(std::move(step));
   }
   if (!missing_kernels.empty()) {
     std::string list;
     for (const auto& op : missing_kernels) list += (list.empty() ? "" : ", ") + op;
     return make_error(StatusCode::kOpNotFound, "graph '", g.name, "': the CPU backend has no kernel for: ", list);
+  }
+
+  // The kernels, on the intra-op threads: making oneDNN primitives (JIT code generation on a
+  // process's first load) was most of opening a model. Each spec depends only on its own node
+  // (a packable weight has exactly one reader), and factories are thread-safe. Nothing may
+  // leave the parallel region by exception: a factory's exception is carried out and rethrown
+  // here, and the first failure in node order is the one reported, as when made one by one.
+  const long made = static_cast<long>(pending.size());
+  std::vector<std::unique_ptr<cpu::Kernel>> kernels(pending.size());
+  std::vector<Status> failures(pending.size());
+  std::vector<std::exception_ptr> thrown(pending.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(plan->num_threads_) if (made > 1 && plan->num_threads_ > 1)
+  for (long i = 0; i < made; ++i) {
+    const auto k = static_cast<size_t>(i);
+    try {
+      auto kernel = pending[k].factory(pending[k].spec);
+      if (kernel.is_ok()) {
+        kernels[k] = std::move(kernel).value();
+      } else {
+        failures[k] = kernel.status();
+      }
+    } catch (...) {
+      thrown[k] = std::current_exception();
+    }
+  }
+  for (size_t k = 0; k < pending.size(); ++k) {
+    PendingKernel& pk = pending[k];
+    const ir::Node& n = pk.spec.node;
+    if (thrown[k]) std::rethrow_exception(thrown[k]);
+    if (!failures[k].is_ok()) return with_node_context(failures[k], n);
+    Step& step = plan->steps_[pk.step];
+    step.kernel = std::move(kernels[k]);
+    bool redo = false;
+    for (size_t s = 0; s < pk.packable_slot.size(); ++s) {
+      if (pk.packable_slot[s] < 0) continue;
+      if (!store_mut(store).fix_layout(pk.packable_slot[s], step.kernel->wanted_packing(s))) {
+        // Someone fixed it first (another Plan, or it was written plain): take theirs.
+        pk.spec.may_pack[s] = false;
+        pk.spec.input_packing[s] = store.layout(pk.packable_slot[s]);
+        redo = true;
+      }
+    }
+    if (redo) {
+      auto again = pk.factory(pk.spec);
+      if (!again.is_ok()) return with_node_context(again.status(), n);
+      step.kernel = std::move(again).value();
+    }
   }
 
   // Values read by the final output copies live to the end.
