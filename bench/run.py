@@ -197,14 +197,16 @@ Notes:
 - Every weight of a bundle from `lw build` is refreshable, so conv and Gemm/MatMul weights are
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy
-  into that layout (src/backends/cpu/blocked_pack.cc, faster than oneDNN's reorder). That
-  transposition is why a refresh can cost more than a memcpy of the plain bytes, most at one
-  thread. An update larger than the L3 cache (32 MiB here, read from sysfs) writes with
-  non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the size, 0 turns it
-  off): no read of the destination lines before they are overwritten, which took the ResNets'
-  full refresh from 1.2-1.6x the memcpy to 0.9-1.07x. Smaller ones (MobileNet v2, 14 MB) keep
-  ordinary stores so the new weights stay in cache for the next inference; their memcpy runs
-  in cache too.
+  into that layout (src/backends/cpu/blocked_pack.cc: 16 x 16 AVX-512 transposes, faster than
+  oneDNN's reorder). That transposition is why a refresh can cost more than a memcpy of the
+  plain bytes, most at one thread. An update larger than the L3 cache (32 MiB here, read from
+  sysfs) writes with non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets
+  the size, 0 turns it off): no read of the destination lines before they are overwritten.
+  Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the new weights stay in cache for
+  the next inference. MobileNet's memcpy runs in cache, and each copy-on-write refresh writes a
+  buffer other than the one inference reads (the two versions, the new values and the source
+  do not all fit in L3): with in_place_updates it costs what the memcpy costs (0.37 against
+  0.47 ms copy-on-write, 2 threads, 2026-11-26).
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
 - PyTorch is Debian's python3-torch 1.13 with OpenBLAS (the OpenMP build, from
   scripts/bootstrap.sh). Tables before 2026-11-26 08:30 ran it on Debian's reference BLAS, which
