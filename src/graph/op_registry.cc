@@ -1,6 +1,7 @@
 #include "graph/op_registry.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -15,10 +16,12 @@ struct Registry {
 
 const Registry& registry() {
   static const Registry* r = [] {
-    auto* reg = new Registry;  // never destroyed: schemas are read during static destruction too
+    // Never destroyed once built (schemas are read during static destruction too); owned until
+    // then, so an allocation failure while building it frees it rather than leaking it.
+    auto reg = std::make_unique<Registry>();
     register_all_ops(reg->schemas);
     for (size_t i = 0; i < reg->schemas.size(); ++i) reg->index[reg->schemas[i].op] = i;
-    return reg;
+    return reg.release();
   }();
   return *r;
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 
 #include "backends/cpu/kernel.h"
@@ -10,9 +11,11 @@ const std::unordered_map<std::string, KernelFactory>& kernels() {
   static const auto* table = [] {
     std::vector<KernelEntry> entries;
     register_all_cpu_kernels(entries);
-    auto* map = new std::unordered_map<std::string, KernelFactory>;  // never destroyed
+    // Owned until complete: an allocation failure while filling it frees it (and the next call
+    // tries again) instead of leaking it. Once built it is never destroyed.
+    auto map = std::make_unique<std::unordered_map<std::string, KernelFactory>>();
     for (const auto& e : entries) (*map)[e.op] = e.factory;
-    return map;
+    return map.release();
   }();
   return *table;
 }
