@@ -86,10 +86,13 @@ StorePaths choose_paths(StoreMode mode, bool aligned16, bool aligned64) {
 // Compiled for AVX-512 only here and chosen at run time; oneDNN asks for these 16/32/48/64-row
 // layouts on AVX-512 machines.
 #define LW_AVX512 __attribute__((target("avx512f")))
-// GCC 12 reports the intrinsics' own _mm512_undefined_ps() operands as uninitialized.
+// GCC 12 reports the intrinsics' own _mm512_undefined_ps() operands as uninitialized (clang,
+// which builds the fuzzers, has no -Wmaybe-uninitialized and no such report).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 bool has_avx512() {
   static const bool has = [] {
@@ -180,7 +183,9 @@ LW_AVX512 void transposed_run_avx512(const float* from, int64_t sc, int64_t rb, 
 LW_AVX512 void stream_row_avx512(float* o, const float* s, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) _mm512_stream_ps(o + i, _mm512_loadu_ps(s + i));
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 // One tile: rows along dim R (rb of them, vr valid), columns along dim C (cb, vc valid), row-major
 // in dst. `from` points at the source element of (row 0, col 0); sr/sc its strides.
