@@ -187,6 +187,16 @@ int speed(const std::string& with_init, const std::string& no_init, const std::s
   }
   j["refresh"] = refresh;
   j["weight_bytes"] = total;
+  // The full refresh again with in_place_updates: no second buffer (it overwrites the weights
+  // inference reads, holding new inferences back meanwhile), so what copy-on-write costs on top.
+  {
+    lw::SessionOptions options;
+    options.in_place_updates = true;
+    auto in_place = check(lw::Session::open(with_init, options), "open in place");
+    check(in_place->init(), "init in place");
+    auto m = make_map(all);
+    j["refresh_full_in_place_ms"] = median_ms(7, [&] { check(in_place->update(m), "update in place"); });
+  }
   // memcpy of the same bytes into preallocated buffers, one thread, as load_state_dict does.
   std::vector<std::vector<float>> dst(values.size());
   for (size_t i = 0; i < values.size(); ++i) dst[i].assign(values[i].size(), 1.0f);

@@ -140,7 +140,7 @@ def ratio(a, b):
 def table(results):
     lines = []
     head = ("| model | thr | lw infer med/p90 ms | ORT med/p90 ms | PyTorch med/p90 ms | lw/ORT | lw/PyTorch | "
-            "full refresh ms | memcpy ms | refresh/memcpy | one / 1% / 10% refresh ms (% of full) | "
+            "full refresh ms (in place) | memcpy ms | refresh/memcpy | one / 1% / 10% refresh ms (% of full) | "
             "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
             "peak RSS MB lw / ORT / PyTorch | lw allocs/run | lw-ORT max diff |")
     lines.append(head)
@@ -169,7 +169,7 @@ def table(results):
             lines.append(
                 f"| {name} | {thr} | {fmt(li['median'])} / {fmt(li['p90'])} | {ort_s} | {pt_s} | "
                 f"{fmt(ratio(li['median'], o_inf.get('median')))} | {fmt(ratio(li['median'], p_inf.get('median')))} | "
-                f"{fmt(full)} | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | {' / '.join(parts)} | "
+                f"{fmt(full)} ({fmt(lw.get('refresh_full_in_place_ms'))}) | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | {' / '.join(parts)} | "
                 f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
                 f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
                 f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(lw.get('allocs_per_run'))} | "
@@ -205,8 +205,9 @@ Notes:
   Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the new weights stay in cache for
   the next inference. MobileNet's memcpy runs in cache, and each copy-on-write refresh writes a
   buffer other than the one inference reads (the two versions, the new values and the source
-  do not all fit in L3): with in_place_updates it costs what the memcpy costs (0.37 against
-  0.47 ms copy-on-write, 2 threads, 2026-11-26).
+  do not all fit in L3). "(in place)": the same full refresh with in_place_updates, which
+  writes over the weights inference reads (no second buffer; inferences wait meanwhile);
+  refresh/memcpy is the copy-on-write figure.
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
 - PyTorch is Debian's python3-torch 1.13 with OpenBLAS (the OpenMP build, from
   scripts/bootstrap.sh). Tables before 2026-11-26 08:30 ran it on Debian's reference BLAS, which
