@@ -15,6 +15,7 @@
 #include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
+#include "core/thread_scratch.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan_checks.h"
 
@@ -494,8 +495,13 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
 
   Status status;
   // Reused by this thread's runs: no allocation per run once they have grown.
-  thread_local std::vector<const void*> in_ptrs;
-  thread_local std::vector<void*> out_ptrs;
+  struct StepPointers {
+    std::vector<const void*> in;
+    std::vector<void*> out;
+  };
+  auto pointers = ThreadScratch<StepPointers>::borrow();
+  std::vector<const void*>& in_ptrs = pointers->in;
+  std::vector<void*>& out_ptrs = pointers->out;
   for (const Step& s : steps_) {
     if (!s.kernel) {  // Assign
       if (s.assign_skip) continue;
