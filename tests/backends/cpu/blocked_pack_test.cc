@@ -60,7 +60,7 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   int checked = 0;
-  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {512, 1536}, {37, 50}, {100, 3}, {1, 200}, {1000, 1000}}) {
+  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {512, 1536}, {37, 50}, {37, 128}, {100, 3}, {1, 200}, {1000, 1000}, {1000, 256}}) {
     for (bool transposed : {false, true}) {
       dnnl::memory::desc plain = transposed ? dnnl::memory::desc({k, n}, dt::f32, {1, k}) : plain_desc({k, n});
       dnnl::memory::desc packed = matmul_b_layout(8, k, n);
