@@ -240,8 +240,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   std::vector<std::unique_ptr<cpu::Kernel>> kernels(pending.size());
   std::vector<Status> failures(pending.size());
   std::vector<std::exception_ptr> thrown(pending.size());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(plan->num_threads_) if (made > 1 && plan->num_threads_ > 1)
-  for (long i = 0; i < made; ++i) {
+  auto make_one = [&](long i) {
     const auto k = static_cast<size_t>(i);
     try {
       auto kernel = pending[k].factory(pending[k].spec);
@@ -253,6 +252,12 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     } catch (...) {
       thrown[k] = std::current_exception();
     }
+  };
+  if (made > 1 && plan->num_threads_ > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(plan->num_threads_)
+    for (long i = 0; i < made; ++i) make_one(i);
+  } else {
+    for (long i = 0; i < made; ++i) make_one(i);  // outside any region (see run_assigns)
   }
   for (size_t k = 0; k < pending.size(); ++k) {
     PendingKernel& pk = pending[k];
@@ -448,10 +453,19 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
   if (small.empty()) return Status::ok();
   std::vector<Status> results(small.size());
   const long n = static_cast<long>(small.size());
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && num_threads_ > 1)
-  for (long i = 0; i < n; ++i) {
+  auto write_small = [&](long i) {
     const Job& j = small[static_cast<size_t>(i)];
     results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst, mode);
+  };
+  if (n > 1 && num_threads_ > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(num_threads_)
+    for (long i = 0; i < n; ++i) write_small(i);
+  } else {
+    // Not in a one-thread parallel region (an `if` clause that fails makes one): the copy's own
+    // parallel region inside it would be a nested one, and libgomp starts fresh threads for
+    // every nested team (it pools only the outermost), which made every one-tensor update at
+    // two threads cost 70 us.
+    for (long i = 0; i < n; ++i) write_small(i);
   }
   for (const Job& j : small)
     if (j.from_file) dropper.add(j.src, j.bytes);

@@ -25,6 +25,9 @@ std::vector<float> reference(const std::vector<float>& x, const std::vector<floa
 // Bytes of resident memory (/proc/self/statm), 0 when unreadable.
 size_t resident_bytes();
 
+// Threads started in this process so far (thread_start_hook.cc counts pthread_create calls).
+uint64_t threads_started();
+
 // True in a build with AddressSanitizer or ThreadSanitizer (their allocators keep freed memory
 // in quarantine, so resident memory is not a leak measure there; LSan checks leaks instead).
 bool sanitizer_build();
