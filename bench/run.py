@@ -205,7 +205,7 @@ Notes:
   before they are overwritten. Streamed MatMul weights (BA16a64b, whose tile rows are pieces
   of the source rows) are read row by row in one sequential stream and scattered as whole
   lines, which is why the transformer's refresh beats the memcpy (tables before 2026-11-26
-  14:30 walked them tile by tile: 1.77x the memcpy at one thread).
+  13:30 walked them tile by tile: 1.77x the memcpy at one thread).
   Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the new weights stay in cache for
   the next inference. MobileNet's memcpy runs in cache, and each copy-on-write refresh writes a
   buffer other than the one inference reads (the two versions, the new values and the source
@@ -213,7 +213,7 @@ Notes:
   writes over the weights inference reads (no second buffer; inferences wait meanwhile);
   refresh/memcpy is the copy-on-write figure.
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
-  2026-11-26 14:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
+  2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).
 - `LW_PROFILE=1` prints each CPU plan's time per op type when the session closes.
 - PyTorch is Debian's python3-torch 1.13 with OpenBLAS (the OpenMP build, from
