@@ -8,13 +8,19 @@
 namespace lw::format {
 
 // CRC32C of `size` bytes at `data`, continuing from a previous result `crc` (0 to start), so
-// crc32c(b, crc32c(a)) == crc32c(a + b). Uses the SSE4.2 crc32 instruction when the CPU has
-// it, otherwise a slicing-by-8 table.
+// crc32c(b, crc32c(a)) == crc32c(a + b). Folds long buffers with carry-less multiplies where
+// the CPU has AVX-512 VPCLMULQDQ, uses the SSE4.2 crc32 instruction where it has that, and a
+// slicing-by-8 table otherwise.
 uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
 
-// The table path alone, exposed so tests can check both paths against each other.
+// The table path and the crc32-instruction path alone (the table where the CPU lacks the
+// instruction), exposed so tests can check the paths against each other.
 uint32_t crc32c_portable(const void* data, size_t size, uint32_t crc = 0);
+uint32_t crc32c_instruction(const void* data, size_t size, uint32_t crc = 0);
 // True when crc32c() uses the hardware instruction on this machine.
 bool crc32c_has_hardware();
+// True when crc32c() folds buffers of 1 KB and more with 512-bit carry-less multiplies
+// (AVX-512 with VPCLMULQDQ).
+bool crc32c_has_clmul512();
 
 }  // namespace lw::format
