@@ -105,6 +105,7 @@ bool wait_for(const std::function<bool()>& cond) {
 // return between the inference's release of the weights and its return to the caller.)
 double update_during_inference(Session& s, bool in_place) {
   const SlowModel& m = slow_model();
+  const uint64_t before = s.version();
   auto expected = s.infer({x_view(m)});  // warm (the first run also touches fresh memory)
   auto t0 = Clock::now();
   expected = s.infer({x_view(m)});
@@ -135,8 +136,8 @@ double update_during_inference(Session& s, bool in_place) {
   });
   inference.join();
   update.join();
-  EXPECT_EQ(version, 1u);
-  EXPECT_EQ(s.version(), 2u);
+  EXPECT_EQ(version, before);  // the inference kept the weights it started with
+  EXPECT_EQ(s.version(), before + 1);
   return std::chrono::duration<double>(update_end - infer_start).count() /
          std::chrono::duration<double>(infer_end - infer_start).count();
 }
@@ -165,7 +166,12 @@ TEST(InPlace, CopyOnWriteUpdateDoesNotWaitForInference) {
   ASSERT_TRUE(s->infer({x_view(slow_model())}).is_ok());
   auto one = Clock::now() - t0;
   if (one < std::chrono::milliseconds(20)) GTEST_SKIP() << "inference too fast to tell the orders apart";
-  EXPECT_LT(update_during_inference(*s, false), 0.6);
+  // An update that waited would end after the inference (a ratio of 1 or more) every time; one
+  // that does not can still be slowed past 0.6 by other jobs on a loaded machine (it happened
+  // once under ctest -j2), so the best of three tries counts.
+  double best = 2.0;
+  for (int attempt = 0; attempt < 3 && best >= 0.6; ++attempt) best = std::min(best, update_during_inference(*s, false));
+  EXPECT_LT(best, 0.6);
 }
 
 TEST(InPlace, InferenceWaitsForARunningUpdate) {
