@@ -1,7 +1,8 @@
 // ONNX Runtime peer: load, inference latency and peak memory of one model in this process.
-// Usage: node ort_bench.js ORT_PREFIX MODEL.onnx INPUT.npy THREADS RUNS
+// Usage: node ort_bench.js ORT_PREFIX MODEL.onnx INPUT.npy THREADS RUNS [infer]
 // Prints one JSON object: create_ms (session creation = what changing a weight costs ORT),
-// infer_ms (all timed runs), peak_rss_kb, output_head (first values, for a sanity check).
+// infer_ms (all timed runs), peak_rss_kb, output_head (first values, for a sanity check); with
+// `infer`, only infer_ms.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -23,7 +24,7 @@ function peakRssKb() {
 }
 
 async function main() {
-  const [prefix, model, input, threads, runs] = process.argv.slice(2);
+  const [prefix, model, input, threads, runs, only] = process.argv.slice(2);
   const ort = require(path.join(prefix, 'node_modules', 'onnxruntime-node'));
   const opts = { intraOpNumThreads: Number(threads), interOpNumThreads: 1, executionMode: 'sequential',
                  graphOptimizationLevel: 'all' };
@@ -41,6 +42,10 @@ async function main() {
     times.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
   const y = out[session.outputNames[0]].data;
+  if (only === 'infer') {  // another round of inference timings alone
+    console.log(JSON.stringify({ infer_ms: times }));
+    return;
+  }
   const peak = peakRssKb();  // before the second session below
   // A second session measures what a weight change costs ORT (it has no in-place refresh).
   const t1 = process.hrtime.bigint();
