@@ -225,16 +225,16 @@ Notes:
   plain bytes, most at one thread (the conv layouts: ResNet-50). An update larger than the L3
   cache (32 MiB here, read from sysfs) writes with non-temporal stores (src/core/stream_copy.h;
   LW_STREAMING_MIN_BYTES sets the size, 0 turns it off): no read of the destination lines
-  before they are overwritten. Streamed MatMul weights (BA16a64b, whose tile rows are pieces
-  of the source rows) are read row by row in one sequential stream and scattered as whole
-  lines, which is why the transformer's refresh beats the memcpy (tables before 2026-11-26
-  13:30 walked them tile by tile: 1.77x the memcpy at one thread).
-  Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the new weights stay in cache for
-  the next inference. MobileNet's memcpy runs in cache, and each copy-on-write refresh writes a
-  buffer other than the one inference reads (the two versions, the new values and the source
-  do not all fit in L3). "(in place)": the same full refresh with in_place_updates, which
-  writes over the weights inference reads (no second buffer; inferences wait meanwhile);
-  refresh/memcpy is the copy-on-write figure.
+  before they are overwritten. Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the
+  new weights stay in cache for the next inference. MobileNet's memcpy runs mostly in cache
+  (its source and destination fit in L3), while each copy-on-write refresh writes a buffer
+  other than the one inference reads (the two versions, the new values and the source do not
+  all fit). "(in place)": the same full refresh with in_place_updates, which writes over the
+  weights inference reads (no second buffer; inferences wait meanwhile); refresh/memcpy is the
+  copy-on-write figure. Streamed MatMul weights (BA16a64b, whose tile rows are pieces of the
+  source rows) are read row by row in one sequential stream and scattered as whole lines,
+  which is why the transformer's refresh beats the memcpy (tables before 2026-11-26 13:30
+  walked them tile by tile: 1.77x the memcpy at one thread).
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).
@@ -293,7 +293,9 @@ def write_doc(path, out, text):
                 "ignores it).\n\n"
                 "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
                 "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
-                "process; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
+                "process, timed alternately with the full refresh (7 of each, medians; tables before "
+                "2026-11-26 14:10 timed the memcpy in a loop of its own, which kept a model that fits in the "
+                "cache, MobileNet v2, in it); one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
                 "from `lw build`; read file = reading the bundle file into fresh memory. lw-ORT max diff = largest "
