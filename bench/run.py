@@ -294,7 +294,7 @@ def write_doc(path, out, text):
                 "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
                 "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
                 "process, timed alternately with the full refresh (7 of each, medians; tables before "
-                "2026-11-26 14:10 timed the memcpy in a loop of its own, which kept a model that fits in the "
+                "2026-11-26 14:08 timed the memcpy in a loop of its own, which kept a model that fits in the "
                 "cache, MobileNet v2, in it); one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
