@@ -15,6 +15,7 @@
 #include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
+#include "core/parallel_for.h"
 #include "core/thread_scratch.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan_checks.h"
@@ -253,12 +254,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       thrown[k] = std::current_exception();
     }
   };
-  if (made > 1 && plan->num_threads_ > 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(plan->num_threads_)
-    for (long i = 0; i < made; ++i) make_one(i);
-  } else {
-    for (long i = 0; i < made; ++i) make_one(i);  // outside any region (see run_assigns)
-  }
+  parallel_for_each(made, plan->num_threads_, make_one);
   for (size_t k = 0; k < pending.size(); ++k) {
     PendingKernel& pk = pending[k];
     const ir::Node& n = pk.spec.node;
@@ -457,16 +453,8 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     const Job& j = small[static_cast<size_t>(i)];
     results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst, mode);
   };
-  if (n > 1 && num_threads_ > 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(num_threads_)
-    for (long i = 0; i < n; ++i) write_small(i);
-  } else {
-    // Not in a one-thread parallel region (an `if` clause that fails makes one): the copy's own
-    // parallel region inside it would be a nested one, and libgomp starts fresh threads for
-    // every nested team (it pools only the outermost), which made every one-tensor update at
-    // two threads cost 70 us.
-    for (long i = 0; i < n; ++i) write_small(i);
-  }
+  // A lone small tensor is copied outside any region, on every thread (see parallel_for_each).
+  parallel_for_each(n, num_threads_, write_small);
   for (const Job& j : small)
     if (j.from_file) dropper.add(j.src, j.bytes);
   for (const Status& st : results) LW_RETURN_IF_ERROR(st);
