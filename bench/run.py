@@ -223,10 +223,13 @@ Notes:
   into that layout (src/backends/cpu/blocked_pack.cc: 16 x 16 AVX-512 transposes, faster than
   oneDNN's reorder). That transposition is why a refresh can cost more than a memcpy of the
   plain bytes, most at one thread (the conv layouts: ResNet-50). An update larger than the L3
-  cache (32 MiB here, read from sysfs) writes with non-temporal stores (src/core/stream_copy.h;
-  LW_STREAMING_MIN_BYTES sets the size, 0 turns it off): no read of the destination lines
-  before they are overwritten. Smaller ones (MobileNet v2, 14 MB) keep ordinary stores so the
-  new weights stay in cache for the next inference. MobileNet's memcpy runs mostly in cache
+  cache (32 MiB here, read from sysfs), or of 1 MiB or more to a model whose weights are,
+  writes with non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the
+  size, 0 turns it off): no read of the destination lines before they are overwritten (those
+  lines are not in cache: weights larger than the cache evict each other every inference).
+  The rest (all of MobileNet v2's, 14 MB) keep ordinary stores so the new weights stay in cache
+  for the next inference (tables before 2026-11-26 16:30 streamed only updates larger than the
+  cache, so a 10% subset cost 11-20% of a full refresh). MobileNet's memcpy runs mostly in cache
   (its source and destination fit in L3), while each copy-on-write refresh writes a buffer
   other than the one inference reads (the two versions, the new values and the source do not
   all fit). "(in place)": the same full refresh with in_place_updates, which writes over the

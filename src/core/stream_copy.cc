@@ -32,7 +32,7 @@ uint64_t last_level_cache_bytes() {
 
 }  // namespace
 
-StoreMode store_mode_for(uint64_t bytes) {
+StoreMode store_mode_for(uint64_t bytes, uint64_t model_bytes) {
   uint64_t threshold = last_level_cache_bytes();
   // Read per call: updates are not per inference, and tests set it to force either path.
   if (const char* env = std::getenv("LW_STREAMING_MIN_BYTES")) {
@@ -41,7 +41,13 @@ StoreMode store_mode_for(uint64_t bytes) {
     if (end == env || *end != '\0' || v == 0) return StoreMode::kCached;
     threshold = v;
   }
-  return bytes >= threshold ? StoreMode::kStreaming : StoreMode::kCached;
+  if (bytes >= threshold) return StoreMode::kStreaming;
+  // Weights that overflow the cache evict each other on every inference, so the buffer an
+  // update writes is not in cache either: ordinary stores would read every line first.
+  // Measured on a 32 MiB L3 with 5-11 MB updates of ResNet-18/50 and the transformer: 20-35%
+  // faster writes, and the next inference no slower. Below a megabyte it makes no difference.
+  constexpr uint64_t kMinStreamedInLargeModel = uint64_t{1} << 20;
+  return model_bytes >= threshold && bytes >= kMinStreamedInLargeModel ? StoreMode::kStreaming : StoreMode::kCached;
 }
 
 void streaming_fence() {

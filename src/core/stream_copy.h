@@ -17,10 +17,13 @@ enum class StoreMode {
   kStreaming,  // non-temporal stores; the caller's thread issues a store fence before it returns
 };
 
-// The mode for writing `bytes` in one go: kStreaming from the size of the L3 cache this process
-// runs next to (sysfs; 32 MiB when unknown) up, or from LW_STREAMING_MIN_BYTES when that is set
-// (0 or a value that does not parse: never stream). Thread-safe.
-StoreMode store_mode_for(uint64_t bytes);
+// The mode for writing `bytes` of weights in one go into a model whose weights total
+// `model_bytes`: kStreaming when the write is at least the size of the L3 cache this process runs
+// next to (sysfs; 32 MiB when unknown), or when the model's weights are and the write is 1 MiB
+// or more (those weights do not stay cached between inferences, so neither does the buffer
+// written). LW_STREAMING_MIN_BYTES, when set, stands for the cache size (0 or a value that does
+// not parse: never stream). Thread-safe.
+StoreMode store_mode_for(uint64_t bytes, uint64_t model_bytes = 0);
 
 // memcpy of `n` bytes with non-temporal stores for the whole 64-byte lines of `dst` (the ends
 // use ordinary stores), followed by a store fence, so other threads see the bytes once they

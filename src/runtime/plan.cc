@@ -438,9 +438,10 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst, from_file});
     total += s.assign_bytes;
   }
-  // A refresh larger than the last-level cache is written around it (the next inference would
-  // find little of it in cache anyway); a smaller one stays cached for that inference.
-  const StoreMode mode = store_mode_for(total);
+  // Written around the cache when it is larger than the last-level cache, or is a megabyte or
+  // more of a model whose weights are (see store_mode_for); otherwise it stays cached for the
+  // next inference.
+  const StoreMode mode = store_mode_for(total, store_->total_bytes());
   MappedPageDropper dropper;
   for (const Job& j : large) {
     LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, mode));

@@ -75,11 +75,10 @@ uint64_t WeightBufferPool::pooled_bytes() const {
 
 VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions options)
     : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
-  uint64_t total = 0;
-  for (const auto& s : slots_) total += s.bytes;
+  for (const auto& s : slots_) total_bytes_ += s.bytes;
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
-  pool_ = std::make_shared<WeightBufferPool>(total + total / 8, options_.memory);
+  pool_ = std::make_shared<WeightBufferPool>(total_bytes_ + total_bytes_ / 8, options_.memory);
   auto snapshot = make_snapshot();
   snapshot->buffers.resize(slots_.size());
   current_ = std::move(snapshot);

@@ -115,6 +115,8 @@ class VariableStore {
   UpdateGate& gate() { return gate_; }
 
   const std::vector<VariableSlot>& slots() const { return slots_; }
+  // The plain bytes of every weight together.
+  uint64_t total_bytes() const { return total_bytes_; }
   // Slot index of `name`, or -1.
   int32_t find(const std::string& name) const;
 
@@ -173,6 +175,7 @@ class VariableStore {
   };
   std::shared_ptr<Liveness> live_ = std::make_shared<Liveness>();
   std::vector<VariableSlot> slots_;
+  uint64_t total_bytes_ = 0;
   StoreOptions options_;
   UpdateGate gate_;
   std::vector<std::shared_ptr<const WeightSnapshot>> history_;  // newest first; guarded by current_mu_

@@ -102,5 +102,22 @@ TEST(StoreMode, StreamsFromTheThresholdUp) {
   EXPECT_EQ(store_mode_for(1024), StoreMode::kCached);
 }
 
+TEST(StoreMode, StreamsMegabytesIntoAModelLargerThanTheCache) {
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "4000000", 1), 0);  // the cache size assumed
+  const uint64_t mib = uint64_t{1} << 20;
+  // A model that fits: only writes of the whole cache size stream.
+  EXPECT_EQ(store_mode_for(2 * mib, 3999999), StoreMode::kCached);
+  EXPECT_EQ(store_mode_for(4000000, 3999999), StoreMode::kStreaming);
+  // One that does not: a megabyte and more streams, less stays cached.
+  EXPECT_EQ(store_mode_for(mib, 4000000), StoreMode::kStreaming);
+  EXPECT_EQ(store_mode_for(mib - 1, 4000000), StoreMode::kCached);
+  EXPECT_EQ(store_mode_for(mib, 0), StoreMode::kCached);
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "0", 1), 0);  // off stays off
+  EXPECT_EQ(store_mode_for(uint64_t{1} << 40, uint64_t{1} << 40), StoreMode::kCached);
+  ASSERT_EQ(unsetenv("LW_STREAMING_MIN_BYTES"), 0);
+  EXPECT_EQ(store_mode_for(2 * mib, uint64_t{1} << 40), StoreMode::kStreaming);
+  EXPECT_EQ(store_mode_for(2 * mib, 1024), StoreMode::kCached);
+}
+
 }  // namespace
 }  // namespace lw::rt
