@@ -17,7 +17,7 @@ Result<std::vector<VariableSlot>> variable_slots(const std::vector<ir::VariableD
 Result<std::shared_ptr<Bundle>> Bundle::create(uint32_t id, ir::BundleModel model, Blob file, const DeviceOptions& device,
                                                uint32_t (*next_id)(), bool file_mapped,
                                                StoreOptions store_options) {
-  LW_RETURN_IF_ERROR(ir::verify_bundle_model(model));
+  // Not verified again here: read_bundle did, and it was a tenth of a ms of MobileNet v2's load.
   std::shared_ptr<Bundle> b(new Bundle());
   b->id_ = id;
   b->file_ = std::move(file);

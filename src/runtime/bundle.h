@@ -15,8 +15,9 @@ namespace lw::rt {
 
 class Bundle {
  public:
-  // `file` is the bundle's bytes (mapped or copied): Const data points into it. `next_id`
-  // hands out model ids.
+  // `model` must have passed ir::verify_bundle_model (format::read_bundle checks it). `file`
+  // is the bundle's bytes (mapped or copied): Const data points into it. `next_id` hands out
+  // model ids.
   // `file_mapped`: `file` maps a file read-only, so init may drop the pages of the weights it
   // has copied (they are read again from the file if init runs again).
   static Result<std::shared_ptr<Bundle>> create(uint32_t id, ir::BundleModel model, Blob file, const DeviceOptions& device,
