@@ -103,11 +103,11 @@ bool has_avx512() {
 }
 
 // Row i of the block is the 16 floats at s + i * stride; column k is stored at out(k) (16 floats,
-// 64-byte aligned when kStream).
+// 64-byte aligned when kStream). Rows from `rows` on are not read and count as zeros.
 template <bool kStream, typename Out>
-LW_AVX512 inline void transpose_16x16(const float* s, int64_t stride, Out out) {
+LW_AVX512 inline void transpose_16x16(const float* s, int64_t stride, Out out, int rows = 16) {
   __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(s + i * stride);
+  for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(s + i * stride) : _mm512_setzero_ps();
   // Pairs of rows interleaved: t[2m] = (a0 b0 a1 b1 | a4 b4 a5 b5 | ...), t[2m+1] the 2/3 halves.
   for (int m = 0; m < 8; ++m) {
     t[2 * m] = _mm512_unpacklo_ps(r[2 * m], r[2 * m + 1]);
@@ -161,21 +161,38 @@ LW_AVX512 int64_t rows16_avx512(const float* s0, int64_t cols, int64_t j0, int64
 }
 
 // pack_transposed_run for rb and cb multiples of 16: each 16 x 16 block of 16 source columns
-// by 16 rows lands as 16 destination row pieces of 16 floats.
+// by 16 rows lands as 16 destination row pieces of 16 floats. The 16 source columns are read
+// as 16 runs of g * rb floats; each step requests the lines kAhead blocks further down the same
+// runs (past their end, the start of the next 16 columns' runs). Requesting only the next
+// columns' lines at the same rows, one block ahead, left too little time for a fetch from
+// memory: a Gemm weight of 1024 x 2048 read transposed into BA16a64b, cold, one thread, went
+// 8.5-9.2 -> 13.3-15.6 GB/s with this and runs of 64 tiles (memcpy 17-21), two threads
+// 15-17 -> 23-24 GB/s; in cache (1024 x 1280), 24 -> 28-29 GB/s. Only the first vc of the cb
+// columns exist in the source when the matrix's width is not a multiple of cb (a 1000-class
+// classifier): the others are written as zeros, in the same whole-line stores.
 template <bool kStream>
-LW_AVX512 void transposed_run_avx512(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t g,
+LW_AVX512 void transposed_run_avx512(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t vc, int64_t g,
                                      int64_t tile_stride, float* dst) {
+  constexpr int64_t kAhead = 4;
   const int64_t len = g * rb;
   for (int64_t c = 0; c < cb; c += 16) {
     const float* col = from + c * sc;
-    const bool ahead = c + 16 < cb;
+    const int valid = static_cast<int>(std::clamp<int64_t>(vc - c, 0, 16));
+    const int next_valid = static_cast<int>(std::clamp<int64_t>(vc - c - 16, 0, 16));
     for (int64_t r = 0; r < len; r += 16) {
-      float* o = dst + (r / rb) * tile_stride + (r % rb) * cb + c;
-      if (ahead) {
-        const float* next = col + 16 * sc + r;
-        for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(next + i * sc), _MM_HINT_T0);
+      const int64_t want = r + kAhead * 16;
+      const float* next = nullptr;
+      int fetch = 0;
+      if (want < len) {
+        next = col + want;
+        fetch = valid;
+      } else if (c + 16 < cb) {
+        next = col + 16 * sc + (want - len);
+        fetch = next_valid;
       }
-      transpose_16x16<kStream>(col + r, sc, [&](int k) { return o + k * cb; });
+      for (int i = 0; i < fetch; ++i) _mm_prefetch(reinterpret_cast<const char*>(next + i * sc), _MM_HINT_T0);
+      float* o = dst + (r / rb) * tile_stride + (r % rb) * cb + c;
+      transpose_16x16<kStream>(col + r, sc, [&](int k) { return o + k * cb; }, valid);
     }
   }
 }
@@ -273,11 +290,17 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
 // is written whole while in L1. (A 4096 x 4096 matrix, one thread: 7.9 ms tile by tile, 7.2 ms
 // in runs of 16 tiles, 6.0 ms with the prefetches; a memcpy of it takes 3.3 ms. A 512 x 2048
 // one in cache: 23 -> 36 GB/s with 16 columns at a time.)
+// Whether pack_transposed_run takes the AVX-512 path, the one that accepts a `vc` below cb
+// (source columns that exist; the rest are written as zeros).
+bool transposed_run_handles_partial(bool avx512, int64_t rb, int64_t cb) {
+  return avx512 && rb % 16 == 0 && cb % 16 == 0;
+}
+
 template <bool kStream>
-void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t g, int64_t tile_stride,
-                         float* dst, bool avx512) {
-  if (avx512 && rb % 16 == 0 && cb % 16 == 0) {
-    transposed_run_avx512<kStream>(from, sc, rb, cb, g, tile_stride, dst);
+void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t vc, int64_t g,
+                         int64_t tile_stride, float* dst, bool avx512) {
+  if (transposed_run_handles_partial(avx512, rb, cb)) {
+    transposed_run_avx512<kStream>(from, sc, rb, cb, vc, g, tile_stride, dst);
     return;
   }
   const int64_t len = g * rb;
@@ -312,8 +335,8 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
   // Walk the tiles in destination order (the dim with the larger block stride outermost), so
   // each thread writes one contiguous stretch.
   const bool r_outer = p.outer_stride[R] >= p.outer_stride[C];
-  // Tiles go in groups of kGroup consecutive ones along R when the source is transposed (R is
-  // its contiguous dim): pack_transposed_run reads each source column across the whole group.
+  // Tiles go in groups of consecutive ones along R when the source is transposed (R is its
+  // contiguous dim): pack_transposed_run reads each source column across the whole group.
   const bool transposed = p.src_stride[R] == 1 && p.src_stride[C] != 1 && !r_outer && rb % 4 == 0 && cb % 4 == 0;
   if constexpr (kStream) {
     // avx512 with kStream: the destination and its strides are 64-byte aligned (choose_paths).
@@ -322,8 +345,9 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
       return;
     }
   }
-  constexpr int64_t kGroup = 16;
-  const int64_t group = transposed ? kGroup : 1;
+  // 64 tiles per run on the AVX-512 path (its prefetching wants long runs: see
+  // transposed_run_avx512), 16 on the 4 x 4 one.
+  const int64_t group = !transposed ? 1 : avx512 ? 64 : 16;
   const int64_t groups_r = (nr + group - 1) / group;
   const int64_t units = groups_r * nc;
   auto pack_one = [&](int64_t tr, int64_t tc) {
@@ -342,10 +366,11 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
     const int64_t tc = r_outer ? u % nc : u / groups_r;
     const int64_t tr0 = gr * group, tr1 = std::min(nr, tr0 + group);
     const int64_t full_r = std::min(tr1, p.dims[R] / rb);  // tiles [tr0, full_r) have no padding along R
-    if (transposed && full_r > tr0 && (tc + 1) * cb <= p.dims[C]) {
+    const int64_t vc = std::min(cb, p.dims[C] - tc * cb);
+    if (transposed && full_r > tr0 && vc > 0 && (vc == cb || transposed_run_handles_partial(avx512, rb, cb))) {
       float* out = dst + p.offset0 + tr0 * p.outer_stride[R] + tc * p.outer_stride[C];
-      pack_transposed_run<kStream>(src + tr0 * rb + tc * cb * p.src_stride[C], p.src_stride[C], rb, cb, full_r - tr0,
-                          p.outer_stride[R], out, avx512);
+      pack_transposed_run<kStream>(src + tr0 * rb + tc * cb * p.src_stride[C], p.src_stride[C], rb, cb, vc,
+                                   full_r - tr0, p.outer_stride[R], out, avx512);
       for (int64_t tr = full_r; tr < tr1; ++tr) pack_one(tr, tc);
     } else {
       for (int64_t tr = tr0; tr < tr1; ++tr) pack_one(tr, tc);

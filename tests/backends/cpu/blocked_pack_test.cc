@@ -1,8 +1,10 @@
 // blocked_pack (the tile copies that write Gemm/MatMul and convolution weights into oneDNN's
 // blocked layouts) against oneDNN's own reorder into the same layout, byte for byte: sizes that
 // are and are not multiples of the blocks (padding must be zeros), plain and transposed
-// sources, 1 and 2 threads, ordinary and streaming stores into 64-byte and 16-byte aligned
-// destinations (on an AVX-512 machine these take the 16 x 16 and the 4 x 4 code).
+// sources (2048 x 1000 and 1100 x 70 transposed: runs longer than one group of tiles, and a last
+// column of tiles only partly in the source), 1 and 2 threads, ordinary and streaming stores
+// into 64-byte and 16-byte aligned destinations (on an AVX-512 machine these take the 16 x 16
+// and the 4 x 4 code).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,7 +62,7 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   int checked = 0;
-  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {512, 1536}, {37, 50}, {37, 128}, {100, 3}, {1, 200}, {1000, 1000}, {1000, 256}}) {
+  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {512, 1536}, {37, 50}, {37, 128}, {100, 3}, {1, 200}, {1000, 1000}, {1000, 256}, {2048, 1000}, {1100, 70}}) {
     for (bool transposed : {false, true}) {
       dnnl::memory::desc plain = transposed ? dnnl::memory::desc({k, n}, dt::f32, {1, k}) : plain_desc({k, n});
       dnnl::memory::desc packed = matmul_b_layout(8, k, n);
