@@ -228,7 +228,7 @@ Notes:
   size, 0 turns it off): no read of the destination lines before they are overwritten (those
   lines are not in cache: weights larger than the cache evict each other every inference).
   The rest (all of MobileNet v2's, 14 MB) keep ordinary stores so the new weights stay in cache
-  for the next inference (tables before 2026-11-26 16:30 streamed only updates larger than the
+  for the next inference (tables before 2026-11-26 15:49 streamed only updates larger than the
   cache, so a 10% subset cost 11-20% of a full refresh). MobileNet's memcpy runs mostly in cache
   (its source and destination fit in L3), while each copy-on-write refresh writes a buffer
   other than the one inference reads (the two versions, the new values and the source do not
