@@ -6,9 +6,9 @@
 // One thread runs inference back to back (input: deterministic pseudo-random [dims of the
 // model's input, dynamic dims as 1]). Phase "idle": no updates. Phase "updating": another
 // thread refreshes every weight every 50 ms (alternating two weight sets). Reports p50/p99 of
-// each phase, the update times, and the peak RSS (sampled every millisecond) above the RSS of
-// the bundle before its first update, against the refreshed bytes (so the weight pool's spare
-// copy counts as extra). Threads: LW_NUM_THREADS. One JSON line.
+// each phase, the update times, and the peak RSS (sampled every millisecond, in both phases
+// alike) above the RSS of the bundle before its first update, against the refreshed bytes (so
+// the weight pool's spare copy counts as extra). Threads: LW_NUM_THREADS. One JSON line.
 #include <unistd.h>
 
 #include <algorithm>
@@ -123,13 +123,15 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_until(next);
         }
       });
-      sampler = std::thread([&] {
-        while (!stop) {
-          peak_rss = std::max(peak_rss, rss_bytes());
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-      });
     }
+    // In both phases: its wake-ups every millisecond (each reads /proc) preempt an inference
+    // thread now and then, which alone moved the p99 by 2-5% when only the updating phase had it.
+    sampler = std::thread([&] {
+      while (!stop) {
+        peak_rss = std::max(peak_rss, rss_bytes());
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
     auto end = Clock::now() + std::chrono::duration<double>(seconds);
     while (Clock::now() < end) {
       auto t = Clock::now();
