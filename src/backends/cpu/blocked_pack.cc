@@ -294,19 +294,20 @@ void pack_tile(const float* from, int64_t sr, int64_t sc, int64_t rb, int64_t cb
   if (vr < rb) std::memset(dst + vr * cb, 0, static_cast<size_t>((rb - vr) * cb) * sizeof(float));
 }
 
-// Transposed source, `g` full tiles side by side along R (each rb x cb, tile stride `tile_stride`
-// in dst): reads source columns along all g tiles (g * rb contiguous floats each) instead of
-// one 64-byte run from each of cb columns per tile, and requests the next columns' lines ahead.
-// 16 columns at a time where cb allows, so each destination line (16 floats of one tile row)
-// is written whole while in L1. (A 4096 x 4096 matrix, one thread: 7.9 ms tile by tile, 7.2 ms
-// in runs of 16 tiles, 6.0 ms with the prefetches; a memcpy of it takes 3.3 ms. A 512 x 2048
-// one in cache: 23 -> 36 GB/s with 16 columns at a time.)
 // Whether pack_transposed_run takes the AVX-512 path, the one that accepts a `vc` below cb
 // (source columns that exist; the rest are written as zeros).
 bool transposed_run_handles_partial(bool avx512, int64_t rb, int64_t cb) {
   return avx512 && rb % 16 == 0 && cb % 16 == 0;
 }
 
+// Transposed source, `g` full tiles side by side along R (each rb x cb, tile stride `tile_stride`
+// in dst): reads source columns along all g tiles (g * rb contiguous floats each) instead of
+// one 64-byte run from each of cb columns per tile, and (here, on the 4 x 4 path) requests the
+// next columns' lines ahead; the AVX-512 path prefetches along the runs instead.
+// 16 columns at a time where cb allows, so each destination line (16 floats of one tile row)
+// is written whole while in L1. (A 4096 x 4096 matrix, one thread: 7.9 ms tile by tile, 7.2 ms
+// in runs of 16 tiles, 6.0 ms with the prefetches; a memcpy of it takes 3.3 ms. A 512 x 2048
+// one in cache: 23 -> 36 GB/s with 16 columns at a time.)
 template <bool kStream>
 void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t vc, int64_t g,
                          int64_t tile_stride, float* dst, bool avx512) {
