@@ -9,6 +9,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/parallel_for.h"
 #include "format/bundle_generated.h"
 #include "format/bundle_header.h"
 #include "format/bundle_io.h"
@@ -140,9 +141,9 @@ class ProgramReader {
     const auto n = static_cast<int64_t>(segments_.size());
     std::vector<uint32_t> crcs(segments_.size());
     const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (n > 1 && threads > 1)
-    for (int64_t si = 0; si < n; ++si)
+    parallel_for_each(n, threads, [&](long si) {
       crcs[static_cast<size_t>(si)] = crc32c(segments_[static_cast<size_t>(si)].data, segments_[static_cast<size_t>(si)].size);
+    });
     for (uint32_t si = 0; si < segments->size(); ++si) {
       const uint32_t stored = segments->Get(si)->crc32c();
       if (crcs[si] != stored)
