@@ -208,6 +208,38 @@ TEST_F(FusedBatchNormPlan, MatchesNaiveLoopsAcrossARefreshOfTheParameters) {
   }
 }
 
+// The conv kernel takes the shift in its bias (add / mul) and applies the scale as one post-op;
+// a channel whose scale is 0, or so small that add / mul overflows, makes the run use its
+// multiply-and-add primitive instead, and the next refresh with ordinary values goes back.
+TEST_F(FusedBatchNormPlan, ParametersTheShiftInBiasCannotExpress) {
+  Weights w;
+  ir::Graph g = bn_block(w);
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  auto plan = Plan::create(g, store_, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto x = random_vec(static_cast<size_t>(kC * kH * kH), 31);
+
+  BnParams zero_scale = random_bn(11);
+  zero_scale.scale[3] = 0.0f;  // a pruned channel: y = shift - 0 for every pixel
+  zero_scale.shift[3] = 0.7f;
+  BnParams overflow = random_bn(12);
+  overflow.scale[5] = 1e-38f;  // add / mul is about 1e39
+  overflow.shift[5] = 10.0f;
+  BnParams negative_scale = random_bn(13);
+  for (float& s : negative_scale.scale) s = -s;
+  int step = 0;
+  for (const BnParams* p : {&w.bn1, &zero_scale, &overflow, &negative_scale, &zero_scale, &w.bn1}) {
+    SCOPED_TRACE(step++);
+    Weights now = w;
+    now.bn1 = *p;
+    write_bn1(now.bn1);
+    std::vector<float> want = reference(x, now);
+    std::vector<float> got = run(**plan, *store_.current(), x);
+    EXPECT_LT(max_diff(got, want), 1e-4f);
+    for (float v : got) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
 // A 1-D convolution ([N, C, L]) with a BatchNorm of Consts: the per-channel post-ops in rank 3.
 TEST_F(FusedBatchNormPlan, OneDimensionalConvolution) {
   constexpr int64_t len = 10;

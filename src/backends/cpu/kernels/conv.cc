@@ -11,11 +11,14 @@
 //
 // A fused BatchNormalization (fused_batchnorm.h) is not folded into the weights: its parameters
 // may be Variables that a refresh replaces independently of W, and W may be held packed. Each
-// run turns them into a per-channel scale and shift (2C floats in scratch) that two binary
-// post-ops apply; the products stay in registers, so this costs about what a folded bias costs.
+// run turns them into a per-channel scale and shift in scratch. The primitive takes the shift
+// in its bias and the scale as one binary post-op (FusedBatchNorm::Form::kMulAfterBias); a
+// second primitive over the same layouts, with a multiply and an add post-op, runs when this
+// run's parameters have a channel that form cannot express.
 #include <cfloat>
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
@@ -44,7 +47,11 @@ struct Port {
 };
 
 struct ConvSetup {
-  DnnlCall conv;  // arguments: src, weights, dst, [bias], [scratchpad], [BatchNorm scale, shift]
+  DnnlCall conv;  // arguments: src, weights, dst, [bias], [scratchpad], [BatchNorm scale, [shift]]
+  // With a fused BatchNorm in kMulAfterBias form (bn_form), `conv` always takes a bias and one
+  // post-op operand, and this kMulAdd primitive (same layouts) serves the runs it cannot.
+  DnnlCall conv_mul_add;
+  FusedBatchNorm::Form bn_form = FusedBatchNorm::Form::kMulAdd;
   Port src, dst, wei;
   bool has_bias = false, has_residual = false, residual_reorder = false;
   DnnlCall residual_to_dst;
@@ -89,19 +96,33 @@ class ConvKernel final : public Kernel {
           std::memcpy(dst, res, s.dst.prim.get_size());
         }
       }
+      // The arguments of s.conv, or of s.conv_mul_add when this run's BatchNorm needs it.
+      const DnnlCall* conv = &s.conv;
+      bool with_bias = s.has_bias, with_add = s.bn.active();
+      const void* bias = s.has_bias ? r.inputs[2] : nullptr;
+      FusedBatchNorm::Operands bn{};
+      if (s.bn.active() && s.bn_form == FusedBatchNorm::Form::kMulAfterBias) {
+        bn = s.bn.compute_with_bias(r, scratch, static_cast<const float*>(bias));
+        if (bn.bias != nullptr) {
+          with_bias = true;
+          bias = bn.bias;
+          with_add = false;  // in the bias
+        } else {
+          conv = &s.conv_mul_add;
+        }
+      } else if (s.bn.active()) {
+        std::tie(bn.mul, bn.add) = s.bn.compute(r, scratch);
+      }
       const void* buffers[7];
       size_t n = 0;
       buffers[n++] = src;
       buffers[n++] = wei;
       buffers[n++] = dst;
-      if (s.has_bias) buffers[n++] = r.inputs[2];
+      if (with_bias) buffers[n++] = bias;
       if (s.scratch) buffers[n++] = scratch;
-      if (s.bn.active()) {
-        auto [mul, add] = s.bn.compute(r, scratch);
-        buffers[n++] = mul;
-        buffers[n++] = add;
-      }
-      s.conv.run(buffers, n);
+      if (s.bn.active()) buffers[n++] = bn.mul;
+      if (with_add) buffers[n++] = bn.add;
+      conv->run(buffers, n);
       if (s.dst.reorder) s.dst.convert.run({dst, r.outputs[0]});
     } catch (const dnnl::error& e) {
       return make_error(StatusCode::kInternal, "node '", name_, "' (Conv): oneDNN convolution failed: ", e.what());
@@ -189,23 +210,31 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   s.has_residual = has_residual;
   s.residual_input = residual_input;
   s.bn = std::move(bn);
+  const std::string act = spec.node.attr_string(passes::kAttrActivation, "");
+  if (!act.empty() && act != "Relu" && act != "Clip")
+    return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
   try {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::post_ops po;
-    if (has_bn) s.bn.append_post_ops(po);
-    if (has_residual) po.append_sum(1.0f);
-    std::string act = spec.node.attr_string(passes::kAttrActivation, "");
-    if (act == "Relu") {
-      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    } else if (act == "Clip") {
-      float lo = std::max(spec.node.attr_float(passes::kAttrClipMin, -FLT_MAX), -FLT_MAX);
-      float hi = std::min(spec.node.attr_float(passes::kAttrClipMax, FLT_MAX), FLT_MAX);
-      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, lo, hi);
-    } else if (!act.empty()) {
-      return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
-    }
-    attr.set_post_ops(po);
+    // The epilogue as post-ops, with the BatchNorm in `form`.
+    auto make_attr = [&](FusedBatchNorm::Form form) {
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::post_ops po;
+      if (has_bn) s.bn.append_post_ops(po, form);
+      if (has_residual) po.append_sum(1.0f);
+      if (act == "Relu") {
+        po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      } else if (act == "Clip") {
+        float lo = std::max(spec.node.attr_float(passes::kAttrClipMin, -FLT_MAX), -FLT_MAX);
+        float hi = std::min(spec.node.attr_float(passes::kAttrClipMax, FLT_MAX), FLT_MAX);
+        po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, lo, hi);
+      }
+      attr.set_post_ops(po);
+      return attr;
+    };
+    if (has_bn) s.bn_form = FusedBatchNorm::Form::kMulAfterBias;
+    // kMulAfterBias always gives the primitive a bias (the BatchNorm's shift).
+    auto prim_bias = [&] { return has_bias || s.bn_form == FusedBatchNorm::Form::kMulAfterBias; };
+    dnnl::primitive_attr attr = make_attr(s.bn_form);
 
     // Weights as the caller holds them.
     dnnl::memory::desc user_w = plain_desc(g.wdims);
@@ -218,24 +247,46 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     dnnl::memory::dims xd(x.begin(), x.end()), yd(y.begin(), y.end());
     dnnl::memory::desc cl_src(xd, dt::f32, channels_last_tag(x.size())), cl_dst(yd, dt::f32, channels_last_tag(y.size()));
     dnnl::memory::desc any_w(dnnl::memory::dims(g.wdims.begin(), g.wdims.end()), dt::f32, tag::any);
-    std::optional<dnnl::convolution_forward::primitive_desc> pd;
-    try {
-      pd = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, has_bias, attr);
-      if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();  // reference code: too slow
-    } catch (const dnnl::error&) {
-      pd.reset();
-    }
-    if (!pd && !free_w) {
+    auto choose_pd = [&]() {
+      std::optional<dnnl::convolution_forward::primitive_desc> pd;
       try {
-        pd = make_pd(g, cl_src, any_w, cl_dst, has_bias, attr);  // reorder the weights at run time
+        pd = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, prim_bias(), attr);
+        if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();  // reference code: too slow
       } catch (const dnnl::error&) {
         pd.reset();
       }
+      if (!pd && !free_w) {
+        try {
+          pd = make_pd(g, cl_src, any_w, cl_dst, prim_bias(), attr);  // reorder the weights at run time
+        } catch (const dnnl::error&) {
+          pd.reset();
+        }
+      }
+      if (!pd) pd = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), prim_bias(), attr);  // plain fallback
+      return *pd;
+    };
+    dnnl::convolution_forward::primitive_desc pd_main = choose_pd();
+    std::optional<dnnl::convolution_forward::primitive_desc> pd_mul_add;
+    if (s.bn_form == FusedBatchNorm::Form::kMulAfterBias) {
+      // The kMulAdd primitive must read the same layouts (the weights are packed for pd_main).
+      try {
+        pd_mul_add = make_pd(g, pd_main.src_desc(), pd_main.weights_desc(), pd_main.dst_desc(), has_bias,
+                             make_attr(FusedBatchNorm::Form::kMulAdd));
+      } catch (const dnnl::error&) {
+        pd_mul_add.reset();
+      }
+      if (!pd_mul_add) {  // then kMulAdd alone
+        s.bn_form = FusedBatchNorm::Form::kMulAdd;
+        attr = make_attr(s.bn_form);
+        pd_main = choose_pd();
+      }
     }
-    if (!pd) pd = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), has_bias, attr);  // plain fallback
+    const dnnl::convolution_forward::primitive_desc* pd = &pd_main;
 
-    const dnnl::memory::desc scratch_md = pd->scratchpad_desc();
-    s.scratch = scratch_md.get_size();
+    s.scratch = pd->scratchpad_desc().get_size();
+    if (pd_mul_add) s.scratch = std::max(s.scratch, pd_mul_add->scratchpad_desc().get_size());
+    // Both primitives get the larger scratchpad, so that they take the same arguments.
+    const dnnl::memory::desc scratch_md({static_cast<dnnl::memory::dim>(s.scratch)}, dt::u8, tag::a);
     size_t offset = align64(s.scratch);
     auto port = [&](Port& port, const dnnl::memory::desc& prim, const dnnl::memory::desc& user, bool input) {
       port.prim = prim;
@@ -274,12 +325,16 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     if (has_bn) offset = s.bn.place_in_scratch(offset);
     s.scratch_total = offset;
-    std::vector<DnnlCall::Arg> args = {
-        {DNNL_ARG_SRC, s.src.prim}, {DNNL_ARG_WEIGHTS, s.wei.prim}, {DNNL_ARG_DST, s.dst.prim}};
-    if (has_bias) args.push_back({DNNL_ARG_BIAS, pd->bias_desc()});
-    if (s.scratch) args.push_back({DNNL_ARG_SCRATCHPAD, scratch_md});
-    if (has_bn) s.bn.append_args(args, 0);  // the first post-ops
-    s.conv = DnnlCall(dnnl::convolution_forward(*pd), std::move(args));
+    auto conv_call = [&](const dnnl::convolution_forward::primitive_desc& p, bool with_bias, FusedBatchNorm::Form form) {
+      std::vector<DnnlCall::Arg> args = {
+          {DNNL_ARG_SRC, s.src.prim}, {DNNL_ARG_WEIGHTS, s.wei.prim}, {DNNL_ARG_DST, s.dst.prim}};
+      if (with_bias) args.push_back({DNNL_ARG_BIAS, p.bias_desc()});
+      if (s.scratch) args.push_back({DNNL_ARG_SCRATCHPAD, scratch_md});
+      if (has_bn) s.bn.append_args(args, 0, form);  // the first post-ops
+      return DnnlCall(dnnl::convolution_forward(p), std::move(args));
+    };
+    s.conv = conv_call(pd_main, prim_bias(), s.bn_form);
+    if (pd_mul_add) s.conv_mul_add = conv_call(*pd_mul_add, has_bias, FusedBatchNorm::Form::kMulAdd);
     return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
   } catch (const dnnl::error& e) {
     return dnnl_failure(spec.node, "convolution creation", e);

@@ -30,20 +30,20 @@ Result<FusedBatchNorm> FusedBatchNorm::read(const KernelSpec& spec, int64_t chan
   return bn;
 }
 
-void FusedBatchNorm::append_post_ops(dnnl::post_ops& po) const {
+void FusedBatchNorm::append_post_ops(dnnl::post_ops& po, Form form) const {
   po.append_binary(dnnl::algorithm::binary_mul, desc_);
-  po.append_binary(dnnl::algorithm::binary_add, desc_);
+  if (form == Form::kMulAdd) po.append_binary(dnnl::algorithm::binary_add, desc_);
 }
 
-void FusedBatchNorm::append_args(std::vector<DnnlCall::Arg>& args, int first) const {
+void FusedBatchNorm::append_args(std::vector<DnnlCall::Arg>& args, int first, Form form) const {
   args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(first) | DNNL_ARG_SRC_1, desc_});
-  args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(first + 1) | DNNL_ARG_SRC_1, desc_});
+  if (form == Form::kMulAdd) args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(first + 1) | DNNL_ARG_SRC_1, desc_});
 }
 
 size_t FusedBatchNorm::place_in_scratch(size_t offset) {
   offset_ = align64(offset);
   stride_ = align64(static_cast<size_t>(channels_) * sizeof(float));
-  return offset_ + 2 * stride_;
+  return offset_ + 3 * stride_;  // mul, add, kMulAfterBias's bias
 }
 
 std::pair<float*, float*> FusedBatchNorm::compute(const KernelRun& r, void* scratch) const {
@@ -58,6 +58,19 @@ std::pair<float*, float*> FusedBatchNorm::compute(const KernelRun& r, void* scra
     add[c] = shift[c] - mean[c] * mul[c];
   }
   return {mul, add};
+}
+
+FusedBatchNorm::Operands FusedBatchNorm::compute_with_bias(const KernelRun& r, void* scratch,
+                                                           const float* conv_bias) const {
+  auto [mul, add] = compute(r, scratch);
+  auto* bias = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + offset_ + 2 * stride_);
+  bool representable = true;
+  for (int64_t c = 0; c < channels_; ++c) {
+    // The primitive adds its bias before the post-ops: (v + b + add / mul) * mul = (v + b) * mul + add.
+    bias[c] = (conv_bias != nullptr ? conv_bias[c] : 0.0f) + add[c] / mul[c];
+    representable &= mul[c] != 0.0f && std::isfinite(mul[c]) && std::isfinite(bias[c]);
+  }
+  return {mul, add, representable ? bias : nullptr};
 }
 
 }  // namespace lw::cpu
