@@ -166,6 +166,14 @@ LW_AVX512 int64_t rows16_avx512(const float* s0, int64_t cols, int64_t j0, int64
     }
     if (j + 64 < j1)
       for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(s0 + i * cols + j + 64), _MM_HINT_T0);
+    // With ordinary stores, each destination line is read before it is written; requesting the
+    // lines of the block two ahead (for writing) starts those reads early instead of stalling
+    // the stores on them. Full refresh of MobileNet v2 (14 MB, ordinary stores): one thread
+    // 1.07-1.10 -> 0.89-0.95 ms, two 0.64-0.67 -> 0.55-0.57 ms.
+    if constexpr (!kStream) {
+      if (j + 32 + 16 <= j1)
+        for (int k = 0; k < 16; ++k) __builtin_prefetch(o + offset[j + 32 + k], 1, 3);
+    }
     transpose_16x16<kStream>(s0 + j, cols, [&](int k) { return o + offset[j + k]; });
   }
   return j;
@@ -202,6 +210,12 @@ LW_AVX512 void transposed_run_avx512(const float* from, int64_t sc, int64_t rb, 
         fetch = next_valid;
       }
       for (int i = 0; i < fetch; ++i) _mm_prefetch(reinterpret_cast<const char*>(next + i * sc), _MM_HINT_T0);
+      if constexpr (!kStream) {  // the destination lines two blocks ahead, as in rows16_avx512
+        if (r + 32 < len) {
+          float* o2 = dst + ((r + 32) / rb) * tile_stride + ((r + 32) % rb) * cb + c;
+          for (int k = 0; k < 16; ++k) __builtin_prefetch(o2 + k * cb, 1, 3);
+        }
+      }
       float* o = dst + (r / rb) * tile_stride + (r % rb) * cb + c;
       transpose_16x16<kStream>(col + r, sc, [&](int k) { return o + k * cb; }, valid);
     }
