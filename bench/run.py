@@ -249,7 +249,9 @@ Notes:
   no BatchNormalization nodes, except resnet18_bn (exported with training=PRESERVE): there the
   BatchNorm parameters are refreshable weights, and the CPU plan fuses each BatchNormalization
   into the Conv before it as a per-channel scale and shift computed from the current parameters
-  on every run (ONNX Runtime folds them into the weights at session creation). Built with
+  on every run, the shift through the convolution's bias and the scale as one post-op (tables
+  before 2026-11-26 18:30 applied both as post-ops: 2-4% slower); ONNX Runtime folds them into
+  the weights at session creation. Built with
   `lw build --refresh` leaving the BatchNorm and conv tensors out, they fold at build time.
 - lw allocs/run: calls to malloc and friends during one aclmdlExecute with prepared datasets
   (bench/alloc_count.cc, every thread counted). Nearly all are oneDNN 2.6's own, inside every
