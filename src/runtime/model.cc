@@ -150,22 +150,29 @@ Result<std::shared_ptr<const ExecutionPlan>> Model::plan_for(const std::vector<D
     if (it != plans_.end()) return it->second;
   }
   ir::Graph g = graph_;
+  // graph_'s types were inferred from the declared input shapes (Model::create); when those are
+  // the dims asked for (a static graph's only plan), inferring again would give the same.
+  bool declared = true;
   for (size_t i = 0; i < g.inputs.size(); ++i) {
-    g.value(g.inputs[i]).shape = Shape(dims[i]);
+    const Shape& shape = g.value(g.inputs[i]).shape;
+    declared = declared && shape.is_static() && shape.dims() == dims[i];
   }
-  // Re-infer from the concrete input dims: forget everything inferred from the declared ones.
-  for (ir::Value& v : g.values) {
-    int32_t p = v.producer;
-    // A value no node produces (and none reads: the verifier refuses that) has nothing to
-    // re-infer; a crafted file can hold one (found by the bundle_reader fuzzer).
-    if (p < 0 || static_cast<size_t>(p) >= g.nodes.size()) continue;
-    const std::string& op = g.nodes[static_cast<size_t>(p)].op;
-    if (op != ir::kOpData && op != ir::kOpConst && op != ir::kOpVariable) {
-      v.shape = Shape::unknown_rank();
-      v.dtype = DType::kUndefined;
+  if (!declared) {
+    for (size_t i = 0; i < g.inputs.size(); ++i) g.value(g.inputs[i]).shape = Shape(dims[i]);
+    // Re-infer from the concrete input dims: forget everything inferred from the declared ones.
+    for (ir::Value& v : g.values) {
+      int32_t p = v.producer;
+      // A value no node produces (and none reads: the verifier refuses that) has nothing to
+      // re-infer; a crafted file can hold one (found by the bundle_reader fuzzer).
+      if (p < 0 || static_cast<size_t>(p) >= g.nodes.size()) continue;
+      const std::string& op = g.nodes[static_cast<size_t>(p)].op;
+      if (op != ir::kOpData && op != ir::kOpConst && op != ir::kOpVariable) {
+        v.shape = Shape::unknown_rank();
+        v.dtype = DType::kUndefined;
+      }
     }
+    LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   }
-  LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   // With concrete input dims, shape arithmetic (Shape -> ... -> Reshape) becomes constant.
   LW_RETURN_IF_ERROR(compiler::fold_constants(g).status());
   std::unique_ptr<ExecutionPlan> plan;
