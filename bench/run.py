@@ -238,6 +238,11 @@ Notes:
   source rows) are read row by row in one sequential stream and scattered as whole lines,
   which is why the transformer's refresh beats the memcpy (tables before 2026-11-26 13:30
   walked them tile by tile: 1.77x the memcpy at one thread).
+- CPU weight buffers of 2 MiB and more sit on transparent huge pages (madvise; README's
+  LW_HUGE_PAGES). Tables before 2026-11-26 19:30 had 4 KiB pages there: the MLP inferred 12%
+  slower, the ResNets and the transformer 1.5-2.5%, full refreshes of ResNet-50 and the MLP
+  were 9-12% slower, and a first init of ResNet-50 (fresh memory) took 26-31 ms against 10-11.
+  The memcpy reference copies into ordinary (4 KiB-page) buffers.
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).

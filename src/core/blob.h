@@ -19,9 +19,10 @@ struct Blob {
   Blob slice(size_t offset, size_t length) const { return Blob{owner, data + offset, length}; }
 };
 
-// Memory aligned to 64 bytes (cache line and AVX-512), freed with free_aligned.
-// Returns nullptr when the allocation fails; size 0 yields a valid unique pointer.
-void* alloc_aligned(size_t size);
+// Memory aligned to 64 bytes (cache line and AVX-512), or to `alignment` (a power of two, 64
+// or more), freed with free_aligned. Returns nullptr when the allocation fails; size 0 yields a
+// valid unique pointer.
+void* alloc_aligned(size_t size, size_t alignment = 64);
 void free_aligned(void* p);
 
 struct AlignedDeleter {

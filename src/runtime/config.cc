@@ -14,7 +14,7 @@
 namespace lw::rt {
 
 namespace {
-Status apply_env(Config& config, bool backend_set, bool threads_set) {
+Status apply_env(Config& config, bool backend_set, bool threads_set, bool huge_pages_set) {
   if (!backend_set) {
     if (const char* b = std::getenv("LW_BACKEND"); b && *b) config.backend = b;
   }
@@ -31,6 +31,13 @@ Status apply_env(Config& config, bool backend_set, bool threads_set) {
   if (config.backend != "cpu" && config.backend != "cuda")
     return make_error(StatusCode::kInvalidDevice, "unknown backend '", config.backend, "' (expected \"cpu\" or \"cuda\")");
   if (const char* t = std::getenv("LW_ALLOW_TF32"); t && *t) config.allow_tf32 = std::string(t) == "1";
+  if (!huge_pages_set) {
+    if (const char* h = std::getenv("LW_HUGE_PAGES"); h && *h) {
+      if (std::strcmp(h, "0") != 0 && std::strcmp(h, "1") != 0)
+        return make_error(StatusCode::kInvalidArgument, "LW_HUGE_PAGES='", h, "' must be 0 or 1");
+      config.huge_pages = h[0] == '1';
+    }
+  }
   if (config.backend == "cuda") {
     Status available = cuda::check_available();
     if (!available.is_ok()) return available.with_context("backend \"cuda\": ");
@@ -41,7 +48,7 @@ Status apply_env(Config& config, bool backend_set, bool threads_set) {
 
 Result<Config> load_config(const char* path) {
   Config config;
-  bool backend_set = false, threads_set = false;
+  bool backend_set = false, threads_set = false, huge_pages_set = false;
   if (path && *path) {
     std::ifstream f(path);
     if (!f) return make_error(StatusCode::kInvalidFile, "cannot open config file '", path, "': ", std::strerror(errno));
@@ -73,6 +80,11 @@ Result<Config> load_config(const char* path) {
         if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"allow_tf32\" must be true or false");
         config.allow_tf32 = it->get<bool>();
       }
+      if (auto it = s.find("huge_pages"); it != s.end()) {
+        if (!it->is_boolean()) return make_error(StatusCode::kParseFile, "config '", path, "': \"huge_pages\" must be true or false");
+        config.huge_pages = it->get<bool>();
+        huge_pages_set = true;
+      }
       if (auto it = s.find("keep_versions"); it != s.end()) {
         if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1024)
           return make_error(StatusCode::kParseFile, "config '", path, "': \"keep_versions\" must be an integer from 0 to 1024");
@@ -82,7 +94,7 @@ Result<Config> load_config(const char* path) {
       if (!combo.is_ok()) return make_error(StatusCode::kParseFile, "config '", path, "': ", combo.message());
     }
   }
-  LW_RETURN_IF_ERROR(apply_env(config, backend_set, threads_set));
+  LW_RETURN_IF_ERROR(apply_env(config, backend_set, threads_set, huge_pages_set));
   return config;
 }
 

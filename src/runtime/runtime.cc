@@ -165,11 +165,13 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   State& state = *state_;
   DeviceOptions device;
   BundleOptions bundle_options;
+  bool huge_pages = true;
   {
     std::shared_lock lock(state.mu);
     device.num_threads = state.config.threads;
     device.cuda = state.config.backend == "cuda";
     device.allow_tf32 = state.config.allow_tf32;
+    huge_pages = state.config.huge_pages;
     bundle_options = {state.config.in_place_updates, state.config.keep_versions, true};
   }
   if (device.cuda) {
@@ -181,14 +183,16 @@ Result<uint32_t> Runtime::load_blob(Blob file, bool want_bundle, bool file_mappe
   if (options) bundle_options = *options;
   LW_RETURN_IF_ERROR(check_bundle_options(bundle_options));
   LW_ASSIGN_OR_RETURN(ir::BundleModel model, parse(file, want_bundle, device.num_threads));
+  const WeightMemory weight_memory = device.cuda               ? WeightMemory::kCudaDevice
+                                     : huge_pages              ? WeightMemory::kHostHugePages
+                                                               : WeightMemory::kHost;
   uint32_t id = want_bundle ? next_id() : 0;
   // Prepare outside the lock: it may take a while, and other models keep running meanwhile.
   LW_ASSIGN_OR_RETURN(std::shared_ptr<Bundle> bundle, Bundle::create(id, std::move(model), std::move(file), device, &next_id, file_mapped,
                                                                       StoreOptions{bundle_options.in_place_updates,
                                                                                    bundle_options.keep_versions,
                                                                                    bundle_options.bound_update_memory,
-                                                                                   device.cuda ? WeightMemory::kCudaDevice
-                                                                                               : WeightMemory::kHost}));
+                                                                                   weight_memory}));
   std::unique_lock lock(state.mu);
   if (!state.initialized) return make_error(StatusCode::kNotInitialized, "aclFinalize ran while the model was loading");
   for (const auto& m : bundle->models()) state.models[m->id()] = m;

@@ -54,6 +54,9 @@ struct Config {
   bool in_place_updates = false;  // default for bundles loaded without BundleOptions
   uint32_t keep_versions = 0;     // likewise
   bool allow_tf32 = false;        // CUDA: float32 GEMMs/convolutions may use TF32 ("allow_tf32", LW_ALLOW_TF32)
+  // CPU: weight buffers of 2 MiB and more on transparent huge pages ("huge_pages", LW_HUGE_PAGES;
+  // see allocate_weight_memory).
+  bool huge_pages = true;
 };
 
 // Per-bundle weight-update options (see VariableStore). in_place_updates: updates write the

@@ -1,6 +1,7 @@
 #include "runtime/variable_store.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <cstring>
 
@@ -24,8 +25,16 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
     }
     return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory});
   }
-  WeightPtr data(static_cast<uint8_t*>(alloc_aligned(bytes)), WeightDeleter{memory});
-  if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+  constexpr uint64_t kHugePage = uint64_t{2} << 20;
+  const bool huge = memory == WeightMemory::kHostHugePages && bytes >= kHugePage;
+  WeightPtr data(static_cast<uint8_t*>(huge ? alloc_aligned(bytes, kHugePage) : alloc_aligned(bytes)),
+                 WeightDeleter{memory});
+  if (!data) {
+    *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
+    return data;
+  }
+  // Advice only: when the kernel refuses it (THP never, or no madvise), the pages stay small.
+  if (huge) (void)madvise(data.get(), bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
   return data;
 }
 

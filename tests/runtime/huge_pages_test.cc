@@ -1,0 +1,133 @@
+// Weight memory on transparent huge pages (WeightMemory::kHostHugePages) and the setting that
+// chooses it ("huge_pages" in the aclInit config, LW_HUGE_PAGES).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "runtime/config.h"
+#include "runtime/variable_store.h"
+#include "support/test_support.h"
+
+namespace lw::rt {
+namespace {
+
+constexpr uint64_t kHugePage = uint64_t{2} << 20;
+
+// The VmFlags line of the /proc/self/smaps mapping holding `p` ("" when none does).
+std::string vm_flags_of(const void* p) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) == 2 && line.find(':') > line.find('-')) {
+      inside = addr >= lo && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+bool kernel_has_thp() { return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good(); }
+
+TEST(HugePages, LargeWeightsStartOnA2MiBBoundaryAndAreAdvised) {
+  Status error;
+  const uint64_t bytes = 2 * kHugePage + 12345;  // two whole huge pages and a tail
+  WeightPtr big = allocate_weight_memory(WeightMemory::kHostHugePages, bytes, &error);
+  ASSERT_TRUE(big) << error.message();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.get()) % kHugePage, 0u);
+  // Every byte is usable (the tail past the whole pages too).
+  std::memset(big.get(), 0x5a, bytes);
+  EXPECT_EQ(big.get()[bytes - 1], 0x5a);
+  if (!kernel_has_thp()) GTEST_SKIP() << "this kernel has no transparent huge pages";
+  EXPECT_NE(vm_flags_of(big.get()).find(" hg"), std::string::npos) << vm_flags_of(big.get());
+  EXPECT_NE(vm_flags_of(big.get() + kHugePage + 1).find(" hg"), std::string::npos);
+}
+
+TEST(HugePages, SmallWeightsAndPlainHostMemoryAreNotAdvised) {
+  Status error;
+  WeightPtr small = allocate_weight_memory(WeightMemory::kHostHugePages, kHugePage - 64, &error);
+  ASSERT_TRUE(small) << error.message();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.get()) % 64, 0u);
+  WeightPtr plain = allocate_weight_memory(WeightMemory::kHost, 3 * kHugePage, &error);
+  ASSERT_TRUE(plain) << error.message();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(plain.get()) % 64, 0u);
+  if (!kernel_has_thp()) GTEST_SKIP() << "this kernel has no transparent huge pages";
+  EXPECT_EQ(vm_flags_of(small.get()).find(" hg"), std::string::npos) << vm_flags_of(small.get());
+  EXPECT_EQ(vm_flags_of(plain.get()).find(" hg"), std::string::npos) << vm_flags_of(plain.get());
+}
+
+// A store on huge-page memory works like any other: updates, snapshots, the pool.
+TEST(HugePages, AStoreOnHugePagesKeepsItsVersions) {
+  const uint64_t bytes = 3 * kHugePage;
+  VariableStore store({{"w", DType::kFloat32, {static_cast<int64_t>(bytes / 4)}, bytes}},
+                      StoreOptions{false, 0, false, WeightMemory::kHostHugePages});
+  for (uint8_t value : {1, 2, 3}) {
+    auto update = store.begin_update();
+    auto buf = update->stage(0);
+    ASSERT_TRUE(buf.is_ok()) << buf.status().message();
+    std::memset((*buf)->data(), value, bytes);
+    store.commit(std::move(update));
+    auto now = store.current();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(now->buffers[0]->data()) % kHugePage, 0u);
+    EXPECT_EQ(now->buffers[0]->data()[0], value);
+    EXPECT_EQ(now->buffers[0]->data()[bytes - 1], value);
+  }
+}
+
+class HugePagesConfig : public ::testing::Test {
+ protected:
+  void SetUp() override { unsetenv("LW_HUGE_PAGES"); }
+  void TearDown() override {
+    unsetenv("LW_HUGE_PAGES");
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  const char* file(const std::string& json) {
+    path_ = test::temp_path("huge_pages.json");
+    std::ofstream(path_) << json;
+    return path_.c_str();
+  }
+  std::string path_;
+};
+
+TEST_F(HugePagesConfig, OnByDefaultOffByFileOrEnvironment) {
+  auto config = load_config(nullptr);
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_TRUE(config->huge_pages);
+  config = load_config(file(R"({"liveweight": {"huge_pages": false}})"));
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_FALSE(config->huge_pages);
+  ASSERT_EQ(setenv("LW_HUGE_PAGES", "0", 1), 0);
+  config = load_config(nullptr);
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_FALSE(config->huge_pages);
+  // The file's setting wins over the environment.
+  config = load_config(file(R"({"liveweight": {"huge_pages": true}})"));
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_TRUE(config->huge_pages);
+}
+
+TEST_F(HugePagesConfig, BadValuesAreNamed) {
+  auto config = load_config(file(R"({"liveweight": {"huge_pages": 1}})"));
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kParseFile);
+  EXPECT_NE(config.status().message().find("\"huge_pages\" must be true or false"), std::string::npos)
+      << config.status().message();
+  ASSERT_EQ(setenv("LW_HUGE_PAGES", "yes", 1), 0);
+  config = load_config(nullptr);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("LW_HUGE_PAGES='yes' must be 0 or 1"), std::string::npos)
+      << config.status().message();
+}
+
+}  // namespace
+}  // namespace lw::rt
