@@ -1,5 +1,7 @@
 #include "core/blob.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -22,6 +24,15 @@ void* alloc_aligned(size_t size, size_t alignment) {
 }
 
 void free_aligned(void* p) { std::free(p); }
+
+void* alloc_weight_block(size_t size, bool huge_pages) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  if (!huge_pages || size < kHugePage) return alloc_aligned(size);
+  void* p = alloc_aligned(size, kHugePage);
+  // Advice only: when the kernel refuses it, the pages stay small.
+  if (p) (void)madvise(p, size / kHugePage * kHugePage, MADV_HUGEPAGE);
+  return p;
+}
 
 Blob Blob::copy_of(const void* src, size_t size) {
   std::shared_ptr<uint8_t> block(static_cast<uint8_t*>(alloc_aligned(size)), AlignedDeleter{});

@@ -174,6 +174,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       continue;
     }
     cpu::KernelSpec spec{n, {}, {}, {}, plan->num_threads_, {}, {}, {}, {}};
+    spec.huge_pages = store.options().memory == WeightMemory::kHostHugePages;
     spec.input_packing.resize(n.inputs.size());
     spec.may_pack.assign(n.inputs.size(), false);
     std::vector<int32_t> packable_slot(n.inputs.size(), -1);

@@ -1,7 +1,6 @@
 #include "runtime/variable_store.h"
 
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <cstring>
 
@@ -25,16 +24,9 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
     }
     return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory});
   }
-  constexpr uint64_t kHugePage = uint64_t{2} << 20;
-  const bool huge = memory == WeightMemory::kHostHugePages && bytes >= kHugePage;
-  WeightPtr data(static_cast<uint8_t*>(huge ? alloc_aligned(bytes, kHugePage) : alloc_aligned(bytes)),
+  WeightPtr data(static_cast<uint8_t*>(alloc_weight_block(bytes, memory == WeightMemory::kHostHugePages)),
                  WeightDeleter{memory});
-  if (!data) {
-    *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
-    return data;
-  }
-  // Advice only: when the kernel refuses it (THP never, or no madvise), the pages stay small.
-  if (huge) (void)madvise(data.get(), bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+  if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
   return data;
 }
 

@@ -50,14 +50,8 @@ struct WeightDeleter {
   void operator()(uint8_t* p) const;
 };
 using WeightPtr = std::unique_ptr<uint8_t, WeightDeleter>;
-// Null (with *error set) when the memory cannot be had. kHostHugePages: a buffer of 2 MiB or
-// more starts on a 2 MiB boundary and the whole 2 MiB stretches inside it are advised as huge
-// pages (madvise MADV_HUGEPAGE; the kernel falls back to 4 KiB pages when it has none, and
-// with THP off the advice does nothing). Weights are read in full on every inference, so
-// 512x fewer TLB entries matter once they are larger than the cache (an MLP with 234 MB of
-// weights: 4.9 -> 4.2 ms at two threads), and the first write faults in one page per 2 MiB
-// instead of 512 (ResNet-50's init 26-31 -> 10-11 ms). The stretch past the last whole 2 MiB
-// keeps small pages, so no memory is wasted on rounding.
+// Null (with *error set) when the memory cannot be had. kHostHugePages: alloc_weight_block with
+// huge pages (core/blob.h).
 WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* error);
 
 // One Variable's storage: plain row-major, or the slot's packed layout (VariableStore::layout).

@@ -10,8 +10,12 @@
 #include <sstream>
 #include <string>
 
+#include "core/blob.h"
 #include "runtime/config.h"
+#include "runtime/plan.h"
 #include "runtime/variable_store.h"
+#include "support/float_data.h"
+#include "support/graph_builder.h"
 #include "support/test_support.h"
 
 namespace lw::rt {
@@ -34,6 +38,22 @@ std::string vm_flags_of(const void* p) {
     }
   }
   return "";
+}
+
+// Bytes of this process's mappings advised as huge pages.
+uint64_t advised_bytes() {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  uint64_t total = 0, size = 0;
+  while (std::getline(smaps, line)) {
+    unsigned long long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) == 2 && line.find(':') > line.find('-')) {
+      size = hi - lo;
+    } else if (line.rfind("VmFlags:", 0) == 0 && line.find(" hg") != std::string::npos) {
+      total += size;
+    }
+  }
+  return total;
 }
 
 bool kernel_has_thp() { return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good(); }
@@ -81,6 +101,46 @@ TEST(HugePages, AStoreOnHugePagesKeepsItsVersions) {
     EXPECT_EQ(now->buffers[0]->data()[0], value);
     EXPECT_EQ(now->buffers[0]->data()[bytes - 1], value);
   }
+}
+
+TEST(HugePages, WeightBlocksForKernelsFollowTheSetting) {
+  AlignedPtr on(static_cast<uint8_t*>(alloc_weight_block(2 * kHugePage, true)));
+  AlignedPtr off(static_cast<uint8_t*>(alloc_weight_block(2 * kHugePage, false)));
+  ASSERT_TRUE(on && off);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(on.get()) % kHugePage, 0u);
+  if (!kernel_has_thp()) GTEST_SKIP() << "this kernel has no transparent huge pages";
+  EXPECT_NE(vm_flags_of(on.get()).find(" hg"), std::string::npos) << vm_flags_of(on.get());
+  EXPECT_EQ(vm_flags_of(off.get()).find(" hg"), std::string::npos) << vm_flags_of(off.get());
+}
+
+// A Gemm whose 4 MiB B is a Const, packed by the kernel into huge-page memory when the plan's
+// store is on huge pages, against a naive loop.
+TEST(HugePages, APlanPacksConstWeightsIntoHugePagesAndComputes) {
+  constexpr int64_t m = 3, k = 1024, n = 1024;
+  auto a = test::random_vec(static_cast<size_t>(m * k), 1, 1.0f);
+  auto b = test::random_vec(static_cast<size_t>(k * n), 2, 0.05f);
+  ir::Graph g;
+  ir::ValueId x = g.add_data("a", DType::kFloat32, Shape(Dims{m, k}));
+  g.outputs = {test::add_op(g, "Gemm", {x, g.add_const("b", test::tensor(b, {k, n}))}, "y")};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  VariableStore store({}, StoreOptions{false, 0, false, WeightMemory::kHostHugePages});
+  const uint64_t advised_before = advised_bytes();
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  if (kernel_has_thp()) {
+    EXPECT_GE(advised_bytes(), advised_before + 2 * kHugePage) << "B's packed copy";
+  }
+  std::vector<float> y(static_cast<size_t>(m * n));
+  Status st = (*plan)->run(*store.current(), {a.data()}, {y.data()}, nullptr);
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  std::vector<float> want(y.size());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t q = 0; q < k; ++q) acc += double(a[static_cast<size_t>(i * k + q)]) * b[static_cast<size_t>(q * n + j)];
+      want[static_cast<size_t>(i * n + j)] = static_cast<float>(acc);
+    }
+  EXPECT_LT(test::max_diff(y, want), 1e-4f);
 }
 
 class HugePagesConfig : public ::testing::Test {

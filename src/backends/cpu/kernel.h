@@ -50,6 +50,8 @@ struct KernelSpec {
   // for one through wanted_packing(i).
   std::vector<std::shared_ptr<const PackedLayout>> input_packing;
   std::vector<bool> may_pack;
+  // Weights the kernel packs itself (Consts) go in alloc_weight_block(..., huge_pages).
+  bool huge_pages = false;
 
   Layout input_layout(size_t i) const { return i < input_layouts.size() ? input_layouts[i] : Layout::kPlain; }
   Layout output_layout(size_t i) const { return i < output_layouts.size() ? output_layouts[i] : Layout::kPlain; }

@@ -305,7 +305,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (const_w) {
       // Pack the Const weight once; it then arrives in the primitive's layout.
       auto packing = make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
-      s.owned_weights.reset(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
+      s.owned_weights.reset(static_cast<uint8_t*>(alloc_weight_block(packing->bytes, spec.huge_pages)));
       if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
       LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get(), StoreMode::kCached));
       port(s.wei, pd->weights_desc(), pd->weights_desc(), true);

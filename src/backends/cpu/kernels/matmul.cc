@@ -176,7 +176,7 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     if (s.b_prim != s.b && !spec.packing(1)) {
       auto packing = make_weight_packing(s.b, s.b_prim);
       if (const_b) {
-        auto owned = std::make_shared<AlignedPtr>(static_cast<uint8_t*>(alloc_aligned(packing->bytes)));
+        auto owned = std::make_shared<AlignedPtr>(static_cast<uint8_t*>(alloc_weight_block(packing->bytes, spec.huge_pages)));
         if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
         LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
         s.owned_b = std::move(owned);
