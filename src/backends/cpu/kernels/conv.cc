@@ -248,29 +248,29 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     dnnl::memory::desc cl_src(xd, dt::f32, channels_last_tag(x.size())), cl_dst(yd, dt::f32, channels_last_tag(y.size()));
     dnnl::memory::desc any_w(dnnl::memory::dims(g.wdims.begin(), g.wdims.end()), dt::f32, tag::any);
     auto choose_pd = [&]() {
-      std::optional<dnnl::convolution_forward::primitive_desc> pd;
+      std::optional<dnnl::convolution_forward::primitive_desc> chosen;
       try {
-        pd = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, prim_bias(), attr);
-        if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();  // reference code: too slow
+        chosen = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, prim_bias(), attr);
+        if (std::string(chosen->impl_info_str()).rfind("ref", 0) == 0) chosen.reset();  // reference code: too slow
       } catch (const dnnl::error&) {
-        pd.reset();
+        chosen.reset();
       }
-      if (!pd && !free_w) {
+      if (!chosen && !free_w) {
         try {
-          pd = make_pd(g, cl_src, any_w, cl_dst, prim_bias(), attr);  // reorder the weights at run time
+          chosen = make_pd(g, cl_src, any_w, cl_dst, prim_bias(), attr);  // reorder the weights at run time
         } catch (const dnnl::error&) {
-          pd.reset();
+          chosen.reset();
         }
       }
-      if (!pd) pd = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), prim_bias(), attr);  // plain fallback
-      return *pd;
+      if (!chosen) chosen = make_pd(g, plain_desc(x), plain_desc(g.wdims), plain_desc(y), prim_bias(), attr);  // plain fallback
+      return *chosen;
     };
-    dnnl::convolution_forward::primitive_desc pd_main = choose_pd();
+    dnnl::convolution_forward::primitive_desc pd = choose_pd();
     std::optional<dnnl::convolution_forward::primitive_desc> pd_mul_add;
     if (s.bn_form == FusedBatchNorm::Form::kMulAfterBias) {
-      // The kMulAdd primitive must read the same layouts (the weights are packed for pd_main).
+      // The kMulAdd primitive must read the same layouts (the weights are packed for pd).
       try {
-        pd_mul_add = make_pd(g, pd_main.src_desc(), pd_main.weights_desc(), pd_main.dst_desc(), has_bias,
+        pd_mul_add = make_pd(g, pd.src_desc(), pd.weights_desc(), pd.dst_desc(), has_bias,
                              make_attr(FusedBatchNorm::Form::kMulAdd));
       } catch (const dnnl::error&) {
         pd_mul_add.reset();
@@ -278,12 +278,11 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (!pd_mul_add) {  // then kMulAdd alone
         s.bn_form = FusedBatchNorm::Form::kMulAdd;
         attr = make_attr(s.bn_form);
-        pd_main = choose_pd();
+        pd = choose_pd();
       }
     }
-    const dnnl::convolution_forward::primitive_desc* pd = &pd_main;
 
-    s.scratch = pd->scratchpad_desc().get_size();
+    s.scratch = pd.scratchpad_desc().get_size();
     if (pd_mul_add) s.scratch = std::max(s.scratch, pd_mul_add->scratchpad_desc().get_size());
     // Both primitives get the larger scratchpad, so that they take the same arguments.
     const dnnl::memory::desc scratch_md({static_cast<dnnl::memory::dim>(s.scratch)}, dt::u8, tag::a);
@@ -300,20 +299,20 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       port.convert = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
                               {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
     };
-    port(s.src, pd->src_desc(), activation_desc(x, spec.input_layout(0)), true);
-    port(s.dst, pd->dst_desc(), activation_desc(y, spec.output_layout(0)), false);
+    port(s.src, pd.src_desc(), activation_desc(x, spec.input_layout(0)), true);
+    port(s.dst, pd.dst_desc(), activation_desc(y, spec.output_layout(0)), false);
     if (const_w) {
       // Pack the Const weight once; it then arrives in the primitive's layout.
-      auto packing = make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
+      auto packing = make_weight_packing(plain_desc(g.wdims), pd.weights_desc());
       s.owned_weights.reset(static_cast<uint8_t*>(alloc_weight_block(packing->bytes, spec.huge_pages)));
       if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
       LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get(), StoreMode::kCached));
-      port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
+      port(s.wei, pd.weights_desc(), pd.weights_desc(), true);
     } else if (spec.can_pack(1)) {
-      s.wanted = pd->weights_desc() == plain_desc(g.wdims) ? nullptr : make_weight_packing(plain_desc(g.wdims), pd->weights_desc());
-      port(s.wei, pd->weights_desc(), pd->weights_desc(), true);
+      s.wanted = pd.weights_desc() == plain_desc(g.wdims) ? nullptr : make_weight_packing(plain_desc(g.wdims), pd.weights_desc());
+      port(s.wei, pd.weights_desc(), pd.weights_desc(), true);
     } else {
-      port(s.wei, pd->weights_desc(), user_w, true);
+      port(s.wei, pd.weights_desc(), user_w, true);
     }
     if (has_residual) {
       const dnnl::memory::desc residual_user = activation_desc(y, spec.input_layout(residual_input));
@@ -333,7 +332,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (has_bn) s.bn.append_args(args, 0, form);  // the first post-ops
       return DnnlCall(dnnl::convolution_forward(p), std::move(args));
     };
-    s.conv = conv_call(pd_main, prim_bias(), s.bn_form);
+    s.conv = conv_call(pd, prim_bias(), s.bn_form);
     if (pd_mul_add) s.conv_mul_add = conv_call(*pd_mul_add, has_bias, FusedBatchNorm::Form::kMulAdd);
     return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
   } catch (const dnnl::error& e) {
