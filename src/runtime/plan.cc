@@ -429,14 +429,23 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     bool from_file;  // a Const in the mapped file: drop its pages once copied
   };
   std::vector<Job> small, large;
+  std::vector<const Step*> assigns;
+  std::vector<int32_t> slots;
+  for (const Step& s : steps_)
+    if (!s.assign_skip) {
+      assigns.push_back(&s);
+      slots.push_back(s.assign_slot);
+    }
+  // All buffers at once: those the pool lacks may then share one block of huge pages.
+  std::vector<WeightBuffer*> buffers;
+  LW_RETURN_IF_ERROR(update->stage_many(slots, &buffers));
   uint64_t total = 0;
-  for (const Step& s : steps_) {
-    if (s.assign_skip) continue;
+  for (size_t k = 0; k < assigns.size(); ++k) {
+    const Step& s = *assigns[k];
     const void* src = nullptr;
     LW_RETURN_IF_ERROR(resolve(s.inputs[1], update->base(), inputs, outputs, nullptr, &src));
-    LW_ASSIGN_OR_RETURN(WeightBuffer * dst, update->stage(s.assign_slot));
     bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);
-    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, dst, from_file});
+    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, buffers[k], from_file});
     total += s.assign_bytes;
   }
   // Written around the cache when it is larger than the last-level cache, or is a megabyte or

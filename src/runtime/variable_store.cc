@@ -9,6 +9,7 @@
 namespace lw::rt {
 
 void WeightDeleter::operator()(uint8_t* p) const {
+  if (slab) return;  // a piece of a shared block: the block frees itself with its last piece
   if (memory == WeightMemory::kCudaDevice)
     cuda::free_device(p);
   else
@@ -20,32 +21,26 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
     auto p = cuda::malloc_device(bytes);
     if (!p.is_ok()) {
       *error = p.status();
-      return WeightPtr(nullptr, WeightDeleter{memory});
+      return WeightPtr(nullptr, WeightDeleter{memory, nullptr});
     }
-    return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory});
+    return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory, nullptr});
   }
   WeightPtr data(static_cast<uint8_t*>(alloc_weight_block(bytes, memory == WeightMemory::kHostHugePages)),
-                 WeightDeleter{memory});
+                 WeightDeleter{memory, nullptr});
   if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
   return data;
 }
 
-Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) {
-  WeightPtr data(nullptr, WeightDeleter{memory_});
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.find(bytes);
-    if (it != free_.end()) {
-      data = std::move(it->second);
-      free_.erase(it);
-      free_bytes_ -= bytes;
-    }
-  }
-  if (!data) {
-    Status error;
-    data = allocate_weight_memory(memory_, bytes, &error);
-    if (!data) return error;
-  }
+WeightPtr WeightBufferPool::take_locked(uint64_t bytes) {
+  auto it = free_.find(bytes);
+  if (it == free_.end()) return WeightPtr(nullptr, WeightDeleter{memory_, nullptr});
+  WeightPtr data = std::move(it->second);
+  free_.erase(it);
+  free_bytes_ -= bytes;
+  return data;
+}
+
+std::shared_ptr<WeightBuffer> WeightBufferPool::wrap(WeightPtr data, uint64_t bytes) {
   std::weak_ptr<WeightBufferPool> home = weak_from_this();
   std::shared_ptr<WeightBuffer> buffer(new WeightBuffer(), [home](WeightBuffer* b) {
     if (auto pool = home.lock()) pool->give_back(std::move(b->data_), b->size_);
@@ -54,6 +49,57 @@ Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) 
   buffer->data_ = std::move(data);
   buffer->size_ = bytes;
   return buffer;
+}
+
+Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) {
+  WeightPtr data(nullptr, WeightDeleter{memory_, nullptr});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    data = take_locked(bytes);
+  }
+  if (!data) {
+    Status error;
+    data = allocate_weight_memory(memory_, bytes, &error);
+    if (!data) return error;
+  }
+  return wrap(std::move(data), bytes);
+}
+
+Result<std::vector<std::shared_ptr<WeightBuffer>>> WeightBufferPool::acquire_many(const std::vector<uint64_t>& sizes) {
+  constexpr uint64_t kHugePage = uint64_t{2} << 20;
+  constexpr uint64_t kAlign = 64;
+  std::vector<WeightPtr> data;
+  data.reserve(sizes.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint64_t bytes : sizes) data.push_back(take_locked(bytes));
+  }
+  // The small buffers the pool did not have, laid end to end on 64-byte boundaries.
+  uint64_t slab_bytes = 0;
+  if (memory_ == WeightMemory::kHostHugePages)
+    for (size_t i = 0; i < sizes.size(); ++i)
+      if (!data[i] && sizes[i] < kHugePage) slab_bytes += (sizes[i] + kAlign - 1) / kAlign * kAlign;
+  if (slab_bytes >= kHugePage) {
+    std::shared_ptr<uint8_t> slab(static_cast<uint8_t*>(alloc_weight_block(slab_bytes, true)), AlignedDeleter{});
+    if (!slab) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", slab_bytes, " bytes for weights");
+    uint64_t offset = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (data[i] || sizes[i] >= kHugePage) continue;
+      data[i] = WeightPtr(slab.get() + offset, WeightDeleter{memory_, slab});
+      offset += (sizes[i] + kAlign - 1) / kAlign * kAlign;
+    }
+  }
+  std::vector<std::shared_ptr<WeightBuffer>> buffers;
+  buffers.reserve(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (!data[i]) {
+      Status error;
+      data[i] = allocate_weight_memory(memory_, sizes[i], &error);
+      if (!data[i]) return error;  // what was taken or carved goes back or is freed with `data`
+    }
+    buffers.push_back(wrap(std::move(data[i]), sizes[i]));
+  }
+  return buffers;
 }
 
 void WeightBufferPool::give_back(WeightPtr data, uint64_t bytes) {
@@ -167,6 +213,31 @@ Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
                                                              : store_->slots_[static_cast<size_t>(slot)].bytes));
   }
   return entry.get();
+}
+
+Status VariableStore::Update::stage_many(const std::vector<int32_t>& slots, std::vector<WeightBuffer*>* out) {
+  std::vector<int32_t> wanted;  // slots that still need a fresh buffer, each once
+  std::vector<uint64_t> sizes;
+  std::vector<bool> requested(staged_.size(), false);
+  for (int32_t slot : slots) {
+    if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
+      return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
+    auto i = static_cast<size_t>(slot);
+    if (!staged_[i] && store_->options_.in_place && base_->buffers[i])
+      staged_[i] = std::const_pointer_cast<WeightBuffer>(base_->buffers[i]);  // see stage()
+    if (staged_[i] || requested[i]) continue;
+    requested[i] = true;
+    auto layout = store_->layout(slot);
+    wanted.push_back(slot);
+    sizes.push_back(layout ? layout->bytes : store_->slots_[i].bytes);
+  }
+  if (!wanted.empty()) {
+    LW_ASSIGN_OR_RETURN(auto buffers, store_->pool_->acquire_many(sizes));
+    for (size_t k = 0; k < wanted.size(); ++k) staged_[static_cast<size_t>(wanted[k])] = std::move(buffers[k]);
+  }
+  out->clear();
+  for (int32_t slot : slots) out->push_back(staged_[static_cast<size_t>(slot)].get());
+  return Status::ok();
 }
 
 bool VariableStore::Update::empty() const {

@@ -44,9 +44,12 @@ struct VariableSlot {
 // allocate_weight_memory), or device memory of the current CUDA device (cudaMalloc).
 enum class WeightMemory : uint8_t { kHost, kCudaDevice, kHostHugePages };
 
-// Owns one block of weight memory of either kind.
+// Owns one block of weight memory of either kind, or (with `slab` set) one piece of a larger
+// host block shared by several buffers: the piece frees nothing itself, and the block goes
+// when the last piece's deleter does.
 struct WeightDeleter {
   WeightMemory memory = WeightMemory::kHost;
+  std::shared_ptr<void> slab;
   void operator()(uint8_t* p) const;
 };
 using WeightPtr = std::unique_ptr<uint8_t, WeightDeleter>;
@@ -79,10 +82,22 @@ class WeightBufferPool : public std::enable_shared_from_this<WeightBufferPool> {
   // A buffer of `bytes`, reused when one of that size is free. Its memory comes back here when
   // the last reference goes.
   Result<std::shared_ptr<WeightBuffer>> acquire(uint64_t bytes);
+  // One buffer per entry of `sizes`, as acquire() would give them, except that in huge-page
+  // memory the buffers under 2 MiB that the pool cannot give are carved from one new block
+  // when they add up to 2 MiB or more. An init or the first full refresh of a model made of
+  // many small tensors (MobileNet v2: 8.8 of its 14 MB in 105 of them) then faults in a few huge pages
+  // instead of one 4 KiB page per 4 KiB, which costs about 1.3 us each on these machines
+  // (14 MB: 4.5 ms against 0.2). The pieces return to the pool one by one like any buffer;
+  // the block itself is freed when none of them is used or pooled any more.
+  Result<std::vector<std::shared_ptr<WeightBuffer>>> acquire_many(const std::vector<uint64_t>& sizes);
   uint64_t pooled_bytes() const;
 
  private:
   void give_back(WeightPtr data, uint64_t bytes);
+  // The buffer around `data`, whose memory comes back to this pool.
+  std::shared_ptr<WeightBuffer> wrap(WeightPtr data, uint64_t bytes);
+  // Takes a free buffer of exactly `bytes` from the pool (null when there is none). mu_ held.
+  WeightPtr take_locked(uint64_t bytes);
   mutable std::mutex mu_;
   std::multimap<uint64_t, WeightPtr> free_;
   uint64_t free_bytes_ = 0;
@@ -150,6 +165,10 @@ class VariableStore {
     const WeightSnapshot& base() const { return *base_; }
     // A fresh buffer for `slot`, to be filled by the caller and published by commit().
     Result<WeightBuffer*> stage(int32_t slot);
+    // stage() for every slot in `slots` at once (a slot may appear more than once), so the
+    // buffers the pool lacks can come from one block (WeightBufferPool::acquire_many).
+    // out[i] is the buffer of slots[i].
+    Status stage_many(const std::vector<int32_t>& slots, std::vector<WeightBuffer*>* out);
     bool empty() const;
 
    private:
