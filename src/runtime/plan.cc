@@ -36,7 +36,9 @@ void drop_mapped_pages(const void* p, size_t n) {
 // per run of adjacent tensors instead of one per tensor. Each call flushes the TLB of every
 // thread of the process (an interprocessor interrupt to each core running one), which with a
 // call per tensor took about a fifth of MobileNet v2's load with init. Holding up to kBatch
-// bytes before dropping bounds what the batching adds to the peak resident set.
+// bytes before dropping bounds what the batching adds to the peak resident set. The runs are
+// cut into 2 MiB pieces dropped on every intra-op thread: unmapping costs the kernel about
+// 0.1 us per page, 0.3 ms for MobileNet v2's 14 MB on one thread.
 class MappedPageDropper {
  public:
   void add(const void* p, size_t n) {
@@ -46,11 +48,21 @@ class MappedPageDropper {
   }
   void flush() {
     std::sort(ranges_.begin(), ranges_.end());
+    std::vector<std::pair<uintptr_t, uintptr_t>> pieces;
     for (size_t i = 0; i < ranges_.size();) {
       uintptr_t begin = ranges_[i].first, end = ranges_[i].second;
       for (++i; i < ranges_.size() && ranges_[i].first <= end; ++i) end = std::max(end, ranges_[i].second);
-      drop_mapped_pages(reinterpret_cast<const void*>(begin), end - begin);
+      // Cut at 2 MiB boundaries, so the threads below never share a page table.
+      for (uintptr_t cut; begin < end; begin = cut) {
+        cut = std::min(end, (begin / kPiece + 1) * kPiece);
+        pieces.push_back({begin, cut});
+      }
     }
+    const long n = static_cast<long>(pieces.size());
+    parallel_for_each(n, omp_get_max_threads(), [&](long k) {
+      const auto& [begin, end] = pieces[static_cast<size_t>(k)];
+      drop_mapped_pages(reinterpret_cast<const void*>(begin), end - begin);
+    });
     ranges_.clear();
     pending_ = 0;
   }
@@ -58,6 +70,7 @@ class MappedPageDropper {
 
  private:
   static constexpr size_t kBatch = size_t{16} << 20;
+  static constexpr uintptr_t kPiece = uintptr_t{2} << 20;
   std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
   size_t pending_ = 0;
 };
