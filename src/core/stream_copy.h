@@ -25,6 +25,17 @@ enum class StoreMode {
 // not parse: never stream). Thread-safe.
 StoreMode store_mode_for(uint64_t bytes, uint64_t model_bytes = 0);
 
+// The mode for one weight of such a write, which one inference reads `reads_per_run` times per
+// element, when the write's buffers, its source and the model's current weights take
+// `footprint` bytes together (2 x bytes + model_bytes for copy-on-write): store_mode_for(bytes,
+// model_bytes), and also kStreaming when the weight is read 32 times or more, the write is 1 MiB
+// or more and `footprint` exceeds the cache. The written lines would then not all stay cached,
+// and the inference that reuses the weight hides fetching it again behind its arithmetic (a
+// convolution: once per output position), so ordinary stores would only add a read of every
+// line. Weights read a few times per run (a matrix product at batch 8) keep the first rule:
+// there the inference after a streamed refresh waited for memory.
+StoreMode store_mode_for(uint64_t bytes, uint64_t model_bytes, uint64_t footprint, uint64_t reads_per_run);
+
 // memcpy of `n` bytes with non-temporal stores for the whole 64-byte lines of `dst` (the ends
 // use ordinary stores), followed by a store fence, so other threads see the bytes once they
 // synchronize with this one. Thread-safe for disjoint destinations.

@@ -93,6 +93,24 @@ std::string profile_key(const ir::Node& n) {
   return key;
 }
 
+// How many times one run of `n` reads each element of its weight (input 1): once per output
+// position of a Conv, once per row of a Gemm's or MatMul's left operand; 1 for other ops or
+// when the output's shape is not known.
+uint64_t weight_reads_per_run(const ir::Node& n, const ir::Graph& g) {
+  if (n.outputs.empty()) return 1;
+  const Dims& out = g.value(n.outputs[0]).shape.dims();
+  for (int64_t d : out)
+    if (d <= 0) return 1;
+  auto product = [&](size_t from, size_t to) {
+    uint64_t p = 1;
+    for (size_t i = from; i < to; ++i) p *= static_cast<uint64_t>(out[i]);
+    return p;
+  };
+  if (n.op == "Conv" && out.size() >= 3) return static_cast<uint64_t>(out[0]) * product(2, out.size());
+  if ((n.op == "Gemm" || n.op == "MatMul") && out.size() >= 2) return product(0, out.size() - 1);
+  return 1;
+}
+
 // Layouts are fixed through the store a Plan is created with; Plans otherwise only read it.
 VariableStore& store_mut(const VariableStore& store) { return const_cast<VariableStore&>(store); }
 }  // namespace
@@ -236,6 +254,12 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
         arena_values.push_back(out);
         def_step[static_cast<size_t>(out)] = step_index;
       }
+    }
+    if (n.inputs.size() > 1 && n.inputs[1] != ir::kNoValue &&
+        binding[static_cast<size_t>(n.inputs[1])].where == Where::kVariable) {
+      uint64_t reads = weight_reads_per_run(n, g);
+      if (reads > 1)
+        store_mut(store).note_reads_per_run(static_cast<int32_t>(binding[static_cast<size_t>(n.inputs[1])].index), reads);
     }
     pending.push_back({plan->steps_.size(), factory, std::move(spec), std::move(packable_slot)});
     plan->steps_.push_back(std::move(step));
@@ -440,6 +464,7 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     uint64_t bytes;
     WeightBuffer* dst;
     bool from_file;  // a Const in the mapped file: drop its pages once copied
+    StoreMode mode = StoreMode::kCached;
   };
   std::vector<Job> small, large;
   std::vector<const Step*> assigns;
@@ -462,20 +487,26 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     total += s.assign_bytes;
   }
   // Written around the cache when it is larger than the last-level cache, or is a megabyte or
-  // more of a model whose weights are (see store_mode_for); otherwise it stays cached for the
-  // next inference.
-  const StoreMode mode = store_mode_for(total, store_->total_bytes());
+  // more of a model whose weights are, or of weights an inference reuses while the buffers
+  // involved overflow the cache (see store_mode_for); otherwise it stays cached for the next
+  // inference. Copy-on-write writes buffers other than the current weights.
+  const uint64_t model_bytes = store_->total_bytes();
+  const uint64_t footprint = (store_->options().in_place ? 1 : 2) * total + model_bytes;
+  auto mode_for = [&](int32_t slot) {
+    return store_mode_for(total, model_bytes, footprint, store_->reads_per_run(slot));
+  };
   MappedPageDropper dropper;
   for (const Job& j : large) {
-    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, mode));
+    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, mode_for(j.slot)));
     if (j.from_file) dropper.add(j.src, j.bytes);
   }
   if (small.empty()) return Status::ok();
+  for (Job& j : small) j.mode = mode_for(j.slot);  // looked up here: the store's lock stays off the threads
   std::vector<Status> results(small.size());
   const long n = static_cast<long>(small.size());
   auto write_small = [&](long i) {
     const Job& j = small[static_cast<size_t>(i)];
-    results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst, mode);
+    results[static_cast<size_t>(i)] = write_variable(j.slot, j.src, j.bytes, j.dst, j.mode);
   };
   // A lone small tensor is copied outside any region, on every thread (see parallel_for_each).
   parallel_for_each(n, num_threads_, write_small);

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "backends/cuda/device.h"
@@ -121,7 +122,8 @@ uint64_t WeightBufferPool::pooled_bytes() const {
 }
 
 VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions options)
-    : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false) {
+    : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false),
+      reads_per_run_(slots_.size(), 1) {
   for (const auto& s : slots_) total_bytes_ += s.bytes;
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
@@ -168,6 +170,17 @@ std::shared_ptr<const cpu::PackedLayout> VariableStore::layout(int32_t slot) con
 bool VariableStore::layout_fixed(int32_t slot) const {
   std::lock_guard<std::mutex> lock(layout_mu_);
   return slot >= 0 && static_cast<size_t>(slot) < layout_fixed_.size() && layout_fixed_[static_cast<size_t>(slot)];
+}
+
+void VariableStore::note_reads_per_run(int32_t slot, uint64_t reads) {
+  std::lock_guard<std::mutex> lock(layout_mu_);
+  if (slot >= 0 && static_cast<size_t>(slot) < reads_per_run_.size())
+    reads_per_run_[static_cast<size_t>(slot)] = std::max(reads_per_run_[static_cast<size_t>(slot)], reads);
+}
+
+uint64_t VariableStore::reads_per_run(int32_t slot) const {
+  std::lock_guard<std::mutex> lock(layout_mu_);
+  return slot >= 0 && static_cast<size_t>(slot) < reads_per_run_.size() ? reads_per_run_[static_cast<size_t>(slot)] : 1;
 }
 
 bool VariableStore::fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout) {

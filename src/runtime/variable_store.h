@@ -152,6 +152,14 @@ class VariableStore {
   bool fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout);
   uint64_t version() const { return current()->version; }
 
+  // How many times one inference reads each element of `slot` (the most over the graphs that
+  // read it): 1 until a Plan notes more. A convolution reads its weights once per output
+  // position, a matrix product once per row of its left operand. A refresh writes weights that
+  // are read many times around the cache more readily (store_mode_for): fetching them again
+  // hides behind the arithmetic that reuses them.
+  void note_reads_per_run(int32_t slot, uint64_t reads);
+  uint64_t reads_per_run(int32_t slot) const;
+
   // Versions rollback() accepts, newest first (at most keep_versions of them).
   std::vector<uint64_t> kept_versions() const;
   // Makes kept version `version` current again as a new version (returned). Waits for a running
@@ -203,9 +211,10 @@ class VariableStore {
   mutable std::mutex current_mu_;  // guards current_ (a pointer swap, never held long)
   std::shared_ptr<const WeightSnapshot> current_;
   std::mutex writer_mu_;           // one update at a time
-  mutable std::mutex layout_mu_;   // guards layouts_/layout_fixed_ (changed under writer_mu_ too)
+  mutable std::mutex layout_mu_;   // guards layouts_/layout_fixed_ (changed under writer_mu_ too), reads_per_run_
   std::vector<std::shared_ptr<const cpu::PackedLayout>> layouts_;
   std::vector<bool> layout_fixed_;
+  std::vector<uint64_t> reads_per_run_;  // guarded by layout_mu_
   std::shared_ptr<WeightBufferPool> pool_;
 };
 

@@ -143,6 +143,9 @@ TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   ASSERT_NE(store.layout(store.find("w1")), nullptr) << "the conv weight should be held packed";
   EXPECT_EQ(store.layout(store.find("b1")), nullptr);
+  // What decides how a refresh writes them (store_mode_for): one read per output position.
+  EXPECT_EQ(store.reads_per_run(store.find("w1")), static_cast<uint64_t>(kH * kH));
+  EXPECT_EQ(store.reads_per_run(store.find("b1")), 1u);
 
   auto write = [&](const std::map<std::string, std::vector<float>>& values) {
     ir::Graph init;
@@ -257,6 +260,7 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   auto plan = Plan::create(g, store, 2);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(store.reads_per_run(0), static_cast<uint64_t>(m)) << "one read per row of A";
 
   auto write = [&](const std::vector<float>& b) {
     ir::Graph init;

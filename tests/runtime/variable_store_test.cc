@@ -119,5 +119,33 @@ TEST(StoreMode, StreamsMegabytesIntoAModelLargerThanTheCache) {
   EXPECT_EQ(store_mode_for(2 * mib, 1024), StoreMode::kCached);
 }
 
+TEST(StoreMode, StreamsReusedWeightsWhenTheRefreshOverflowsTheCache) {
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "4000000", 1), 0);  // the cache size assumed
+  const uint64_t mib = uint64_t{1} << 20;
+  const uint64_t model = 3000000;  // fits: the two-argument rule keeps 2 MiB cached
+  ASSERT_EQ(store_mode_for(2 * mib, model), StoreMode::kCached);
+  // A weight read 32 times or more per run, when the refresh's buffers overflow the cache.
+  EXPECT_EQ(store_mode_for(2 * mib, model, 2 * 2 * mib + model, 49), StoreMode::kStreaming);
+  EXPECT_EQ(store_mode_for(2 * mib, model, 2 * 2 * mib + model, 32), StoreMode::kStreaming);
+  EXPECT_EQ(store_mode_for(2 * mib, model, 2 * 2 * mib + model, 31), StoreMode::kCached) << "read too few times";
+  EXPECT_EQ(store_mode_for(2 * mib, model, 3999999, 49), StoreMode::kCached) << "everything stays cached";
+  EXPECT_EQ(store_mode_for(mib - 1, model, 2 * (mib - 1) + 4000000, 49), StoreMode::kCached) << "under a megabyte";
+  // What the two-argument rule streams streams whatever the reads.
+  EXPECT_EQ(store_mode_for(mib, 4000000, 2 * mib + 4000000, 1), StoreMode::kStreaming);
+  ASSERT_EQ(setenv("LW_STREAMING_MIN_BYTES", "0", 1), 0);  // off stays off
+  EXPECT_EQ(store_mode_for(2 * mib, model, uint64_t{1} << 40, 1000), StoreMode::kCached);
+  ASSERT_EQ(unsetenv("LW_STREAMING_MIN_BYTES"), 0);
+}
+
+TEST(VariableStore, KeepsTheMostReadsPerRunNoted) {
+  VariableStore store({{"w", DType::kFloat32, {4}, 16}});
+  EXPECT_EQ(store.reads_per_run(0), 1u);
+  store.note_reads_per_run(0, 49);
+  store.note_reads_per_run(0, 8);  // a second graph reading it less often
+  EXPECT_EQ(store.reads_per_run(0), 49u);
+  EXPECT_EQ(store.reads_per_run(1), 1u) << "unknown slot";
+  store.note_reads_per_run(-1, 5);  // ignored
+}
+
 }  // namespace
 }  // namespace lw::rt
