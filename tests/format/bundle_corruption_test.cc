@@ -410,6 +410,24 @@ TEST(BundleReaderCraft, BadConstantsAndSegmentsAreNamed) {
   EXPECT_ERROR_WITH(r, StatusCode::kParseModel, "segment 0 checksum mismatch");
 }
 
+// The checksums run alongside the reading of the graphs; with both kinds of damage the
+// checksum is still the one named, whatever the thread count.
+TEST(BundleReaderCraft, AChecksumMismatchIsNamedBeforeOtherErrors) {
+  Craft c;
+  c.segments[0].good_crc = false;
+  c.constants[0].dims = {-1};
+  const std::vector<uint8_t> bytes = c.build();
+  for (int threads : {1, 2, 4}) {
+    ReadOptions options;
+    options.threads = threads;
+    auto r = read_bytes(bytes, options);
+    EXPECT_ERROR_WITH(r, StatusCode::kParseModel, "segment 0 checksum mismatch");
+    options.verify_segment_crc = false;
+    r = read_bytes(bytes, options);
+    EXPECT_ERROR_WITH(r, StatusCode::kParseModel, "constant 0: dim 0 is -1");
+  }
+}
+
 TEST(BundleReaderCraft, BadAttributesAreNamed) {
   auto r = read_craft([](Craft& c) { c.graphs[0].nodes[1].attrs[0].tensor = 1; });
   EXPECT_ERROR_WITH(r, StatusCode::kParseModel,
