@@ -124,7 +124,11 @@ uint64_t WeightBufferPool::pooled_bytes() const {
 VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions options)
     : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false),
       reads_per_run_(slots_.size(), 1) {
-  for (const auto& s : slots_) total_bytes_ += s.bytes;
+  index_.reserve(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    total_bytes_ += slots_[i].bytes;
+    index_.emplace(slots_[i].name, static_cast<int32_t>(i));  // keeps the first of a repeated name
+  }
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
   pool_ = std::make_shared<WeightBufferPool>(total_bytes_ + total_bytes_ / 8, options_.memory);
@@ -152,9 +156,8 @@ std::shared_ptr<WeightSnapshot> VariableStore::make_snapshot() {
 }
 
 int32_t VariableStore::find(const std::string& name) const {
-  for (size_t i = 0; i < slots_.size(); ++i)
-    if (slots_[i].name == name) return static_cast<int32_t>(i);
-  return -1;
+  auto it = index_.find(name);
+  return it == index_.end() ? -1 : it->second;
 }
 
 std::shared_ptr<const WeightSnapshot> VariableStore::current() const {

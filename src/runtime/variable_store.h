@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/kernel.h"
@@ -134,7 +135,7 @@ class VariableStore {
   const std::vector<VariableSlot>& slots() const { return slots_; }
   // The plain bytes of every weight together.
   uint64_t total_bytes() const { return total_bytes_; }
-  // Slot index of `name`, or -1.
+  // Slot index of `name`, or -1. A hash lookup: plans look up every Variable node they hold.
   int32_t find(const std::string& name) const;
 
   std::shared_ptr<const WeightSnapshot> current() const;
@@ -204,6 +205,7 @@ class VariableStore {
   };
   std::shared_ptr<Liveness> live_ = std::make_shared<Liveness>();
   std::vector<VariableSlot> slots_;
+  std::unordered_map<std::string, int32_t> index_;  // slot of each name (the first, if repeated)
   uint64_t total_bytes_ = 0;
   StoreOptions options_;
   UpdateGate gate_;
