@@ -227,8 +227,11 @@ Notes:
   writes with non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the
   size, 0 turns it off): no read of the destination lines before they are overwritten (those
   lines are not in cache: weights larger than the cache evict each other every inference).
-  The rest (all of MobileNet v2's, 14 MB) keep ordinary stores so the new weights stay in cache
-  for the next inference (tables before 2026-11-26 15:49 streamed only updates larger than the
+  Of the rest, weights an inference reads 32 times or more (a convolution's: once per output
+  position) are streamed too when the refresh's buffers, twice the update plus the model, do
+  not fit in the cache (MobileNet v2's full refresh since 2026-11-26 21:00; its classifier,
+  read once, is not); the others keep ordinary stores so the new weights stay in cache for the
+  next inference (tables before 2026-11-26 15:49 streamed only updates larger than the
   cache, so a 10% subset cost 11-20% of a full refresh). MobileNet's memcpy runs mostly in cache
   (its source and destination fit in L3), while each copy-on-write refresh writes a buffer
   other than the one inference reads (the two versions, the new values and the source do not
