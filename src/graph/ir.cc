@@ -181,12 +181,21 @@ int32_t Graph::find_variable_node(const std::string& var_name) const {
   return -1;
 }
 
-std::vector<std::vector<std::pair<int32_t, int32_t>>> Graph::consumers() const {
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> out(values.size());
+ConsumerIndex Graph::consumers() const {
+  ConsumerIndex out;
+  // Count the uses of each value, turn the counts into starts, then place the uses in node
+  // order with a cursor per value.
+  out.start_.assign(values.size() + 1, 0);
+  for (const Node& n : nodes)
+    for (ValueId v : n.inputs)
+      if (valid_value(v)) ++out.start_[static_cast<size_t>(v) + 1];
+  for (size_t v = 0; v < values.size(); ++v) out.start_[v + 1] += out.start_[v];
+  out.uses_.resize(out.start_.back());
+  std::vector<size_t> next(out.start_.begin(), out.start_.end() - 1);
   for (size_t i = 0; i < nodes.size(); ++i)
     for (size_t s = 0; s < nodes[i].inputs.size(); ++s) {
       ValueId v = nodes[i].inputs[s];
-      if (valid_value(v)) out[static_cast<size_t>(v)].push_back({static_cast<int32_t>(i), static_cast<int32_t>(s)});
+      if (valid_value(v)) out.uses_[next[static_cast<size_t>(v)]++] = {static_cast<int32_t>(i), static_cast<int32_t>(s)};
     }
   return out;
 }

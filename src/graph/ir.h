@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -81,6 +82,40 @@ struct Node {
   const TensorData* attr_tensor(const std::string& key) const;
 };
 
+// Which nodes read each value: (node index, input slot) pairs, in node order. Built in one pass
+// into two flat arrays (a handful of allocations, where a vector per value cost one each:
+// 1,200 of MobileNet v2's 11,000 allocations per load). Read-only; rebuild after editing the
+// graph.
+class ConsumerIndex {
+ public:
+  using Use = std::pair<int32_t, int32_t>;
+  // The uses of one value: a view into the index, valid while it lives.
+  class Uses {
+   public:
+    Uses(const Use* begin, const Use* end) : begin_(begin), end_(end) {}
+    const Use* begin() const { return begin_; }
+    const Use* end() const { return end_; }
+    size_t size() const { return static_cast<size_t>(end_ - begin_); }
+    bool empty() const { return begin_ == end_; }
+    const Use& operator[](size_t i) const { return begin_[i]; }
+
+   private:
+    const Use* begin_;
+    const Use* end_;
+  };
+  // Value ids out of range have no uses.
+  Uses operator[](size_t value) const {
+    if (value + 1 >= start_.size()) return {nullptr, nullptr};
+    return {uses_.data() + start_[value], uses_.data() + start_[value + 1]};
+  }
+  size_t size() const { return start_.empty() ? 0 : start_.size() - 1; }
+
+ private:
+  friend class Graph;
+  std::vector<size_t> start_;  // uses of value v: uses_[start_[v], start_[v + 1])
+  std::vector<Use> uses_;
+};
+
 class Graph {
  public:
   std::string name;
@@ -106,8 +141,8 @@ class Graph {
   ValueId find_value(const std::string& value_name) const;
   // Node index of the Variable named `var_name`, or -1.
   int32_t find_variable_node(const std::string& var_name) const;
-  // Consumers of each value: (node index, input slot) pairs.
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> consumers() const;
+  // Consumers of each value (see ConsumerIndex).
+  ConsumerIndex consumers() const;
 
   // Checks structure: ids in range, one producer per value, unique value names, topological
   // order, Data indices 0..n-1 matching `inputs`, Assign targets are Variables, attribute

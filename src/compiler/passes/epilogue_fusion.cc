@@ -50,29 +50,27 @@ bool is_row_bias(const ir::Graph& g, ir::ValueId v, const Shape& out) {
 }
 
 int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
-  auto consumers = g.consumers();
   std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
-  // The single consumer node of v, or -1.
-  auto only_consumer = [&](ir::ValueId v) -> int32_t {
-    const auto& c = consumers[static_cast<size_t>(v)];
-    if (c.size() != 1 || graph_outputs.count(v)) return -1;
-    return c[0].first;
-  };
-  // Kept current as nodes are rewritten (rebuilding it per fusion made the pass quadratic:
-  // 10,000 allocations of MobileNet v2's load): a node's reads leave before it changes and
-  // come back after.
-  auto forget_reads = [&](int32_t n) {
+  // Per value, how many node inputs read it and the XOR of those nodes' indices: when exactly
+  // one input reads it, the XOR is that node. Kept current as nodes are rewritten (rebuilding
+  // the consumers per fusion made the pass quadratic: 10,000 allocations of MobileNet v2's
+  // load): a node's reads leave before it changes and come back after.
+  std::vector<int32_t> reads(g.values.size(), 0), reader_xor(g.values.size(), 0);
+  auto count_reads = [&](int32_t n, int32_t delta) {
     for (ir::ValueId v : g.nodes[static_cast<size_t>(n)].inputs) {
       if (!g.valid_value(v)) continue;
-      auto& c = consumers[static_cast<size_t>(v)];
-      c.erase(std::remove_if(c.begin(), c.end(), [n](const auto& e) { return e.first == n; }), c.end());
+      reads[static_cast<size_t>(v)] += delta;
+      reader_xor[static_cast<size_t>(v)] ^= n;
     }
   };
-  auto note_reads = [&](int32_t n) {
-    const auto& inputs = g.nodes[static_cast<size_t>(n)].inputs;
-    for (size_t k = 0; k < inputs.size(); ++k)
-      if (g.valid_value(inputs[k])) consumers[static_cast<size_t>(inputs[k])].push_back({n, static_cast<int32_t>(k)});
+  for (size_t i = 0; i < g.nodes.size(); ++i) count_reads(static_cast<int32_t>(i), 1);
+  // The single consumer node of v, or -1.
+  auto only_consumer = [&](ir::ValueId v) -> int32_t {
+    if (reads[static_cast<size_t>(v)] != 1 || graph_outputs.count(v)) return -1;
+    return reader_xor[static_cast<size_t>(v)];
   };
+  auto forget_reads = [&](int32_t n) { count_reads(n, -1); };
+  auto note_reads = [&](int32_t n) { count_reads(n, 1); };
   int fused = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const std::string op = g.nodes[i].op;

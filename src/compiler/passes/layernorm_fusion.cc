@@ -12,7 +12,7 @@ namespace lw::passes {
 
 namespace {
 
-using Consumers = std::vector<std::vector<std::pair<int32_t, int32_t>>>;
+using Consumers = ir::ConsumerIndex;
 
 bool is_float_with_shape(const ir::Graph& g, ir::ValueId v, const Shape& shape) {
   return v != ir::kNoValue && g.value(v).dtype == DType::kFloat32 && g.value(v).shape == shape;

@@ -154,7 +154,7 @@ Result<bool> rewrite_coerced_axis(ir::Graph& g, NameAllocator& names, size_t ind
   return true;
 }
 
-Status rewrite_batch_norm(ir::Graph& g, size_t index, const std::vector<std::vector<std::pair<int32_t, int32_t>>>& users) {
+Status rewrite_batch_norm(ir::Graph& g, size_t index, const ir::ConsumerIndex& users) {
   ir::Node& n = g.nodes[index];
   if (n.attr_int("training_mode", 0) != 0)
     return make_error(StatusCode::kFeatureUnsupported, label(n), ": training_mode=1 (training) is not supported");
