@@ -311,7 +311,9 @@ def write_doc(path, out, text):
                 "cache, MobileNet v2, in it); one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
-                "from `lw build`; read file = reading the bundle file into fresh memory. lw-ORT max diff = largest "
+                "from `lw build`; read file = reading the bundle file into fresh memory; both timed from the file "
+                "to ready, closing the session and freeing the buffer untimed (tables before 2026-11-26 21:30 "
+                "timed those too: 0.2-0.3 ms of MobileNet v2's load). lw-ORT max diff = largest "
                 "absolute difference of the first 8 outputs.\n\n" + text + "\n" + NOTES + kept)
 
 
