@@ -453,13 +453,17 @@ std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc
   p.offset0 = d.offset0;
   p.cols = expect / p.rows;
   p.column_offset.resize(static_cast<size_t>(p.cols));
+  // Column j is the row-major index over dims 1..nd-1; walk those indices as an odometer
+  // instead of dividing j by every dim for every column (a load makes one of these per conv).
+  int64_t index[DNNL_MAX_NDIMS] = {}, off = 0;
   for (int64_t j = 0; j < p.cols; ++j) {
-    int64_t rest = j, off = 0;
-    for (int i = nd; i-- > 1;) {
-      off += rest % d.dims[i] * b.strides[i];
-      rest /= d.dims[i];
-    }
     p.column_offset[static_cast<size_t>(j)] = off;
+    for (int i = nd - 1; i >= 1; --i) {
+      off += b.strides[i];
+      if (++index[i] < d.dims[i]) break;
+      off -= index[i] * b.strides[i];
+      index[i] = 0;
+    }
   }
   return p;
 }
