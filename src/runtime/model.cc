@@ -37,6 +37,23 @@ TensorInfo tensor_info(const ir::Value& v) {
 }
 }  // namespace
 
+namespace {
+// A graph holding only copies of `g`'s input and output values (in that order, without their
+// producers) and its name: what a model validates executions against.
+ir::Graph io_values(const ir::Graph& g) {
+  ir::Graph io;
+  io.name = g.name;
+  auto keep = [&](ir::ValueId v, std::vector<ir::ValueId>* list) {
+    list->push_back(static_cast<ir::ValueId>(io.values.size()));
+    io.values.push_back(g.value(v));
+    io.values.back().producer = -1;
+  };
+  for (ir::ValueId v : g.inputs) keep(v, &io.inputs);
+  for (ir::ValueId v : g.outputs) keep(v, &io.outputs);
+  return io;
+}
+}  // namespace
+
 Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir::GraphEntry entry,
                                              std::shared_ptr<VariableStore> store, const DeviceOptions& device,
                                              MappedRange mapped) {
@@ -88,8 +105,13 @@ Result<std::shared_ptr<Model>> Model::create(uint32_t id, uint32_t bundle_id, ir
     dims.push_back(g.value(v).shape.dims());
   }
   if (all_static) {
-    auto plan = m->plan_for(dims);
+    // The only plan a static graph ever needs (its inputs must have the declared dims): made
+    // from the graph itself instead of a copy (1,400 of MobileNet v2's 8,600 allocations per
+    // load), after which the model keeps only the values of its inputs and outputs.
+    ir::Graph io = io_values(g);
+    auto plan = m->make_plan(std::move(m->graph_), dims);
     if (!plan.is_ok()) return plan.status();
+    m->graph_ = std::move(io);
   }
   return m;
 }
@@ -149,7 +171,10 @@ Result<std::shared_ptr<const ExecutionPlan>> Model::plan_for(const std::vector<D
     auto it = plans_.find(dims);
     if (it != plans_.end()) return it->second;
   }
-  ir::Graph g = graph_;
+  return make_plan(graph_, dims);
+}
+
+Result<std::shared_ptr<const ExecutionPlan>> Model::make_plan(ir::Graph g, const std::vector<Dims>& dims) {
   // graph_'s types were inferred from the declared input shapes (Model::create); when those are
   // the dims asked for (a static graph's only plan), inferring again would give the same.
   bool declared = true;

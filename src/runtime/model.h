@@ -45,12 +45,17 @@ class Model {
   // vectors' capacity is reused, so a caller that keeps `dims` allocates nothing here).
   Status input_dims(const std::vector<IoTensor>& inputs, std::vector<Dims>* dims) const;
   Result<std::shared_ptr<const ExecutionPlan>> plan_for(const std::vector<Dims>& dims);
+  // Plans `g` (a copy of graph_, or graph_ itself when it is not needed afterwards) for `dims`
+  // and caches the plan.
+  Result<std::shared_ptr<const ExecutionPlan>> make_plan(ir::Graph g, const std::vector<Dims>& dims);
 
   uint32_t id_ = 0;
   uint32_t bundle_id_ = 0;
   DeviceOptions device_;
   MappedRange mapped_;  // the read-only file mapping Const data may live in
-  ir::Graph graph_;  // as loaded, types inferred from the declared input dims
+  // As loaded, types inferred from the declared input dims; for a graph whose inputs are all
+  // static, only its input and output values once its plan is made (see create).
+  ir::Graph graph_;
   std::shared_ptr<VariableStore> store_;
   std::shared_ptr<const ModelInfo> info_;
   // For each input: the Variable slot of the Assign it feeds directly (update graphs), or -1.

@@ -95,6 +95,27 @@ TEST(Session, RejectedUpdateChangesNothing) {
   EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0);
 }
 
+// A model whose inputs are all static keeps only its input and output values once planned; its
+// errors still name them.
+TEST(Session, AStaticModelStillNamesItsInputsInErrors) {
+  Model m = load("mlp");
+  auto s = Session::open(m.bundle);
+  ASSERT_TRUE(s.is_ok());
+  Session& session = **s;
+  ASSERT_TRUE(session.init().is_ok());
+  ArrayView x = view(m.input);
+  x.dims.push_back(1);
+  auto r = session.infer({x});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("input 0 '" + session.inputs()[0].name + "'"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("do not match the model's"), std::string::npos) << r.status().message();
+  auto two = session.infer({view(m.input), view(m.input)});
+  ASSERT_FALSE(two.is_ok());
+  EXPECT_NE(two.status().message().find("has 1 inputs"), std::string::npos) << two.status().message();
+  EXPECT_LT(error(run(session, m.input), m.out_a), 1e-4) << "and it still runs";
+}
+
 TEST(Session, OpenBytesAndClose) {
   Model m = load("mlp");
   std::vector<uint8_t> bytes = test::read_file_bytes(m.bundle);
