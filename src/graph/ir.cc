@@ -4,8 +4,8 @@
 #include <cstring>
 #include <set>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
+
+#include "core/name_index.h"
 
 namespace lw::ir {
 
@@ -209,22 +209,19 @@ std::string node_label(const Node& n, size_t index) {
 Status Graph::verify() const {
   std::vector<int32_t> producer(values.size(), -1);
   {
-    // Sorted views of the graph's own strings (one allocation; a set of copies made one per
-    // value, a few thousand per bundle load).
-    std::vector<std::string_view> names;
-    names.reserve(values.size());
+    // Views of the graph's own strings in one table (a set of copies made one allocation per
+    // value, a few thousand per bundle load; sorting the views compared their long common
+    // prefixes n log n times).
+    NameIndex names(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i].name.empty())
         return make_error(StatusCode::kParseModel, "graph '", name, "': value ", i, " has no name");
-      names.push_back(values[i].name);
+      if (names.insert(values[i].name, static_cast<int32_t>(i)) >= 0)
+        return make_error(StatusCode::kParseModel, "graph '", name, "': value name '", values[i].name, "' is used twice");
     }
-    std::sort(names.begin(), names.end());
-    auto twice = std::adjacent_find(names.begin(), names.end());
-    if (twice != names.end())
-      return make_error(StatusCode::kParseModel, "graph '", name, "': value name '", *twice, "' is used twice");
   }
   std::vector<bool> defined(values.size(), false);
-  std::unordered_set<std::string_view> variable_names;
+  NameIndex variable_names;
   size_t data_count = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
@@ -271,7 +268,7 @@ Status Graph::verify() const {
       const Value& v = value(n.outputs[0]);
       if (!v.shape.is_static() || dtype_size(v.dtype) == 0)
         return make_error(StatusCode::kParseModel, "graph '", name, "': Variable '", v.name, "' needs a static shape and a fixed-size dtype");
-      if (!variable_names.insert(v.name).second)
+      if (variable_names.insert(v.name, static_cast<int32_t>(i)) >= 0)
         return make_error(StatusCode::kParseModel, "graph '", name, "': Variable '", v.name, "' appears twice");
     } else if (n.op == kOpAssign) {
       if (n.inputs.size() != 2 || !n.outputs.empty() || n.inputs[0] == kNoValue || n.inputs[1] == kNoValue)

@@ -122,12 +122,12 @@ uint64_t WeightBufferPool::pooled_bytes() const {
 }
 
 VariableStore::VariableStore(std::vector<VariableSlot> slots, StoreOptions options)
-    : slots_(std::move(slots)), options_(options), layouts_(slots_.size()), layout_fixed_(slots_.size(), false),
+    : slots_(std::move(slots)), index_(slots_.size()), options_(options), layouts_(slots_.size()),
+      layout_fixed_(slots_.size(), false),
       reads_per_run_(slots_.size(), 1) {
-  index_.reserve(slots_.size());
   for (size_t i = 0; i < slots_.size(); ++i) {
     total_bytes_ += slots_[i].bytes;
-    index_.emplace(slots_[i].name, static_cast<int32_t>(i));  // keeps the first of a repeated name
+    index_.insert(slots_[i].name, static_cast<int32_t>(i));  // keeps the first of a repeated name
   }
   // One spare copy of every weight at most: what a full copy-on-write refresh needs anyway.
   // Packed layouts may be a little larger than the plain bytes; allow for their padding.
@@ -155,10 +155,7 @@ std::shared_ptr<WeightSnapshot> VariableStore::make_snapshot() {
   });
 }
 
-int32_t VariableStore::find(const std::string& name) const {
-  auto it = index_.find(name);
-  return it == index_.end() ? -1 : it->second;
-}
+int32_t VariableStore::find(const std::string& name) const { return index_.find(name); }
 
 std::shared_ptr<const WeightSnapshot> VariableStore::current() const {
   std::lock_guard<std::mutex> lock(current_mu_);

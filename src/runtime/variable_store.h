@@ -22,11 +22,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/kernel.h"
 #include "core/blob.h"
+#include "core/name_index.h"
 #include "core/shape.h"
 #include "runtime/update_gate.h"
 #include "liveweight/status.h"
@@ -205,7 +205,7 @@ class VariableStore {
   };
   std::shared_ptr<Liveness> live_ = std::make_shared<Liveness>();
   std::vector<VariableSlot> slots_;
-  std::unordered_map<std::string, int32_t> index_;  // slot of each name (the first, if repeated)
+  NameIndex index_;  // slot of each name (the first, if repeated); views of slots_' names
   uint64_t total_bytes_ = 0;
   StoreOptions options_;
   UpdateGate gate_;
