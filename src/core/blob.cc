@@ -14,11 +14,10 @@ void* alloc_aligned(size_t size, size_t alignment) {
   // aligned_alloc wants a multiple of the alignment and would return NULL for 0. Rounded to 64
   // bytes only, through posix_memalign for larger alignments: rounding a 2.3 MB buffer up to
   // a multiple of 2 MiB would cost 1.7 MB.
-  constexpr size_t kLine = 64;
-  size_t rounded = size == 0 ? kLine : (size + kLine - 1) / kLine * kLine;
+  size_t rounded = size == 0 ? 64 : align64(size);
   if (rounded < size) return nullptr;
   if (fault::should_fail_allocation(size)) return nullptr;
-  if (alignment == kLine) return std::aligned_alloc(kLine, rounded);
+  if (alignment == 64) return std::aligned_alloc(64, rounded);
   void* p = nullptr;
   return posix_memalign(&p, alignment, rounded) == 0 ? p : nullptr;
 }
@@ -26,11 +25,10 @@ void* alloc_aligned(size_t size, size_t alignment) {
 void free_aligned(void* p) { std::free(p); }
 
 void* alloc_weight_block(size_t size, bool huge_pages) {
-  constexpr size_t kHugePage = size_t{2} << 20;
-  if (!huge_pages || size < kHugePage) return alloc_aligned(size);
-  void* p = alloc_aligned(size, kHugePage);
+  if (!huge_pages || size < kHugePageBytes) return alloc_aligned(size);
+  void* p = alloc_aligned(size, kHugePageBytes);
   // Advice only: when the kernel refuses it, the pages stay small.
-  if (p) (void)madvise(p, size / kHugePage * kHugePage, MADV_HUGEPAGE);
+  if (p) (void)madvise(p, size / kHugePageBytes * kHugePageBytes, MADV_HUGEPAGE);
   return p;
 }
 

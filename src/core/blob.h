@@ -19,6 +19,11 @@ struct Blob {
   Blob slice(size_t offset, size_t length) const { return Blob{owner, data + offset, length}; }
 };
 
+// `n` rounded up to a whole number of 64-byte cache lines.
+constexpr size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+// The transparent huge page size alloc_weight_block works with.
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 // Memory aligned to 64 bytes (cache line and AVX-512), or to `alignment` (a power of two, 64
 // or more), freed with free_aligned. Returns nullptr when the allocation fails; size 0 yields a
 // valid unique pointer.

@@ -35,8 +35,6 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-size_t align64(size_t n) { return (n + 63) / 64 * 64; }
-
 // One input/output of the primitive: the layout the primitive uses and, where the caller's
 // differs, a reorder through scratch at `offset`.
 struct Port {

@@ -5,12 +5,9 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "compiler/passes/epilogue_fusion.h"
+#include "core/blob.h"
 
 namespace lw::cpu {
-
-namespace {
-size_t align64(size_t n) { return (n + 63) / 64 * 64; }
-}  // namespace
 
 Result<FusedBatchNorm> FusedBatchNorm::read(const KernelSpec& spec, int64_t channels, size_t out_rank) {
   FusedBatchNorm bn;
