@@ -52,23 +52,7 @@ std::shared_ptr<WeightBuffer> WeightBufferPool::wrap(WeightPtr data, uint64_t by
   return buffer;
 }
 
-Result<std::shared_ptr<WeightBuffer>> WeightBufferPool::acquire(uint64_t bytes) {
-  WeightPtr data(nullptr, WeightDeleter{memory_, nullptr});
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    data = take_locked(bytes);
-  }
-  if (!data) {
-    Status error;
-    data = allocate_weight_memory(memory_, bytes, &error);
-    if (!data) return error;
-  }
-  return wrap(std::move(data), bytes);
-}
-
 Result<std::vector<std::shared_ptr<WeightBuffer>>> WeightBufferPool::acquire_many(const std::vector<uint64_t>& sizes) {
-  constexpr uint64_t kHugePage = uint64_t{2} << 20;
-  constexpr uint64_t kAlign = 64;
   std::vector<WeightPtr> data;
   data.reserve(sizes.size());
   {
@@ -79,15 +63,15 @@ Result<std::vector<std::shared_ptr<WeightBuffer>>> WeightBufferPool::acquire_man
   uint64_t slab_bytes = 0;
   if (memory_ == WeightMemory::kHostHugePages)
     for (size_t i = 0; i < sizes.size(); ++i)
-      if (!data[i] && sizes[i] < kHugePage) slab_bytes += (sizes[i] + kAlign - 1) / kAlign * kAlign;
-  if (slab_bytes >= kHugePage) {
+      if (!data[i] && sizes[i] < kHugePageBytes) slab_bytes += align64(sizes[i]);
+  if (slab_bytes >= kHugePageBytes) {
     std::shared_ptr<uint8_t> slab(static_cast<uint8_t*>(alloc_weight_block(slab_bytes, true)), AlignedDeleter{});
     if (!slab) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", slab_bytes, " bytes for weights");
     uint64_t offset = 0;
     for (size_t i = 0; i < sizes.size(); ++i) {
-      if (data[i] || sizes[i] >= kHugePage) continue;
+      if (data[i] || sizes[i] >= kHugePageBytes) continue;
       data[i] = WeightPtr(slab.get() + offset, WeightDeleter{memory_, slab});
-      offset += (sizes[i] + kAlign - 1) / kAlign * kAlign;
+      offset += align64(sizes[i]);
     }
   }
   std::vector<std::shared_ptr<WeightBuffer>> buffers;
@@ -213,19 +197,9 @@ VariableStore::Update::Update(VariableStore* store, std::unique_lock<std::mutex>
     : store_(store), lock_(std::move(lock)), base_(store->current()), staged_(store->slots_.size()) {}
 
 Result<WeightBuffer*> VariableStore::Update::stage(int32_t slot) {
-  if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
-    return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
-  auto& entry = staged_[static_cast<size_t>(slot)];
-  if (!entry && store_->options_.in_place && base_->buffers[static_cast<size_t>(slot)]) {
-    // In-place: write the live buffer. The caller holds the gate exclusive, so nobody reads it.
-    entry = std::const_pointer_cast<WeightBuffer>(base_->buffers[static_cast<size_t>(slot)]);
-  }
-  if (!entry) {
-    auto layout = store_->layout(slot);
-    LW_ASSIGN_OR_RETURN(entry, store_->pool_->acquire(layout ? layout->bytes
-                                                             : store_->slots_[static_cast<size_t>(slot)].bytes));
-  }
-  return entry.get();
+  std::vector<WeightBuffer*> out;
+  LW_RETURN_IF_ERROR(stage_many({slot}, &out));
+  return out[0];
 }
 
 Status VariableStore::Update::stage_many(const std::vector<int32_t>& slots, std::vector<WeightBuffer*>* out) {
@@ -236,8 +210,9 @@ Status VariableStore::Update::stage_many(const std::vector<int32_t>& slots, std:
     if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
       return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
     auto i = static_cast<size_t>(slot);
+    // In-place: write the live buffer. The caller holds the gate exclusive, so nobody reads it.
     if (!staged_[i] && store_->options_.in_place && base_->buffers[i])
-      staged_[i] = std::const_pointer_cast<WeightBuffer>(base_->buffers[i]);  // see stage()
+      staged_[i] = std::const_pointer_cast<WeightBuffer>(base_->buffers[i]);
     if (staged_[i] || requested[i]) continue;
     requested[i] = true;
     auto layout = store_->layout(slot);

@@ -80,16 +80,14 @@ class WeightBuffer {
 class WeightBufferPool : public std::enable_shared_from_this<WeightBufferPool> {
  public:
   WeightBufferPool(uint64_t limit, WeightMemory memory) : limit_(limit), memory_(memory) {}
-  // A buffer of `bytes`, reused when one of that size is free. Its memory comes back here when
-  // the last reference goes.
-  Result<std::shared_ptr<WeightBuffer>> acquire(uint64_t bytes);
-  // One buffer per entry of `sizes`, as acquire() would give them, except that in huge-page
-  // memory the buffers under 2 MiB that the pool cannot give are carved from one new block
-  // when they add up to 2 MiB or more. An init or the first full refresh of a model made of
-  // many small tensors (MobileNet v2: 8.8 of its 14 MB in 105 of them) then faults in a few huge pages
-  // instead of one 4 KiB page per 4 KiB, which costs about 1.3 us each on these machines
-  // (14 MB: 4.5 ms against 0.2). The pieces return to the pool one by one like any buffer;
-  // the block itself is freed when none of them is used or pooled any more.
+  // One buffer per entry of `sizes`, each reused when one of that size is free; the memory of
+  // each comes back here when its last reference goes. In huge-page memory, the buffers under
+  // 2 MiB that the pool cannot give are carved from one new block when they add up to 2 MiB or
+  // more. An init or the first full refresh of a model made of many small tensors (MobileNet
+  // v2: 8.8 of its 14 MB in 105 of them) then faults in a few huge pages instead of one 4 KiB
+  // page per 4 KiB, which costs about 1.3 us each on these machines (14 MB: 4.5 ms against
+  // 0.2). The pieces return to the pool one by one like any buffer; the block itself is freed
+  // when none of them is used or pooled any more.
   Result<std::vector<std::shared_ptr<WeightBuffer>>> acquire_many(const std::vector<uint64_t>& sizes);
   uint64_t pooled_bytes() const;
 
