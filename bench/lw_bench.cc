@@ -79,31 +79,18 @@ long peak_rss_kb() {
   return -1;
 }
 
-// Median of `reps` timings of fn (after one untimed call when warm is set).
-double median_ms(int reps, const std::function<void()>& fn, bool warm = true) {
-  if (warm) fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto s = Clock::now();
-    fn();
-    t.push_back(ms_since(s));
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-// The same, with `after` run untimed after each call of fn (and of the warm-up call): what fn
-// made is torn down outside the timing, as loading is file to ready and unloading is not part
-// of it.
-double median_ms(int reps, const std::function<void()>& fn, const std::function<void()>& after) {
+// Median of `reps` timings of fn, after one untimed call. `after`, when given, runs untimed
+// after each call: what fn made is torn down outside the timing, as loading is file to ready
+// and unloading is not part of it.
+double median_ms(int reps, const std::function<void()>& fn, const std::function<void()>& after = nullptr) {
   fn();
-  after();
+  if (after) after();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
     auto s = Clock::now();
     fn();
     t.push_back(ms_since(s));
-    after();
+    if (after) after();
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
