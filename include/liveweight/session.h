@@ -61,6 +61,8 @@ struct SessionOptions {
   uint32_t keep_versions = 0;
 };
 
+class NameIndex;  // internal (src/core/name_index.h)
+
 class LW_API Session {
  public:
   // Loads a bundle file (mapped) or a copy of bundle bytes.
@@ -121,6 +123,10 @@ class LW_API Session {
   uint32_t infer_id_ = 0, init_id_ = 0, update_id_ = 0;
   bool has_init_ = false;
   std::vector<WeightInfo> weights_;
+  // weights_ by name, and by source name for those that have one (a Variable's own name wins
+  // over another's source name). Built once at open: update() looks every entry up here
+  // instead of scanning weights_ (a full refresh of MobileNet v2 compared 11,000 names).
+  std::unique_ptr<NameIndex> weight_index_;
   std::vector<TensorSpec> inputs_, outputs_;
   std::vector<std::string> update_inputs_;  // Variable name per update input
 };

@@ -88,6 +88,11 @@ TEST(Session, RejectedUpdateChangesNothing) {
   Status bad_dims = session.update({{m.weights_b[0].first, view(m.weights_b[0].second)}, {m.weights_b[1].first, wrong}});
   EXPECT_FALSE(bad_dims.is_ok());
   EXPECT_NE(bad_dims.message().find(m.weights_b[1].first + "_var_data"), std::string::npos) << bad_dims.message();
+  // One weight under both of its names (the initializer's and the Variable's): refused.
+  Status twice = session.update({{m.weights_b[0].first, view(m.weights_b[0].second)},
+                                 {m.weights_b[0].first + "_var", view(m.weights_b[0].second)}});
+  EXPECT_FALSE(twice.is_ok());
+  EXPECT_NE(twice.message().find("given twice"), std::string::npos) << twice.message();
 
   EXPECT_EQ(session.version(), 1u);
   std::vector<float> after = run(session, m.input);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/blob.h"
+#include "core/name_index.h"
 #include "runtime/bundle.h"
 #include "runtime/runtime.h"
 
@@ -78,6 +79,11 @@ Result<std::unique_ptr<Session>> Session::attach(Result<uint32_t> bundle_id) {
     if (v.update_input >= 0 && static_cast<size_t>(v.update_input) < s->update_inputs_.size())
       s->update_inputs_[static_cast<size_t>(v.update_input)] = v.name;
   }
+  // Indexed once weights_ is complete: the index holds views of its strings.
+  s->weight_index_ = std::make_unique<NameIndex>(2 * s->weights_.size());
+  for (size_t i = 0; i < s->weights_.size(); ++i) s->weight_index_->insert(s->weights_[i].name, static_cast<int32_t>(i));
+  for (size_t i = 0; i < s->weights_.size(); ++i)
+    if (!s->weights_[i].source.empty()) s->weight_index_->insert(s->weights_[i].source, static_cast<int32_t>(i));
   return s;
 }
 
@@ -182,16 +188,15 @@ Status Session::update(const std::map<std::string, ArrayView>& weights) {
     t.dims = {0};
   }
   for (const auto& [name, view] : weights) {
-    const WeightInfo* w = nullptr;
-    for (const auto& cand : weights_)
-      if (cand.name == name || (!cand.source.empty() && cand.source == name)) w = &cand;
-    if (!w) return make_error(StatusCode::kInvalidArgument, "unknown weight '", name, "'");
+    const int32_t found = weight_index_->find(name);
+    if (found < 0) return make_error(StatusCode::kInvalidArgument, "unknown weight '", name, "'");
+    const WeightInfo* w = &weights_[static_cast<size_t>(found)];
     if (w->update_input < 0)
       return make_error(StatusCode::kInvalidArgument, "weight '", name, "' has no input in the update graph");
     if (view.dtype != w->dtype)
       return make_error(StatusCode::kInvalidArgument, "weight '", name, "' is ", dtype_name(w->dtype), ", got ",
                         dtype_name(view.dtype));
-    if (view.dims == std::vector<int64_t>{0} || view.bytes == 0 || !view.data)
+    if ((view.dims.size() == 1 && view.dims[0] == 0) || view.bytes == 0 || !view.data)
       return make_error(StatusCode::kInvalidArgument, "weight '", name, "' was given no data");
     rt::IoTensor& t = io[static_cast<size_t>(w->update_input)];
     if (t.data != &kSkipByte) return make_error(StatusCode::kInvalidArgument, "weight '", name, "' is given twice");
