@@ -32,13 +32,17 @@ void drop_mapped_pages(const void* p, size_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-// Collects the file ranges an init has copied and drops their pages in batches: one madvise
-// per run of adjacent tensors instead of one per tensor. Each call flushes the TLB of every
-// thread of the process (an interprocessor interrupt to each core running one), which with a
-// call per tensor took about a fifth of MobileNet v2's load with init. Holding up to kBatch
-// bytes before dropping bounds what the batching adds to the peak resident set. The runs are
-// cut into 2 MiB pieces dropped on every intra-op thread: unmapping costs the kernel about
-// 0.1 us per page, 0.3 ms for MobileNet v2's 14 MB on one thread.
+// Collects the file ranges an init has copied and drops their pages in batches. Each madvise
+// flushes the TLB of every thread of the process (an interprocessor interrupt to each other
+// core running one, a trap to the hypervisor in a virtual machine), so a batch makes as few
+// calls as it can: tensors a few pages apart count as one run (the pages between hold padding
+// or other constants; dropping a private read-only file page only means the next reader faults
+// it in again from the page cache), and a run is cut into one piece per intra-op thread, at
+// 2 MiB boundaries, so the unmapping work still spreads over the threads (0.1 us per 4 KiB
+// page: 0.3 ms for MobileNet v2's 14 MB on one thread when the file is mapped page by page).
+// MobileNet v2's init made 10 calls in 2 MiB pieces; with the file's pages mapped 2 MiB at a
+// time (as a freshly written file is), the interrupts were most of the dropping. Holding up
+// to kBatch bytes before dropping bounds what the batching adds to the peak resident set.
 class MappedPageDropper {
  public:
   void add(const void* p, size_t n) {
@@ -48,18 +52,22 @@ class MappedPageDropper {
   }
   void flush() {
     std::sort(ranges_.begin(), ranges_.end());
+    const uintptr_t threads = static_cast<uintptr_t>(std::max(1, omp_get_max_threads()));
     std::vector<std::pair<uintptr_t, uintptr_t>> pieces;
     for (size_t i = 0; i < ranges_.size();) {
       uintptr_t begin = ranges_[i].first, end = ranges_[i].second;
-      for (++i; i < ranges_.size() && ranges_[i].first <= end; ++i) end = std::max(end, ranges_[i].second);
-      // Cut at 2 MiB boundaries, so the threads below never share a page table.
+      for (++i; i < ranges_.size() && ranges_[i].first <= end + kGap; ++i) end = std::max(end, ranges_[i].second);
+      // One piece per thread, each ending on a 2 MiB boundary (so no two threads share a page
+      // table, and a mapping of whole 2 MiB pages is not split).
+      const uintptr_t share = ((end - begin) / threads + kPiece - 1) / kPiece * kPiece;
       for (uintptr_t cut; begin < end; begin = cut) {
-        cut = std::min(end, (begin / kPiece + 1) * kPiece);
+        cut = share == 0 ? end : std::min(end, (begin + share) / kPiece * kPiece);
+        if (cut <= begin) cut = std::min(end, (begin / kPiece + 1) * kPiece);
         pieces.push_back({begin, cut});
       }
     }
     const long n = static_cast<long>(pieces.size());
-    parallel_for_each(n, omp_get_max_threads(), [&](long k) {
+    parallel_for_each(n, static_cast<int>(threads), [&](long k) {
       const auto& [begin, end] = pieces[static_cast<size_t>(k)];
       drop_mapped_pages(reinterpret_cast<const void*>(begin), end - begin);
     });
@@ -71,6 +79,7 @@ class MappedPageDropper {
  private:
   static constexpr size_t kBatch = size_t{16} << 20;
   static constexpr uintptr_t kPiece = uintptr_t{2} << 20;
+  static constexpr uintptr_t kGap = uintptr_t{64} << 10;
   std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
   size_t pending_ = 0;
 };

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "format/bundle_io.h"
 #include "graph/op_registry.h"
@@ -17,8 +19,9 @@
 namespace lw::rt {
 namespace {
 
-// Resident kilobytes of the mapping that contains `p`, from /proc/self/smaps; -1 if not found.
-long resident_kb_of_mapping(const void* p) {
+// A kilobyte field ("Rss:", "FilePmdMapped:") of the mapping that contains `p`, from
+// /proc/self/smaps; -1 if not found.
+long smaps_kb_of_mapping(const void* p, const std::string& field) {
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
   const auto addr = reinterpret_cast<uintptr_t>(p);
@@ -29,8 +32,8 @@ long resident_kb_of_mapping(const void* p) {
       inside = addr >= begin && addr < end;
       continue;
     }
-    if (inside && line.rfind("Rss:", 0) == 0) {
-      std::istringstream fields(line.substr(4));
+    if (inside && line.rfind(field, 0) == 0) {
+      std::istringstream fields(line.substr(field.size()));
       long kb = -1;
       fields >> kb;
       return kb;
@@ -38,6 +41,8 @@ long resident_kb_of_mapping(const void* p) {
   }
   return -1;
 }
+
+long resident_kb_of_mapping(const void* p) { return smaps_kb_of_mapping(p, "Rss:"); }
 
 TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
   constexpr size_t kFloats = 3 * 4096 + 17;  // several whole pages plus a tail
@@ -80,6 +85,79 @@ TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
   }
   // The mapping still reads the file's bytes.
   EXPECT_EQ(std::memcmp(file->data + 4, big.data(), kFloats * 4), 0);
+  std::remove(path.c_str());
+}
+
+// Tensors a few pages apart are dropped as one run, the pages between them too (they are
+// read-only file pages: a later reader faults them in again); a wide gap between tensors keeps
+// its pages. Three tensors over 2 MiB boundaries, so the run is cut between two threads.
+TEST(InitPages, NearbyTensorsDropAsOneRunAndWideGapsStay) {
+  constexpr size_t kA = 1536 * 1024 / 4, kB = 1536 * 1024 / 4, kC = 1024 * 1024 / 4;  // floats
+  constexpr size_t kSmallGap = 8 * 1024, kWideGap = 256 * 1024;                       // bytes
+  std::vector<float> a(kA), b(kB), c(kC);
+  for (size_t i = 0; i < kA; ++i) a[i] = static_cast<float>(i % 1000) * 0.5f;
+  for (size_t i = 0; i < kB; ++i) b[i] = -static_cast<float>(i % 777);
+  for (size_t i = 0; i < kC; ++i) c[i] = static_cast<float>(i % 333) + 0.25f;
+  const size_t off_a = 4, off_b = off_a + kA * 4 + kSmallGap, off_c = off_b + kB * 4 + kWideGap;
+  std::string path = test::temp_path("init_pages_runs.bin");
+  {
+    std::vector<char> bytes(off_c + kC * 4, 'x');
+    std::memcpy(bytes.data() + off_a, a.data(), kA * 4);
+    std::memcpy(bytes.data() + off_b, b.data(), kB * 4);
+    std::memcpy(bytes.data() + off_c, c.data(), kC * 4);
+    // Written a page at a time, which leaves the page cache in small pieces the mapping maps
+    // page by page (one large write can give 2 MiB pieces; see huge_mapped below).
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::setvbuf(f, nullptr, _IONBF, 0);
+    for (size_t at = 0; at < bytes.size(); at += 4096)
+      ASSERT_EQ(std::fwrite(bytes.data() + at, 1, std::min<size_t>(4096, bytes.size() - at), f), std::min<size_t>(4096, bytes.size() - at));
+    std::fclose(f);
+  }
+  auto file = format::map_file(path);
+  ASSERT_TRUE(file.is_ok()) << file.status().message();
+  volatile uint8_t sink = 0;
+  for (size_t i = 0; i < file->size; i += 4096) sink = sink + file->data[i];  // every page resident
+  // A file mapped in 2 MiB pages loses the whole 2 MiB mapping when part of it is dropped (the
+  // kernel unmaps a file's huge page rather than splitting it), the wide gap's pages with it.
+  const bool huge_mapped = smaps_kb_of_mapping(file->data, "FilePmdMapped:") > 0;
+
+  auto dims = [](size_t n) { return Dims{static_cast<int64_t>(n)}; };
+  VariableStore store({{"a", DType::kFloat32, dims(kA), kA * 4},
+                       {"b", DType::kFloat32, dims(kB), kB * 4},
+                       {"c", DType::kFloat32, dims(kC), kC * 4}});
+  ir::Graph init;
+  init.name = "init";
+  const std::pair<const char*, std::pair<size_t, size_t>> parts[] = {{"a", {off_a, kA}}, {"b", {off_b, kB}}, {"c", {off_c, kC}}};
+  for (const auto& [name, where] : parts)
+    init.add_assign(init.add_variable(name, DType::kFloat32, dims(where.second)),
+                    init.add_const(std::string(name) + "_c",
+                                   {DType::kFloat32, dims(where.second), file->slice(where.first, where.second * 4)}),
+                    false, std::string("assign_") + name);
+  ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+  auto plan = Plan::create(init, store, 2, MappedRange{file->data, file->size});
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto update = store.begin_update();
+  Status s = (*plan)->run(update->base(), {}, {}, update.get());
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  store.commit(std::move(update));
+
+  long rss = resident_kb_of_mapping(file->data);
+  if (rss >= 0) {
+    // The wide gap stays (its 64 pages, a partial page at either end besides); everything else,
+    // the small gap included, is gone.
+    if (!huge_mapped) {
+      EXPECT_GE(rss, static_cast<long>(kWideGap / 1024) - 8);
+    }
+    EXPECT_LE(rss, static_cast<long>(kWideGap / 1024) + 16);
+  }
+  auto snap = store.current();
+  EXPECT_EQ(std::memcmp(snap->buffers[0]->data(), a.data(), kA * 4), 0);
+  EXPECT_EQ(std::memcmp(snap->buffers[1]->data(), b.data(), kB * 4), 0);
+  EXPECT_EQ(std::memcmp(snap->buffers[2]->data(), c.data(), kC * 4), 0);
+  // The dropped pages, the small gap's too, read the file's bytes again.
+  EXPECT_EQ(file->data[off_a + kA * 4 + kSmallGap / 2], 'x');
+  EXPECT_EQ(std::memcmp(file->data + off_b, b.data(), kB * 4), 0);
   std::remove(path.c_str());
 }
 
