@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
-namespace lw::rt {
+#include "core/blob.h"
 
-namespace {
-constexpr uint64_t kAlign = 64;
-uint64_t align_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
-}  // namespace
+namespace lw::rt {
 
 ArenaPlan plan_arena(const std::vector<Lifetime>& tensors) {
   ArenaPlan plan;
@@ -25,7 +22,7 @@ ArenaPlan plan_arena(const std::vector<Lifetime>& tensors) {
   std::vector<Placed> placed;
   for (size_t idx : order) {
     const Lifetime& t = tensors[idx];
-    uint64_t size = align_up(std::max<uint64_t>(t.bytes, 1));
+    uint64_t size = align64(std::max<uint64_t>(t.bytes, 1));
     // Collect the byte ranges of overlapping lifetimes, sorted by start, and take the first gap.
     std::vector<std::pair<uint64_t, uint64_t>> busy;
     for (const Placed& p : placed)

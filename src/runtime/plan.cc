@@ -381,7 +381,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   uint64_t scratch = 0;
   for (const Step& s : plan->steps_)
     if (s.kernel) scratch = std::max<uint64_t>(scratch, s.kernel->scratch_bytes());
-  plan->scratch_offset_ = (arena.arena_bytes + 63) / 64 * 64;
+  plan->scratch_offset_ = align64(arena.arena_bytes);
   plan->arena_bytes_ = plan->scratch_offset_ + scratch;
 
   // Rebind step inputs/outputs now that arena offsets are known.

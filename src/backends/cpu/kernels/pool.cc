@@ -12,6 +12,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "core/blob.h"
 #include "graph/ops/spatial.h"
 
 namespace lw::cpu {
@@ -49,8 +50,8 @@ class PoolKernel final : public Kernel {
 
   size_t scratch_bytes() const override {
     size_t n = 0;
-    if (cl_in_) n += align_up(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
-    if (cl_out_) n += align_up(static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float));
+    if (cl_in_) n += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+    if (cl_out_) n += align64(static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float));
     return n;
   }
 
@@ -63,7 +64,7 @@ class PoolKernel final : public Kernel {
       auto* plain = reinterpret_cast<float*>(scratch);
       transpose_planes(x, plain, batch_, g_.in_plane(), channels, threads_);
       x = plain;
-      scratch += align_up(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+      scratch += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
     }
     float* y_user = y;
     if (cl_out_) y = reinterpret_cast<float*>(scratch);
@@ -73,7 +74,6 @@ class PoolKernel final : public Kernel {
   }
 
  private:
-  static size_t align_up(size_t n) { return (n + 63) / 64 * 64; }
 
   void pool_all(const float* x, float* y, const KernelRun& r) const {
     int64_t* idx = indices_ ? static_cast<int64_t*>(r.outputs[1]) : nullptr;
