@@ -406,6 +406,12 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   for (const Step& s : plan->steps_)
     plan->assign_only_ = plan->assign_only_ && !s.kernel &&
                          (s.inputs[1].where == Where::kInput || s.inputs[1].where == Where::kConst);
+  if (plan->assign_only_)
+    for (const Step& s : plan->steps_)
+      if (!s.assign_skip) {
+        plan->assigns_.push_back(&s);
+        plan->assign_slots_.push_back(s.assign_slot);
+      }
   return plan;
 }
 
@@ -476,19 +482,12 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     StoreMode mode = StoreMode::kCached;
   };
   std::vector<Job> small, large;
-  std::vector<const Step*> assigns;
-  std::vector<int32_t> slots;
-  for (const Step& s : steps_)
-    if (!s.assign_skip) {
-      assigns.push_back(&s);
-      slots.push_back(s.assign_slot);
-    }
   // All buffers at once: those the pool lacks may then share one block of huge pages.
   std::vector<WeightBuffer*> buffers;
-  LW_RETURN_IF_ERROR(update->stage_many(slots, &buffers));
+  LW_RETURN_IF_ERROR(update->stage_many(assign_slots_, &buffers));
   uint64_t total = 0;
-  for (size_t k = 0; k < assigns.size(); ++k) {
-    const Step& s = *assigns[k];
+  for (size_t k = 0; k < assigns_.size(); ++k) {
+    const Step& s = *assigns_[k];
     const void* src = nullptr;
     LW_RETURN_IF_ERROR(resolve(s.inputs[1], update->base(), inputs, outputs, nullptr, &src));
     bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);

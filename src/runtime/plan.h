@@ -95,6 +95,10 @@ class Plan : public ExecutionPlan {
   std::vector<int32_t> variables_read_;
   bool writes_variables_ = false;
   bool assign_only_ = false;
+  // assign_only_: the Assign steps that write (not skipped), in step order, and their slots;
+  // fixed once the plan is made (a plan is made per set of input dims, skips included).
+  std::vector<const Step*> assigns_;
+  std::vector<int32_t> assign_slots_;
   MappedRange mapped_;
   uint64_t arena_bytes_ = 0;
   uint64_t scratch_offset_ = 0;  // scratch region at the end of the arena
