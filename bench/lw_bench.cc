@@ -117,7 +117,7 @@ int speed(const std::string& with_init, const std::string& no_init, const std::s
 
   // Reading the file into fresh memory: what loading is compared against. Both are timed from
   // the file to the bytes (the session) being ready; freeing them (closing it) is not.
-  constexpr int kLoads = 5;
+  constexpr int kLoads = 9;  // medians of 9: fresh huge pages make single loads vary by 2-5x
   j["file_bytes"] = 0;
   std::unique_ptr<char[]> read_buf;
   j["read_file_ms"] = median_ms(
@@ -200,7 +200,7 @@ int speed(const std::string& with_init, const std::string& no_init, const std::s
     for (size_t i = 0; i < values.size(); ++i) dst[i].assign(values[i].size(), 1.0f);
     auto m = make_map(all);
     std::vector<double> upd, cpy;
-    for (int i = 0; i < 8; ++i) {  // the first round warms both up
+    for (int i = 0; i < 16; ++i) {  // the first round warms both up; the median of 15 rounds
       auto st = Clock::now();
       check(session->update(m), "update");
       upd.push_back(ms_since(st));

@@ -306,14 +306,15 @@ def write_doc(path, out, text):
                 "ignores it).\n\n"
                 "Columns: refresh = Session::update of the weights (new values, copy-on-write, published "
                 "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
-                "process, timed alternately with the full refresh (7 of each, medians; tables before "
-                "2026-11-26 14:08 timed the memcpy in a loop of its own, which kept a model that fits in the "
+                "process, timed alternately with the full refresh (15 of each, medians; 7 in tables before "
+                "2026-11-26 23:40; tables before 2026-11-26 14:08 timed the memcpy in a loop of its own, which kept a model that fits in the "
                 "cache, MobileNet v2, in it); one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
                 "from `lw build`; read file = reading the bundle file into fresh memory; both timed from the file "
                 "to ready, closing the session and freeing the buffer untimed (tables before 2026-11-26 21:30 "
-                "timed those too: 0.2-0.3 ms of MobileNet v2's load). lw-ORT max diff = largest "
+                "timed those too: 0.2-0.3 ms of MobileNet v2's load), medians of 9 (5 before 2026-11-26 23:40). "
+                "lw-ORT max diff = largest "
                 "absolute difference of the first 8 outputs.\n\n" + text + "\n" + NOTES + kept)
 
 
