@@ -64,6 +64,9 @@ Status Runtime::finalize() {
   state_->devices_in_use.clear();
   state_->initialized = false;
   g_generation.fetch_add(1);
+  // What the unloaded bundles' weights left for reuse goes back to the system (a session the
+  // caller still holds frees its weights when it goes, and they may be kept again).
+  release_cached_weight_blocks();
   return Status::ok();
 }
 

@@ -14,7 +14,7 @@ void WeightDeleter::operator()(uint8_t* p) const {
   if (memory == WeightMemory::kCudaDevice)
     cuda::free_device(p);
   else
-    free_aligned(p);
+    WeightBlockDeleter{mapped_bytes}(p);
 }
 
 WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* error) {
@@ -26,8 +26,9 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
     }
     return WeightPtr(static_cast<uint8_t*>(*p), WeightDeleter{memory, nullptr});
   }
-  WeightPtr data(static_cast<uint8_t*>(alloc_weight_block(bytes, memory == WeightMemory::kHostHugePages)),
-                 WeightDeleter{memory, nullptr});
+  WeightBlockPtr block = alloc_weight_block(bytes, memory == WeightMemory::kHostHugePages);
+  const size_t mapped = block.get_deleter().mapped_bytes;
+  WeightPtr data(block.release(), WeightDeleter{memory, nullptr, mapped});
   if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
   return data;
 }
@@ -65,7 +66,9 @@ Result<std::vector<std::shared_ptr<WeightBuffer>>> WeightBufferPool::acquire_man
     for (size_t i = 0; i < sizes.size(); ++i)
       if (!data[i] && sizes[i] < kHugePageBytes) slab_bytes += align64(sizes[i]);
   if (slab_bytes >= kHugePageBytes) {
-    std::shared_ptr<uint8_t> slab(static_cast<uint8_t*>(alloc_weight_block(slab_bytes, true)), AlignedDeleter{});
+    WeightBlockPtr block = alloc_weight_block(slab_bytes, true);
+    const WeightBlockDeleter unmap = block.get_deleter();
+    std::shared_ptr<uint8_t> slab(block.release(), unmap);
     if (!slab) return make_error(StatusCode::kOutOfMemory, "cannot allocate ", slab_bytes, " bytes for weights");
     uint64_t offset = 0;
     for (size_t i = 0; i < sizes.size(); ++i) {

@@ -51,6 +51,7 @@ enum class WeightMemory : uint8_t { kHost, kCudaDevice, kHostHugePages };
 struct WeightDeleter {
   WeightMemory memory = WeightMemory::kHost;
   std::shared_ptr<void> slab;
+  size_t mapped_bytes = 0;  // host memory: as WeightBlockDeleter (core/blob.h)
   void operator()(uint8_t* p) const;
 };
 using WeightPtr = std::unique_ptr<uint8_t, WeightDeleter>;

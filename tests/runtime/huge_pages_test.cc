@@ -74,6 +74,93 @@ TEST(HugePages, LargeWeightsStartOnA2MiBBoundaryAndAreAdvised) {
   EXPECT_NE(vm_flags_of(big.get() + kHugePage + 1).find(" hg"), std::string::npos);
 }
 
+// The mapping (start, end, name) that holds `p`, from /proc/self/maps; end 0 when none does.
+struct Mapping {
+  uintptr_t start = 0, end = 0;
+  std::string name;
+};
+Mapping mapping_of(const void* p) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) != 2 || addr < lo || addr >= hi) continue;
+    const size_t slash = line.find('/'), bracket = line.find('[');
+    const size_t at = std::min(slash, bracket);
+    return {static_cast<uintptr_t>(lo), static_cast<uintptr_t>(hi), at == std::string::npos ? "" : line.substr(at)};
+  }
+  return {};
+}
+
+// A huge-page weight block is a mapping of its own, exactly its pages long, never a piece of
+// malloc's heap: glibc raises its mmap threshold once large blocks are freed, and served blocks
+// of up to 32 MiB from the heap, where they were faulted in 4 KiB at a time. Freeing unmaps it.
+TEST(HugePages, HugePageBlocksAreTheirOwnMappingEvenAfterMallocRaisedItsThreshold) {
+  if (!weight_blocks_are_mapped()) GTEST_SKIP() << "AddressSanitizer build: weight blocks come from malloc, which it checks";
+  for (int i = 0; i < 4; ++i) {  // what raises glibc's threshold: freeing mapped blocks
+    void* big = std::malloc(size_t{24} << 20);
+    ASSERT_NE(big, nullptr);
+    std::memset(big, 1, 4096);
+    std::free(big);
+  }
+  const size_t bytes = 3 * kHugePage + 100;
+  WeightBlockPtr block = alloc_weight_block(bytes, true);
+  ASSERT_TRUE(block);
+  EXPECT_EQ(block.get_deleter().mapped_bytes, (bytes + 4095) / 4096 * 4096);
+  std::memset(block.get(), 0x3c, bytes);
+  const Mapping m = mapping_of(block.get());
+  ASSERT_NE(m.end, 0u);
+  EXPECT_NE(m.name, "[heap]");
+  EXPECT_EQ(m.start, reinterpret_cast<uintptr_t>(block.get())) << "the block starts its mapping";
+  // The advised whole 2 MiB pages and the small-page tail are two mappings as the kernel counts them.
+  const Mapping tail = mapping_of(block.get() + bytes - 1);
+  EXPECT_NE(tail.name, "[heap]");
+  EXPECT_GE(tail.end, reinterpret_cast<uintptr_t>(block.get()) + bytes);
+  EXPECT_LE(tail.end, reinterpret_cast<uintptr_t>(block.get()) + bytes + 4096);
+  EXPECT_EQ(block.get()[bytes - 1], 0x3c);
+  // A weight buffer of the store's huge-page memory comes the same way and goes the same way.
+  Status error;
+  WeightPtr weight = allocate_weight_memory(WeightMemory::kHostHugePages, 2 * kHugePage, &error);
+  ASSERT_TRUE(weight) << error.message();
+  EXPECT_EQ(mapping_of(weight.get()).start, reinterpret_cast<uintptr_t>(weight.get()));
+  // Freed, the block is kept for the next one of its length, which gets it back as it is.
+  const size_t length = block.get_deleter().mapped_bytes, cached = cached_weight_block_bytes();
+  uint8_t* where = block.get();
+  block.reset();
+  if (cached_weight_block_bytes() == cached + length) {
+    EXPECT_NE(mapping_of(where).end, 0u) << "a kept block stays mapped";
+    WeightBlockPtr again = alloc_weight_block(bytes, true);
+    EXPECT_EQ(again.get(), where);
+    EXPECT_EQ(again.get()[bytes - 1], 0x3c) << "not zeroed again";
+    EXPECT_EQ(cached_weight_block_bytes(), cached);
+  } else {  // the cache was full (or turned off by LW_WEIGHT_BLOCK_CACHE_BYTES)
+    EXPECT_EQ(mapping_of(where).end, 0u) << "freeing unmaps the block";
+  }
+  // One of 32 MiB or more is never kept.
+  WeightBlockPtr huge = alloc_weight_block(size_t{32} << 20, true);
+  ASSERT_TRUE(huge);
+  uint8_t* huge_at = huge.get();
+  huge_at[0] = 1;
+  const size_t before = cached_weight_block_bytes();
+  huge.reset();
+  EXPECT_EQ(cached_weight_block_bytes(), before);
+  EXPECT_EQ(mapping_of(huge_at).end, 0u) << "freeing unmaps a block too large to keep";
+}
+
+// release_cached_weight_blocks (what aclFinalize calls) unmaps every kept block.
+TEST(HugePages, ReleasingTheKeptBlocksUnmapsThem) {
+  if (!weight_blocks_are_mapped()) GTEST_SKIP() << "AddressSanitizer build: weight blocks come from malloc, which it checks";
+  WeightBlockPtr block = alloc_weight_block(kHugePage + 4096, true);
+  ASSERT_TRUE(block);
+  block.get()[0] = 7;
+  uint8_t* where = block.get();
+  block.reset();
+  release_cached_weight_blocks();
+  EXPECT_EQ(cached_weight_block_bytes(), 0u);
+  EXPECT_EQ(mapping_of(where).end, 0u);
+}
+
 TEST(HugePages, SmallWeightsAndPlainHostMemoryAreNotAdvised) {
   Status error;
   WeightPtr small = allocate_weight_memory(WeightMemory::kHostHugePages, kHugePage - 64, &error);
@@ -200,8 +287,8 @@ TEST(HugePages, ABlockOfSmallWeightsLivesAsLongAsAPieceIsUsed) {
 }
 
 TEST(HugePages, WeightBlocksForKernelsFollowTheSetting) {
-  AlignedPtr on(static_cast<uint8_t*>(alloc_weight_block(2 * kHugePage, true)));
-  AlignedPtr off(static_cast<uint8_t*>(alloc_weight_block(2 * kHugePage, false)));
+  WeightBlockPtr on = alloc_weight_block(2 * kHugePage, true);
+  WeightBlockPtr off = alloc_weight_block(2 * kHugePage, false);
   ASSERT_TRUE(on && off);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(on.get()) % kHugePage, 0u);
   if (!kernel_has_thp()) GTEST_SKIP() << "this kernel has no transparent huge pages";
@@ -220,11 +307,13 @@ TEST(HugePages, APlanPacksConstWeightsIntoHugePagesAndComputes) {
   g.outputs = {test::add_op(g, "Gemm", {x, g.add_const("b", test::tensor(b, {k, n}))}, "y")};
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   VariableStore store({}, StoreOptions{false, 0, false, WeightMemory::kHostHugePages});
-  const uint64_t advised_before = advised_bytes();
+  const uint64_t advised_before = advised_bytes(), cached_before = cached_weight_block_bytes();
   auto plan = Plan::create(g, store, 2);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   if (kernel_has_thp()) {
-    EXPECT_GE(advised_bytes(), advised_before + 2 * kHugePage) << "B's packed copy";
+    // A new advised mapping, or one taken from the freed blocks the process keeps (advised too).
+    EXPECT_GE(advised_bytes() + (cached_before - cached_weight_block_bytes()), advised_before + 2 * kHugePage)
+        << "B's packed copy";
   }
   std::vector<float> y(static_cast<size_t>(m * n));
   Status st = (*plan)->run(*store.current(), {a.data()}, {y.data()}, nullptr);

@@ -56,7 +56,7 @@ struct ConvSetup {
   size_t residual_input = 0;
   FusedBatchNorm bn;
   size_t scratch = 0, scratch_total = 0;
-  AlignedPtr owned_weights;  // a Const weight packed at creation
+  WeightBlockPtr owned_weights;  // a Const weight packed at creation
   std::shared_ptr<PackedLayout> wanted;
 };
 
@@ -302,7 +302,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (const_w) {
       // Pack the Const weight once; it then arrives in the primitive's layout.
       auto packing = make_weight_packing(plain_desc(g.wdims), pd.weights_desc());
-      s.owned_weights.reset(static_cast<uint8_t*>(alloc_weight_block(packing->bytes, spec.huge_pages)));
+      s.owned_weights = alloc_weight_block(packing->bytes, spec.huge_pages);
       if (!s.owned_weights) return kernel_error(spec, StatusCode::kOutOfMemory, "cannot allocate packed weights");
       LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, s.owned_weights.get(), StoreMode::kCached));
       port(s.wei, pd.weights_desc(), pd.weights_desc(), true);

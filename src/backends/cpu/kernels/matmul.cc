@@ -31,7 +31,7 @@ struct MatMulSetup {
   // B as the primitive reads it: the caller's layout, or a packed one (held by the Variable
   // when the runtime allows it, or by the kernel for a Const B).
   dnnl::memory::desc b_prim;
-  std::shared_ptr<AlignedPtr> owned_b;
+  std::shared_ptr<WeightBlockPtr> owned_b;
   std::shared_ptr<PackedLayout> wanted;
   // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip.
   int act = 0;
@@ -176,7 +176,7 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     if (s.b_prim != s.b && !spec.packing(1)) {
       auto packing = make_weight_packing(s.b, s.b_prim);
       if (const_b) {
-        auto owned = std::make_shared<AlignedPtr>(static_cast<uint8_t*>(alloc_weight_block(packing->bytes, spec.huge_pages)));
+        auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
         if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
         LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
         s.owned_b = std::move(owned);
