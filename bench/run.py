@@ -245,7 +245,12 @@ Notes:
   LW_HUGE_PAGES). Tables before 2026-11-26 19:30 had 4 KiB pages there: the MLP inferred 12%
   slower, the ResNets and the transformer 1.5-2.5%, full refreshes of ResNet-50 and the MLP
   were 9-12% slower, and a first init of ResNet-50 (fresh memory) took 26-31 ms against 10-11.
-  The memcpy reference copies into ordinary (4 KiB-page) buffers.
+  The memcpy reference copies into ordinary (4 KiB-page) buffers. Since 2026-11-26 23:40 each
+  such buffer is a mapping of its own, and those a closed session freed (under 32 MiB, 64 MiB in
+  all: LW_WEIGHT_BLOCK_CACHE_BYTES) serve the next load without the kernel zeroing them again.
+  Before, glibc's heap served and reused blocks under 32 MiB but faulted them in 4 KiB at a time
+  where it grew: load+init of ResNet-18 with BatchNorms and of the transformer at 2 threads
+  moved between 6 and 35 ms from run to run (now 3.8-4.3 ms), the read of the file being 20 ms.
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).
