@@ -44,6 +44,14 @@ long smaps_kb_of_mapping(const void* p, const std::string& field) {
 
 long resident_kb_of_mapping(const void* p) { return smaps_kb_of_mapping(p, "Rss:"); }
 
+// Runs an init plan once and publishes what it wrote.
+Status run_once(const Plan& plan, VariableStore& store) {
+  auto update = store.begin_update();
+  Status s = plan.run(update->base(), {}, {}, update.get());
+  if (s.is_ok()) store.commit(std::move(update));
+  return s;
+}
+
 TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
   constexpr size_t kFloats = 3 * 4096 + 17;  // several whole pages plus a tail
   std::vector<float> big(kFloats), small = {1.5f, -2.5f, 3.5f};
@@ -70,10 +78,8 @@ TEST(InitPages, AssignFromMappedFileDropsPagesAndCanRunAgain) {
   auto plan = Plan::create(init, store, 2, MappedRange{file->data, file->size});
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   for (int round = 0; round < 2; ++round) {
-    auto update = store.begin_update();
-    Status s = (*plan)->run(update->base(), {}, {}, update.get());
+    Status s = run_once(**plan, store);
     ASSERT_TRUE(s.is_ok()) << s.message();
-    store.commit(std::move(update));
     // Only the partial pages at the ends of the copied range may stay mapped.
     long rss = resident_kb_of_mapping(file->data);
     if (rss >= 0) {
@@ -137,10 +143,8 @@ TEST(InitPages, NearbyTensorsDropAsOneRunAndWideGapsStay) {
   ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
   auto plan = Plan::create(init, store, 2, MappedRange{file->data, file->size});
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
-  auto update = store.begin_update();
-  Status s = (*plan)->run(update->base(), {}, {}, update.get());
+  Status s = run_once(**plan, store);
   ASSERT_TRUE(s.is_ok()) << s.message();
-  store.commit(std::move(update));
 
   long rss = resident_kb_of_mapping(file->data);
   if (rss >= 0) {
