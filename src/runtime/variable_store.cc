@@ -33,23 +33,26 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
   return data;
 }
 
+WeightBuffer::~WeightBuffer() {
+  if (auto pool = home_.lock()) pool->give_back(std::move(data_), size_);
+}
+
 WeightPtr WeightBufferPool::take_locked(uint64_t bytes) {
   auto it = free_.find(bytes);
-  if (it == free_.end()) return WeightPtr(nullptr, WeightDeleter{memory_, nullptr});
-  WeightPtr data = std::move(it->second);
-  free_.erase(it);
+  if (it == free_.end() || it->second.empty()) return WeightPtr(nullptr, WeightDeleter{memory_, nullptr});
+  // The oldest first, as given back: slot by slot, a refresh gets the memory of the version
+  // before last again (the lists are short: the buffers of one size).
+  WeightPtr data = std::move(it->second.front());
+  it->second.erase(it->second.begin());
   free_bytes_ -= bytes;
   return data;
 }
 
 std::shared_ptr<WeightBuffer> WeightBufferPool::wrap(WeightPtr data, uint64_t bytes) {
-  std::weak_ptr<WeightBufferPool> home = weak_from_this();
-  std::shared_ptr<WeightBuffer> buffer(new WeightBuffer(), [home](WeightBuffer* b) {
-    if (auto pool = home.lock()) pool->give_back(std::move(b->data_), b->size_);
-    delete b;
-  });
+  auto buffer = std::make_shared<WeightBuffer>();
   buffer->data_ = std::move(data);
   buffer->size_ = bytes;
+  buffer->home_ = weak_from_this();
   return buffer;
 }
 
@@ -93,10 +96,10 @@ Result<std::vector<std::shared_ptr<WeightBuffer>>> WeightBufferPool::acquire_man
 void WeightBufferPool::give_back(WeightPtr data, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!data || free_bytes_ + bytes > limit_) return;  // `data` frees itself
-  // This runs in a shared_ptr deleter, which must not throw: when the pool cannot grow, the
-  // buffer is freed instead of pooled (`data` is untouched when emplace fails).
+  // This runs in a destructor, which must not throw: when the pool cannot grow, the buffer is
+  // freed instead of pooled (`data` is untouched when the insertion fails).
   try {
-    free_.emplace(bytes, std::move(data));
+    free_[bytes].push_back(std::move(data));
   } catch (const std::bad_alloc&) {
     return;
   }
@@ -209,18 +212,21 @@ Status VariableStore::Update::stage_many(const std::vector<int32_t>& slots, std:
   std::vector<int32_t> wanted;  // slots that still need a fresh buffer, each once
   std::vector<uint64_t> sizes;
   std::vector<bool> requested(staged_.size(), false);
-  for (int32_t slot : slots) {
-    if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
-      return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
-    auto i = static_cast<size_t>(slot);
-    // In-place: write the live buffer. The caller holds the gate exclusive, so nobody reads it.
-    if (!staged_[i] && store_->options_.in_place && base_->buffers[i])
-      staged_[i] = std::const_pointer_cast<WeightBuffer>(base_->buffers[i]);
-    if (staged_[i] || requested[i]) continue;
-    requested[i] = true;
-    auto layout = store_->layout(slot);
-    wanted.push_back(slot);
-    sizes.push_back(layout ? layout->bytes : store_->slots_[i].bytes);
+  {
+    std::lock_guard<std::mutex> layouts(store_->layout_mu_);  // once, not once per slot
+    for (int32_t slot : slots) {
+      if (slot < 0 || static_cast<size_t>(slot) >= staged_.size())
+        return make_error(StatusCode::kInternal, "weight slot ", slot, " out of range");
+      auto i = static_cast<size_t>(slot);
+      // In-place: write the live buffer. The caller holds the gate exclusive, so nobody reads it.
+      if (!staged_[i] && store_->options_.in_place && base_->buffers[i])
+        staged_[i] = std::const_pointer_cast<WeightBuffer>(base_->buffers[i]);
+      if (staged_[i] || requested[i]) continue;
+      requested[i] = true;
+      const auto& layout = store_->layouts_[i];
+      wanted.push_back(slot);
+      sizes.push_back(layout ? layout->bytes : store_->slots_[i].bytes);
+    }
   }
   if (!wanted.empty()) {
     LW_ASSIGN_OR_RETURN(auto buffers, store_->pool_->acquire_many(sizes));

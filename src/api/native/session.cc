@@ -4,6 +4,7 @@
 
 #include "core/blob.h"
 #include "core/name_index.h"
+#include "core/thread_scratch.h"
 #include "runtime/bundle.h"
 #include "runtime/runtime.h"
 
@@ -179,13 +180,17 @@ Result<std::vector<Array>> Session::infer(const std::vector<ArrayView>& inputs, 
 
 Status Session::update(const std::map<std::string, ArrayView>& weights) {
   LW_RETURN_IF_ERROR(check_open());
-  std::vector<rt::IoTensor> io(update_inputs_.size());
+  // This thread's list from its last call: its dims keep their capacity, so a refresh of a
+  // hundred weights does not allocate two hundred small vectors.
+  auto scratch = ThreadScratch<std::vector<rt::IoTensor>>::borrow();
+  std::vector<rt::IoTensor>& io = *scratch;
+  io.resize(update_inputs_.size());
   static const uint8_t kSkipByte = 0;
   for (auto& t : io) {  // skipped by default: dims [0] over a valid 1-byte buffer
     t.data = const_cast<uint8_t*>(&kSkipByte);
     t.size = 1;
     t.has_dims = true;
-    t.dims = {0};
+    t.dims.assign(1, 0);
   }
   for (const auto& [name, view] : weights) {
     const int32_t found = weight_index_->find(name);
@@ -202,7 +207,7 @@ Status Session::update(const std::map<std::string, ArrayView>& weights) {
     if (t.data != &kSkipByte) return make_error(StatusCode::kInvalidArgument, "weight '", name, "' is given twice");
     t.data = const_cast<void*>(view.data);
     t.size = view.bytes;
-    t.dims = view.dims;
+    t.dims.assign(view.dims.begin(), view.dims.end());
   }
   return rt::Runtime::instance().execute(update_id_, io, {}, nullptr);
 }
