@@ -479,19 +479,21 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
     uint64_t bytes;
     WeightBuffer* dst;
     bool from_file;  // a Const in the mapped file: drop its pages once copied
+    uint64_t reads;  // how often an inference reads it (VariableStore::reads_per_run)
     StoreMode mode = StoreMode::kCached;
   };
   std::vector<Job> small, large;
   // All buffers at once: those the pool lacks may then share one block of huge pages.
   std::vector<WeightBuffer*> buffers;
   LW_RETURN_IF_ERROR(update->stage_many(assign_slots_, &buffers));
+  const std::vector<uint64_t> reads = store_->reads_per_run(assign_slots_);
   uint64_t total = 0;
   for (size_t k = 0; k < assigns_.size(); ++k) {
     const Step& s = *assigns_[k];
     const void* src = nullptr;
     LW_RETURN_IF_ERROR(resolve(s.inputs[1], update->base(), inputs, outputs, nullptr, &src));
     bool from_file = s.inputs[1].where == Where::kConst && mapped_.contains(src, s.assign_bytes);
-    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, buffers[k], from_file});
+    (s.assign_bytes >= kLarge ? large : small).push_back({s.assign_slot, src, s.assign_bytes, buffers[k], from_file, reads[k]});
     total += s.assign_bytes;
   }
   // Written around the cache when it is larger than the last-level cache, or is a megabyte or
@@ -500,16 +502,14 @@ Status Plan::run_assigns(const std::vector<const void*>& inputs, const std::vect
   // inference. Copy-on-write writes buffers other than the current weights.
   const uint64_t model_bytes = store_->total_bytes();
   const uint64_t footprint = (store_->options().in_place ? 1 : 2) * total + model_bytes;
-  auto mode_for = [&](int32_t slot) {
-    return store_mode_for(total, model_bytes, footprint, store_->reads_per_run(slot));
-  };
+  for (std::vector<Job>* jobs : {&large, &small})
+    for (Job& j : *jobs) j.mode = store_mode_for(total, model_bytes, footprint, j.reads);
   MappedPageDropper dropper;
   for (const Job& j : large) {
-    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, mode_for(j.slot)));
+    LW_RETURN_IF_ERROR(write_variable(j.slot, j.src, j.bytes, j.dst, j.mode));
     if (j.from_file) dropper.add(j.src, j.bytes);
   }
   if (small.empty()) return Status::ok();
-  for (Job& j : small) j.mode = mode_for(j.slot);  // looked up here: the store's lock stays off the threads
   std::vector<Status> results(small.size());
   const long n = static_cast<long>(small.size());
   auto write_small = [&](long i) {

@@ -168,9 +168,15 @@ void VariableStore::note_reads_per_run(int32_t slot, uint64_t reads) {
     reads_per_run_[static_cast<size_t>(slot)] = std::max(reads_per_run_[static_cast<size_t>(slot)], reads);
 }
 
-uint64_t VariableStore::reads_per_run(int32_t slot) const {
+uint64_t VariableStore::reads_per_run(int32_t slot) const { return reads_per_run(std::vector<int32_t>{slot})[0]; }
+
+std::vector<uint64_t> VariableStore::reads_per_run(const std::vector<int32_t>& slots) const {
+  std::vector<uint64_t> reads(slots.size(), 1);
   std::lock_guard<std::mutex> lock(layout_mu_);
-  return slot >= 0 && static_cast<size_t>(slot) < reads_per_run_.size() ? reads_per_run_[static_cast<size_t>(slot)] : 1;
+  for (size_t k = 0; k < slots.size(); ++k)
+    if (slots[k] >= 0 && static_cast<size_t>(slots[k]) < reads_per_run_.size())
+      reads[k] = reads_per_run_[static_cast<size_t>(slots[k])];
+  return reads;
 }
 
 bool VariableStore::fix_layout(int32_t slot, std::shared_ptr<const cpu::PackedLayout> layout) {

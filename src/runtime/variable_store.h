@@ -171,6 +171,8 @@ class VariableStore {
   // hides behind the arithmetic that reuses them.
   void note_reads_per_run(int32_t slot, uint64_t reads);
   uint64_t reads_per_run(int32_t slot) const;
+  // The same for each of `slots`, under one lock (an update asks for all it writes).
+  std::vector<uint64_t> reads_per_run(const std::vector<int32_t>& slots) const;
 
   // Versions rollback() accepts, newest first (at most keep_versions of them).
   std::vector<uint64_t> kept_versions() const;
