@@ -30,8 +30,11 @@ TensorIn omitted() {
   return in;
 }
 
-Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
-                              int num_outputs, int threads) {
+namespace {
+
+// prepare_op, or with `fused_output` set prepare_fused_op.
+Result<PreparedOp> prepare(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                           int num_outputs, int threads, const TensorOut* fused_output) {
   PreparedOp p;
   p.graph = std::make_unique<ir::Graph>();
   ir::Graph& g = *p.graph;
@@ -55,9 +58,10 @@ Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>
     }
   }
   for (int i = 0; i < num_outputs; ++i)
-    node.outputs.push_back(g.add_value(str_cat("out", i), DType::kUndefined, Shape::unknown_rank()));
+    node.outputs.push_back(fused_output ? g.add_value(str_cat("out", i), fused_output->dtype, Shape(fused_output->dims))
+                                        : g.add_value(str_cat("out", i), DType::kUndefined, Shape::unknown_rank()));
   int32_t node_index = g.add_node(std::move(node));
-  LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
+  if (!fused_output) LW_RETURN_IF_ERROR(ir::infer_graph_types(g));
   const ir::Node& n = g.nodes[static_cast<size_t>(node_index)];
 
   cpu::KernelFactory factory = cpu::find_cpu_kernel(op);
@@ -85,6 +89,21 @@ Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>
   }
   LW_ASSIGN_OR_RETURN(p.kernel, factory(spec));
   return p;
+}
+
+}  // namespace
+
+Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                              int num_outputs, int threads) {
+  return prepare(op, inputs, attrs, num_outputs, threads, nullptr);
+}
+
+Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                                    DType dtype, const Dims& dims, int threads) {
+  TensorOut out;
+  out.dtype = dtype;
+  out.dims = dims;
+  return prepare(op, inputs, attrs, 1, threads, &out);
 }
 
 Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs) {

@@ -52,6 +52,10 @@ struct PreparedOp {
 };
 Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs = {},
                               int num_outputs = 1, int threads = 2);
+// prepare_op for a node as compiler/passes/epilogue_fusion.h leaves it (extra inputs and
+// attributes that ONNX type inference refuses): no type inference, one output of `dims`.
+Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                                    DType dtype, const Dims& dims, int threads = 2);
 // Runs a prepared kernel on `inputs` (same shapes as prepared) with fresh buffers. Thread-safe
 // as far as the kernel is.
 Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs);

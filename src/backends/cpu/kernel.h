@@ -73,6 +73,10 @@ class Kernel {
   // The layout this kernel chose for input i when the spec allowed it (may_pack), else null.
   // The runtime then stores that weight in this layout and runs the kernel with it.
   virtual std::shared_ptr<const PackedLayout> wanted_packing(size_t input) const { return nullptr; }
+  // oneDNN's name for the implementation behind this kernel's main primitive (such as
+  // "jit:avx2" or "brg:avx512_core"; "ref:any" is its slow reference code), or "" where the
+  // kernel is liveweight's own code. For tests and diagnostics; fixed at creation.
+  virtual std::string implementation() const { return ""; }
 };
 
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelSpec& spec);
