@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "backends/cpu/dnnl_util.h"
 #include "compiler/passes/channels_last.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
@@ -261,6 +262,19 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   auto plan = Plan::create(g, store, 2);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   EXPECT_EQ(store.reads_per_run(0), static_cast<uint64_t>(m)) << "one read per row of A";
+  // B is packed where oneDNN's matmul wants blocks (AVX-512), and held as given, [n, k], where
+  // its choice has none (AVX2: transposing it to [k, n] would only slow the matmul down).
+  using fmt = dnnl::memory::format_tag;
+  const dnnl::memory::desc preferred =
+      dnnl::matmul::primitive_desc(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, fmt::ab),
+                                                      dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, fmt::any),
+                                                      dnnl::memory::desc({m, n}, dnnl::memory::data_type::f32, fmt::ab)),
+                                   cpu::dnnl_cpu_engine())
+          .weights_desc();
+  if (preferred.data.format_desc.blocking.inner_nblks > 0)
+    EXPECT_NE(store.layout(0), nullptr) << "B should be held in oneDNN's blocked layout";
+  else
+    EXPECT_EQ(store.layout(0), nullptr) << "B should stay as the caller holds it";
 
   auto write = [&](const std::vector<float>& b) {
     ir::Graph init;
