@@ -201,22 +201,33 @@ def table(results):
 
 
 def machine():
-    cpu = "unknown CPU"
+    cpu, isa = "unknown CPU", ""
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown CPU":
                 cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                # oneDNN's kernels, and so these figures, differ most between these two.
+                isa = " (AVX-512)" if "avx512f" in flags else " (AVX2, no AVX-512)" if "avx2" in flags else ""
                 break
     except OSError:
         pass
     load = os.getloadavg()
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load[0]:.1f} at start"
+    return (f"{cpu}{isa}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"load average {load[0]:.1f} at start")
 
 
 NOTES = """
 Notes:
 - The machine is shared with other jobs (see the load average): single figures move by 2x
   from run to run; compare ratios from one run, and rerun before drawing conclusions.
+- The project's machines are not all alike: some have AVX-512 (tables before 2026-11-27 02:00),
+  some AVX2 only (the machine line says which). oneDNN 2.6 runs different kernels on each:
+  on AVX2 its convolutions read channels-last activations with its AVX2 direct kernels and its
+  matmul is a gemm that wants B without blocks, where ONNX Runtime's MLAS has AVX2 kernels on
+  blocked (NCHWc) activations. A Gemm's weight is then kept as given, and a product of up to
+  16 rows runs on liveweight's own AVX2 kernel (src/backends/cpu/kernels/skinny_gemm.h).
 - Every weight of a bundle from `lw build` is refreshable, so conv and Gemm/MatMul weights are
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy
