@@ -38,6 +38,22 @@ std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& pl
   return p;
 }
 
+std::optional<Blocked2DPacking> describe_pointwise_conv_2d(const dnnl::memory::desc& plain,
+                                                           const dnnl::memory::desc& packed) {
+  dnnl_memory_desc_t s = plain.data, d = packed.data;
+  if (s.ndims <= 2 || d.ndims != s.ndims || d.format_kind != dnnl_blocked || s.format_kind != dnnl_blocked)
+    return std::nullopt;
+  for (int i = 2; i < d.ndims; ++i)
+    if (d.dims[i] != 1 || d.padded_dims[i] != 1 || d.padded_offsets[i] != 0 || s.dims[i] != 1) return std::nullopt;
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  for (int k = 0; k < b.inner_nblks; ++k)
+    if (b.inner_idxs[k] > 1) return std::nullopt;
+  // Unit dims add nothing to an offset, so the first two dims' strides and blocks describe it all.
+  s.ndims = 2;
+  d.ndims = 2;
+  return describe_blocked_2d(dnnl::memory::desc(s), dnnl::memory::desc(d));
+}
+
 namespace {
 
 // Stores 4 floats at `o`: non-temporal when kStream (then `o` is 16-byte aligned: the callers

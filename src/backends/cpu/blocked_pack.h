@@ -34,6 +34,12 @@ struct Blocked2DPacking {
 // otherwise (use a oneDNN reorder then).
 std::optional<Blocked2DPacking> describe_blocked_2d(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed);
 
+// The same for a 1 x 1 convolution's weight ([O, I, 1, 1], plain OIhw) in a layout that blocks
+// both O and I (oneDNN's AVX2 ABcd8b8a, AVX-512's ABcd16b16a): seen without its unit dims it is
+// a blocked [O, I] matrix. nullopt for any other weight or layout.
+std::optional<Blocked2DPacking> describe_pointwise_conv_2d(const dnnl::memory::desc& plain,
+                                                           const dnnl::memory::desc& packed);
+
 // Writes `src` (laid out as p's plain source) into `dst` (p's packed layout, padding zeroed),
 // on up to `threads` OpenMP threads. kStreaming writes with non-temporal stores (fenced before
 // return) where `dst` and the layout are 16-byte aligned, ordinary stores otherwise. Thread-safe.

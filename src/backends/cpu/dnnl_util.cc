@@ -75,7 +75,9 @@ std::shared_ptr<PackedLayout> make_weight_packing(const dnnl::memory::desc& plai
     }
     return Status::ok();
   };
-  if (auto tiles = describe_blocked_2d(plain, packed)) {
+  auto tiles = describe_blocked_2d(plain, packed);
+  if (!tiles) tiles = describe_pointwise_conv_2d(plain, packed);
+  if (tiles) {
     layout->pack = [p = *tiles](const void* src, void* dst, StoreMode mode) -> Status {
       pack_blocked_2d(p, static_cast<const float*>(src), static_cast<float*>(dst), omp_get_max_threads(), mode);
       return Status::ok();

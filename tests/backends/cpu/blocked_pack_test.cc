@@ -136,6 +136,37 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
   }
 }
 
+// 1 x 1 convolution weights in layouts that block both channel dims (AVX2's ABcd8b8a, AVX-512's
+// ABcd16b16a), with partial blocks on either dim, through the 2-D tile copy.
+TEST(BlockedPack, PointwiseConvWeightsWithTwoBlocksPackAsMatrices) {
+  using tag = dnnl::memory::format_tag;
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (auto [dims, t] : std::vector<std::pair<Dims, tag>>{{{64, 32, 1, 1}, tag::ABcd8b8a},
+                                                          {{20, 12, 1, 1}, tag::ABcd8b8a},
+                                                          {{960, 160, 1, 1}, tag::ABcd8b8a},
+                                                          {{48, 40, 1, 1}, tag::ABcd16b16a}}) {
+    dnnl::memory::desc plain = plain_desc(dims);
+    dnnl::memory::desc packed(dnnl::memory::dims(dims.begin(), dims.end()), dt::f32, t);
+    auto tiles = describe_pointwise_conv_2d(plain, packed);
+    ASSERT_TRUE(tiles.has_value()) << Shape(dims).to_string();
+    std::vector<float> src(static_cast<size_t>(numel(dims)));
+    for (float& v : src) v = dist(rng);
+    std::vector<float> want = onednn_reorder(plain, packed, src);
+    for (int threads : {1, 2})
+      for (StoreMode mode : {StoreMode::kCached, StoreMode::kStreaming}) {
+        Destination got(want.size(), 0);
+        pack_blocked_2d(*tiles, src.data(), got.data(), threads, mode);
+        EXPECT_TRUE(got.equals(want)) << Shape(dims).to_string() << ", " << threads << " threads"
+                                      << (mode == StoreMode::kStreaming ? ", streaming" : "");
+      }
+  }
+  // Not a 1 x 1 kernel, or a layout that blocks a spatial dim: declined.
+  dnnl::memory::desc three({16, 16, 3, 3}, dt::f32, tag::ABcd8b8a);
+  EXPECT_FALSE(describe_pointwise_conv_2d(plain_desc({16, 16, 3, 3}), three).has_value());
+  EXPECT_FALSE(describe_pointwise_conv_2d(plain_desc({16, 16}), plain_desc({16, 16})).has_value());
+}
+
 // A destination that is not 16-byte aligned cannot take streaming stores: the pack must fall
 // back to ordinary ones and still write every byte right.
 TEST(BlockedPack, StreamingIntoAMisalignedDestinationFallsBack) {
