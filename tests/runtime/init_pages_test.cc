@@ -166,7 +166,7 @@ TEST(InitPages, NearbyTensorsDropAsOneRunAndWideGapsStay) {
 }
 
 TEST(InitPages, MappedRangeContains) {
-  uint8_t buf[64];
+  uint8_t buf[64] = {};
   MappedRange r{buf, 64};
   EXPECT_TRUE(r.contains(buf, 64));
   EXPECT_TRUE(r.contains(buf + 10, 54));
