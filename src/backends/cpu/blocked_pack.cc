@@ -457,27 +457,47 @@ std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc
     expect *= s.dims[i];
   }
   const dnnl_blocking_desc_t& b = d.format_desc.blocking;
-  if (b.inner_nblks > 1 || (b.inner_nblks == 1 && b.inner_idxs[0] != 0)) return std::nullopt;
   for (int i = 0; i < nd; ++i)
     if (d.padded_offsets[i] != 0 || (i > 0 && d.padded_dims[i] != d.dims[i])) return std::nullopt;
+  // Inner blocks: at most one per dim; a block on dim 0 must be the innermost (its rows o % block
+  // lie next to each other). Blocks on the other dims (ABcd8b8a's 8b) only move columns, which
+  // the offsets below take in.
+  int64_t block_of[DNNL_MAX_NDIMS], inner_stride[DNNL_MAX_NDIMS];
+  std::fill(block_of, block_of + nd, int64_t{1});
+  std::fill(inner_stride, inner_stride + nd, int64_t{0});
+  int64_t stride = 1;
+  for (int m = b.inner_nblks; m-- > 0;) {
+    const int k = static_cast<int>(b.inner_idxs[m]);
+    if (k < 0 || k >= nd || block_of[k] != 1 || b.inner_blks[m] <= 0) return std::nullopt;
+    if (k == 0 && m != b.inner_nblks - 1) return std::nullopt;
+    block_of[k] = b.inner_blks[m];
+    inner_stride[k] = stride;
+    stride *= b.inner_blks[m];
+  }
+  for (int i = 1; i < nd; ++i)
+    if (d.dims[i] % block_of[i] != 0) return std::nullopt;
   BlockedRowsPacking p;
   p.rows = d.dims[0];
   p.padded_rows = d.padded_dims[0];
-  p.block = b.inner_nblks == 1 ? b.inner_blks[0] : 1;
-  if (p.block <= 0 || p.padded_rows % p.block != 0) return std::nullopt;
+  p.block = block_of[0];
+  if (p.padded_rows % p.block != 0) return std::nullopt;
   p.block_stride = b.strides[0];
   p.offset0 = d.offset0;
   p.cols = expect / p.rows;
   p.column_offset.resize(static_cast<size_t>(p.cols));
   // Column j is the row-major index over dims 1..nd-1; walk those indices as an odometer
   // instead of dividing j by every dim for every column (a load makes one of these per conv).
+  // Index x of dim i lies (x / block) * stride + (x % block) * inner stride from index 0.
+  auto dim_offset = [&](int i, int64_t x) { return x / block_of[i] * b.strides[i] + x % block_of[i] * inner_stride[i]; };
   int64_t index[DNNL_MAX_NDIMS] = {}, off = 0;
   for (int64_t j = 0; j < p.cols; ++j) {
     p.column_offset[static_cast<size_t>(j)] = off;
     for (int i = nd - 1; i >= 1; --i) {
-      off += b.strides[i];
-      if (++index[i] < d.dims[i]) break;
-      off -= index[i] * b.strides[i];
+      off -= dim_offset(i, index[i]);
+      if (++index[i] < d.dims[i]) {
+        off += dim_offset(i, index[i]);
+        break;
+      }
       index[i] = 0;
     }
   }

@@ -46,10 +46,11 @@ std::optional<Blocked2DPacking> describe_pointwise_conv_2d(const dnnl::memory::d
 void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads,
                      StoreMode mode = StoreMode::kCached);
 
-// Convolution weights: oneDNN's layouts for them block only the first dim (output channels, or
+// Convolution weights: oneDNN's layouts for them block the first dim (output channels, or
 // groups for a depthwise conv) and permute the others: Acdb64a ([O/64][H][W][I][64]),
-// debcA16a, acdb (no block). Seen as a matrix of rows o (dim 0) by columns j (the other dims,
-// flattened in the plain source's order), every such layout puts element (o, j) at
+// debcA16a, acdb (no block); some also block the input channels without padding them
+// (ABcd8b8a). Seen as a matrix of rows o (dim 0) by columns j (the other dims, flattened in the
+// plain source's order), every such layout puts element (o, j) at
 //   offset0 + (o / block) * block_stride + column_offset[j] + o % block,
 // so one routine packs them all: 4 x 4 transposes from 4 source rows at a time.
 struct BlockedRowsPacking {
@@ -61,8 +62,10 @@ struct BlockedRowsPacking {
   std::vector<int64_t> column_offset;  // per column j
 };
 
-// The packing from a dense row-major `plain` into `packed` when `packed` is float32 with at most
-// one inner block, on dim 0, no padding on the other dims and no extra data; nullopt otherwise.
+// The packing from a dense row-major `plain` into `packed` when `packed` is float32 with no
+// padding but on dim 0, no extra data, and at most one inner block per dim, dim 0's (if any) the
+// innermost: the conv layouts above, and also those that block the input channels as well
+// (AVX2's ABcd8b8a for a 3 x 3 convolution: [O/8][I/8][H][W][8i][8o]); nullopt otherwise.
 std::optional<BlockedRowsPacking> describe_blocked_rows(const dnnl::memory::desc& plain,
                                                         const dnnl::memory::desc& packed);
 

@@ -106,7 +106,12 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
                              with_tag({33, 5, 2, 2}, tag::Acdb16a),
                              // partial last blocks: 16-row groups then 4-row groups (36 rows),
                              // and 4-row groups only (8 rows)
-                             with_tag({100, 20, 1, 1}, tag::Acdb64a), with_tag({200, 40, 3, 3}, tag::Acdb48a)};
+                             with_tag({100, 20, 1, 1}, tag::Acdb64a), with_tag({200, 40, 3, 3}, tag::Acdb48a),
+                             // input channels blocked too (AVX2's 3 x 3 weights for blocked
+                             // activations), with a partial last block of output channels, and
+                             // input channels blocked alone
+                             with_tag({64, 32, 3, 3}, tag::ABcd8b8a), with_tag({20, 16, 3, 3}, tag::ABcd8b8a),
+                             with_tag({32, 48, 5, 5}, tag::ABcd16b16a), with_tag({16, 32, 3, 3}, tag::aBcd16b)};
   // Depthwise: the layout oneDNN's own depthwise convolution asks for (debcA16a on AVX-512).
   for (int64_t ch : {32, 24}) {
     dnnl::memory::desc x({1, ch, 8, 8}, dt::f32, tag::nhwc), y({1, ch, 8, 8}, dt::f32, tag::nhwc);
@@ -190,10 +195,14 @@ TEST(BlockedPack, DeclinesLayoutsItDoesNotHandle) {
   EXPECT_FALSE(describe_blocked_2d(plain_desc({16, 16, 3, 3}), conv_w).has_value());
   dnnl::memory::desc packed = matmul_b_layout(8, 64, 64);
   EXPECT_FALSE(describe_blocked_2d(packed, packed).has_value());
-  // Two blocks, or a block on another dim than the first: not a row layout.
-  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 16, 3, 3}), conv_w).has_value());
-  dnnl::memory::desc in_blocked({16, 32, 3, 3}, dt::f32, dnnl::memory::format_tag::aBcd16b);
-  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 32, 3, 3}), in_blocked).has_value());
+  // Rows: a block of output channels that is not the innermost (OIhw8o8i), padded input channels
+  // (12 in blocks of 8), or two blocks on one dim.
+  dnnl::memory::desc o_outer({16, 16, 3, 3}, dt::f32, dnnl::memory::format_tag::ABcd8a8b);
+  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 16, 3, 3}), o_outer).has_value());
+  dnnl::memory::desc i_padded({16, 12, 3, 3}, dt::f32, dnnl::memory::format_tag::ABcd8b8a);
+  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 12, 3, 3}), i_padded).has_value());
+  dnnl::memory::desc two_on_i({16, 16, 3, 3}, dt::f32, dnnl::memory::format_tag::ABcd2b8a4b);
+  EXPECT_FALSE(describe_blocked_rows(plain_desc({16, 16, 3, 3}), two_on_i).has_value());
 }
 
 }  // namespace
