@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 
 #include "backends/cpu/dnnl_util.h"
-#include "compiler/passes/channels_last.h"
+#include "compiler/passes/conv_layout.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
@@ -442,8 +444,9 @@ TEST(FusedPlan, MatMulBiasReluMatchesNaiveLoop) {
 }
 
 // Conv -> Clip(bounds are Variables, so not fused) -> Conv -> Sigmoid (output): the Clip
-// passes the channels-last layout through; the graph output stays plain.
-TEST(ChannelsLast, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {
+// passes the convolution layout through; the graph output stays plain. These ConvLayout plans
+// run in the layout LW_CPU_ACTIVATION_LAYOUT names (CTest runs them under each).
+TEST(ConvLayout, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {
   Weights w;
   VariableStore store({{"lo", DType::kFloat32, {}, 4}, {"hi", DType::kFloat32, {}, 4}});
   ir::Graph g;
@@ -460,7 +463,7 @@ TEST(ChannelsLast, FlowsThroughElementwiseOpsAndMatchesNaiveLoops) {
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   ir::Graph fused = g;
   passes::fuse_epilogues(fused);
-  auto layout = passes::choose_channels_last(fused);
+  auto layout = passes::choose_conv_layout(fused);
   EXPECT_TRUE(layout[static_cast<size_t>(c1)]);
   EXPECT_TRUE(layout[static_cast<size_t>(cl)]);
   EXPECT_FALSE(layout[static_cast<size_t>(c2)]) << "read by Sigmoid, whose output is a graph output";
@@ -513,9 +516,9 @@ std::vector<float> naive_pool(const std::vector<float>& x, int64_t c, int64_t h,
 }
 
 // Conv -> MaxPool (oneDNN) -> Conv -> AveragePool with ceil_mode (the loop kernel, through
-// plain copies) -> Conv -> GlobalAveragePool: every value before the global pool stays
-// channels-last, and the result matches naive loops.
-TEST(ChannelsLast, FlowsThroughPoolsAndMatchesNaiveLoops) {
+// plain copies) -> Conv -> GlobalAveragePool: every value before the global pool stays in the
+// convolution layout, and the result matches naive loops.
+TEST(ConvLayout, FlowsThroughPoolsAndMatchesNaiveLoops) {
   Weights w;
   auto w3 = random_vec(kC * kC * 9, 71, 0.1f), b3 = random_vec(kC, 72, 0.1f);
   constexpr int64_t h0 = 15;
@@ -538,7 +541,7 @@ TEST(ChannelsLast, FlowsThroughPoolsAndMatchesNaiveLoops) {
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   ir::Graph fused = g;
   passes::fuse_epilogues(fused);
-  auto layout = passes::choose_channels_last(fused);
+  auto layout = passes::choose_conv_layout(fused);
   for (ir::ValueId v : {c1, p1, c2, p2, c3}) EXPECT_TRUE(layout[static_cast<size_t>(v)]) << g.value(v).name;
   EXPECT_FALSE(layout[static_cast<size_t>(y)]);
 
@@ -564,6 +567,55 @@ TEST(ChannelsLast, FlowsThroughPoolsAndMatchesNaiveLoops) {
     want[static_cast<size_t>(ch)] = static_cast<float>(sum / double(h2 * h2));
   }
   EXPECT_LT(max_diff(got, want), 1e-5f);
+}
+
+// With a channel block, values whose channels do not fill whole blocks stay plain (a blocked
+// layout would pad them), and so do the values that then disagree: x -> Conv (12 channels) ->
+// Conv (16) -> Relu -> Conv (16, output).
+TEST(ConvLayout, BlockedOnlyWhereChannelsFillWholeBlocks) {
+  ir::Graph g;
+  std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  ir::ValueId c1 = add_op(g, "Conv", {x, g.add_const("w1", tensor(random_vec(12 * kC * 9, 81), {12, kC, 3, 3}))}, "c1", pads);
+  ir::ValueId c2 = add_op(g, "Conv", {c1, g.add_const("w2", tensor(random_vec(kC * 12 * 9, 82), {kC, 12, 3, 3}))}, "c2", pads);
+  ir::ValueId r = add_op(g, "Relu", {c2}, "r");
+  ir::ValueId c3 = add_op(g, "Conv", {r, g.add_const("w3", tensor(random_vec(kC * kC * 9, 83), {kC, kC, 3, 3}))}, "c3", pads);
+  g.outputs = {c3};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  auto nhwc = passes::choose_conv_layout(g);
+  EXPECT_TRUE(nhwc[static_cast<size_t>(c1)]);
+  EXPECT_TRUE(nhwc[static_cast<size_t>(c2)]);
+  for (int64_t block : {8, 16}) {
+    auto blocked = passes::choose_conv_layout(g, block);
+    EXPECT_FALSE(blocked[static_cast<size_t>(c1)]) << "12 channels in blocks of " << block;
+    EXPECT_TRUE(blocked[static_cast<size_t>(c2)]) << block;
+    EXPECT_TRUE(blocked[static_cast<size_t>(r)]) << block;
+    EXPECT_FALSE(blocked[static_cast<size_t>(c3)]) << "a graph output";
+  }
+  EXPECT_FALSE(passes::choose_conv_layout(g, 32)[static_cast<size_t>(c2)]) << "16 channels in blocks of 32";
+}
+
+// An unknown LW_CPU_ACTIVATION_LAYOUT fails the plan with a message naming it, not a crash or a
+// silent default.
+TEST(ConvLayout, UnknownLayoutNameIsAnError) {
+  Weights w;
+  ir::Graph g = residual_block([](ir::Graph& graph, const std::string& name, const std::vector<float>& v,
+                                  const Dims& d) { return graph.add_const(name, tensor(v, d)); },
+                               w);
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  VariableStore store({});
+  const char* old = std::getenv("LW_CPU_ACTIVATION_LAYOUT");
+  const std::string saved = old ? old : "";
+  setenv("LW_CPU_ACTIVATION_LAYOUT", "nchw16", 1);
+  auto plan = Plan::create(g, store, 1);
+  if (old) {
+    setenv("LW_CPU_ACTIVATION_LAYOUT", saved.c_str(), 1);
+  } else {
+    unsetenv("LW_CPU_ACTIVATION_LAYOUT");
+  }
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_EQ(plan.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(plan.status().message().find("nchw16"), std::string::npos) << plan.status().message();
 }
 
 }  // namespace

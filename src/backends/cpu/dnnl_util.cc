@@ -32,10 +32,40 @@ dnnl::memory::format_tag channels_last_tag(size_t rank) {
 }
 
 dnnl::memory::desc activation_desc(const Dims& dims, Layout layout) {
-  if (layout == Layout::kChannelsLast)
-    return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), dnnl::memory::data_type::f32,
-                              channels_last_tag(dims.size()));
+  using tag = dnnl::memory::format_tag;
+  const dnnl::memory::dims d(dims.begin(), dims.end());
+  const auto f32 = dnnl::memory::data_type::f32;
+  switch (layout) {
+    case Layout::kChannelsLast:
+      return dnnl::memory::desc(d, f32, channels_last_tag(dims.size()));
+    case Layout::kBlocked8:
+      return dnnl::memory::desc(d, f32, dims.size() == 3 ? tag::nCw8c : dims.size() == 4 ? tag::nChw8c : tag::nCdhw8c);
+    case Layout::kBlocked16:
+      return dnnl::memory::desc(d, f32, dims.size() == 3 ? tag::nCw16c : dims.size() == 4 ? tag::nChw16c : tag::nCdhw16c);
+    case Layout::kPlain:
+      break;
+  }
   return plain_desc(dims);
+}
+
+Layout preferred_conv_activation_layout() {
+  static const Layout preferred = [] {
+    try {
+      // A 3 x 3 convolution of ResNet's second stage, every layout left to oneDNN.
+      using tag = dnnl::memory::format_tag;
+      const auto f32 = dnnl::memory::data_type::f32;
+      dnnl::memory::desc src({1, 64, 56, 56}, f32, tag::any), wei({64, 64, 3, 3}, f32, tag::any),
+          dst({1, 64, 56, 56}, f32, tag::any);
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           src, wei, dst, {1, 1}, {0, 0}, {1, 1}, {1, 1});
+      dnnl::convolution_forward::primitive_desc pd(desc, dnnl_cpu_engine());
+      for (Layout l : {Layout::kBlocked8, Layout::kBlocked16, Layout::kChannelsLast})
+        if (pd.src_desc() == activation_desc({1, 64, 56, 56}, l)) return l;
+    } catch (const dnnl::error&) {
+    }
+    return Layout::kChannelsLast;
+  }();
+  return preferred;
 }
 
 namespace {

@@ -23,7 +23,7 @@ dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt = dnn
 
 // oneDNN's channels-last tag for an activation of `rank` 3, 4 or 5 (nwc, nhwc, ndhwc).
 dnnl::memory::format_tag channels_last_tag(size_t rank);
-// float32 descriptor of an activation in `layout` (Layout::kChannelsLast: rank 3 to 5).
+// float32 descriptor of an activation in `layout` (every layout but kPlain: rank 3 to 5).
 dnnl::memory::desc activation_desc(const Dims& dims, Layout layout);
 
 // A PackedLayout whose pack() writes a tensor from `plain` into `packed`: a tile copy for 2-D

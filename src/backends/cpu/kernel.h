@@ -13,9 +13,25 @@
 
 namespace lw::cpu {
 
-// Memory layout of an activation tensor. Only the runtime's layout pass chooses kChannelsLast,
-// and only for values a Conv produces and Convs consume, so other kernels always see kPlain.
-enum class Layout : uint8_t { kPlain, kChannelsLast };
+// Memory layout of an activation tensor. Only the runtime's layout pass chooses a layout other
+// than kPlain, and only for 4-D values that flow between convolutions and pools (possibly through
+// layout-agnostic element-wise ops), so other kernels always see kPlain.
+//   kChannelsLast: NHWC.
+//   kBlocked8 / kBlocked16: oneDNN's nChw8c / nChw16c, channels in blocks of 8 or 16, each block
+//     a channels-last [H][W][block] slab; only for values whose channel count is a multiple of
+//     the block, so the tensor has exactly as many bytes as in the plain layout.
+enum class Layout : uint8_t { kPlain, kChannelsLast, kBlocked8, kBlocked16 };
+
+// The channel block of a blocked layout (8 or 16); 0 for the others.
+inline int64_t channel_block(Layout layout) {
+  return layout == Layout::kBlocked8 ? 8 : layout == Layout::kBlocked16 ? 16 : 0;
+}
+
+// The activation layout the convolutions run fastest on with this machine's instruction set:
+// the source layout oneDNN picks for a typical 3 x 3 convolution when left to choose (kBlocked8
+// with AVX2, for instance), kChannelsLast when it picks neither blocked layout. Computed once
+// per process (dnnl_util.cc); thread-safe.
+Layout preferred_conv_activation_layout();
 
 // A physical layout a kernel wants a weight (Variable) held in, e.g. oneDNN's blocked
 // convolution weights. Immutable once created; shared by the VariableStore and kernels.

@@ -1,5 +1,6 @@
-#include "compiler/passes/channels_last.h"
+#include "compiler/passes/conv_layout.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -48,14 +49,15 @@ bool layout_aware(const ir::Node& n) {
   return n.op == "Conv" || ((n.op == "MaxPool" || n.op == "AveragePool") && n.outputs.size() == 1);
 }
 
-// Ops that read channels-last data at slot 0 but always write plain output: the global pools
-// (their [N, C, 1, 1] output is the same bytes in both layouts).
-bool reads_channels_last(const ir::Node& n) { return n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool"; }
+// Ops that read the convolution layout at slot 0 but always write plain output: the global pools
+// (their [N, C, 1, 1] output is the same bytes in every layout when no channel is padding).
+bool reads_conv_layout(const ir::Node& n) { return n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool"; }
 
 }  // namespace
 
-std::vector<bool> choose_channels_last(const ir::Graph& g) {
+std::vector<bool> choose_conv_layout(const ir::Graph& g, int64_t channel_block) {
   std::vector<bool> cl(g.values.size(), false);
+  const int64_t block = std::max<int64_t>(channel_block, 1);
   std::vector<std::vector<int32_t>> agnostic(g.nodes.size());
   // Optimistic start: every 4-D float value a layout-aware or an agnostic op produces.
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -64,12 +66,13 @@ std::vector<bool> choose_channels_last(const ir::Graph& g) {
     if (!aware) agnostic[i] = agnostic_data_inputs(g, n);
     if ((!aware && agnostic[i].empty()) || n.outputs.size() != 1) continue;
     const ir::Value& v = g.value(n.outputs[0]);
-    cl[static_cast<size_t>(n.outputs[0])] = v.dtype == DType::kFloat32 && v.shape.rank() == 4 && v.shape.is_static();
+    cl[static_cast<size_t>(n.outputs[0])] =
+        v.dtype == DType::kFloat32 && v.shape.rank() == 4 && v.shape.is_static() && v.shape.dims()[1] % block == 0;
   }
   for (ir::ValueId out : g.outputs) cl[static_cast<size_t>(out)] = false;
   auto consumers = g.consumers();
   // Drop values until consistent: an agnostic op's inputs and output agree; every reader of a
-  // channels-last value is a Conv (as X or fused residual), a pool (as X) or an agnostic op
+  // value in the convolution layout is a Conv (as X or fused residual), a pool (as X) or an agnostic op
   // keeping it.
   for (bool changed = true; changed;) {
     changed = false;
@@ -90,7 +93,7 @@ std::vector<bool> choose_channels_last(const ir::Graph& g) {
       for (auto [c, slot] : consumers[v]) {
         const ir::Node& cn = g.nodes[static_cast<size_t>(c)];
         bool residual = cn.attr_int(kAttrResidual, 0) != 0 && static_cast<size_t>(slot) + 1 == cn.inputs.size();
-        bool conv_ok = (layout_aware(cn) || reads_channels_last(cn)) && (slot == 0 || (cn.op == "Conv" && residual));
+        bool conv_ok = (layout_aware(cn) || reads_conv_layout(cn)) && (slot == 0 || (cn.op == "Conv" && residual));
         if (conv_ok && cn.op != "Conv" && g.value(v).shape.rank() != 4) conv_ok = false;
         bool agnostic_ok = false;
         if (!agnostic[static_cast<size_t>(c)].empty() && cl[static_cast<size_t>(cn.outputs[0])])

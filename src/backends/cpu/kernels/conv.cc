@@ -3,9 +3,9 @@
 // inference BatchNormalization as a per-channel multiply and add, a residual added through a
 // sum post-op, then Relu or Clip).
 //
-// The primitive runs on channels-last activations with the weight layout oneDNN picks (plain
-// NCHW activations with OIHW weights only get oneDNN's slow im2col path). Inputs/outputs that
-// arrive in another layout are reordered into scratch. Weights: a weight the runtime lets us
+// The primitive runs on channels-last or channel-blocked activations (Layout) with the weight
+// layout oneDNN picks (plain NCHW activations with OIHW weights only get oneDNN's slow im2col
+// path). Inputs/outputs that arrive in another layout are reordered into scratch. Weights: a weight the runtime lets us
 // pack (KernelSpec::may_pack) is held by its Variable in our layout (wanted_packing); a Const
 // weight is packed once here; any other weight is reordered into scratch on every run.
 //
@@ -17,7 +17,7 @@
 // run's parameters have a channel that form cannot express.
 //
 // Where oneDNN has no fast implementation for the whole epilogue as post-ops, the end of it runs
-// as one loop over the channels-last output after the primitive (ConvSetup::Tail) rather than
+// as one loop over the primitive's output after it (ConvSetup::Tail) rather than
 // the whole convolution falling back to oneDNN's reference code: oneDNN 2.6's AVX2 kernels take
 // a residual's sum post-op only as the first post-op, so each Conv + BatchNorm + Add + Relu of a
 // ResNet-18 with refreshable BatchNorms took 3.3-3.8 s on an AVX2 machine (its whole inference
@@ -28,6 +28,8 @@
 #include <cstring>
 #include <optional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
@@ -79,8 +81,8 @@ struct ConvSetup {
   std::string implementation;  // oneDNN's name for `conv`'s implementation
 };
 
-// y = clamp(y + residual, lo, hi) over a channels-last tensor: the epilogue steps the primitive
-// could not take. A NaN passes the clamp, as through oneDNN's Relu.
+// y = clamp(y + residual, lo, hi) over the primitive's output, the residual in the same layout:
+// the epilogue steps the primitive could not take. A NaN passes the clamp, as through oneDNN's Relu.
 void run_tail(float* y, const float* residual, size_t elements, float lo, float hi) {
   const auto n = static_cast<long>(elements);
 #pragma omp parallel for schedule(static) if (elements >= 16384)
@@ -291,29 +293,43 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     const bool const_w = spec.const_inputs.size() > 1 && spec.const_inputs[1] != nullptr;
     const bool free_w = const_w || spec.can_pack(1);
 
-    // Fast path: channels-last activations, oneDNN's own weight layout (or the given packed one).
-    dnnl::memory::dims xd(x.begin(), x.end()), yd(y.begin(), y.end());
-    dnnl::memory::desc cl_src(xd, dt::f32, channels_last_tag(x.size())), cl_dst(yd, dt::f32, channels_last_tag(y.size()));
+    // Fast path: activations channels-last or channel-blocked, oneDNN's own weight layout (or the
+    // given packed one). The activation layouts to try, best first: the caller's where the
+    // convolutions run on it (plain NCHW counts as channels-last); for a plain input, that input
+    // as it is (the blocked kernels read an image's few channels directly); each side's layout
+    // for both, the output's first (oneDNN's kernels mostly want src and dst alike); then
+    // channels-last.
+    const Layout in_layout = spec.input_layout(0), out_layout = spec.output_layout(0);
+    auto run_layout = [](Layout l) { return l == Layout::kPlain ? Layout::kChannelsLast : l; };
+    std::vector<std::pair<dnnl::memory::desc, dnnl::memory::desc>> activations;
+    auto try_layouts = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& dst) {
+      for (const auto& [s0, d0] : activations)
+        if (s0 == src && d0 == dst) return;
+      activations.emplace_back(src, dst);
+    };
+    try_layouts(activation_desc(x, run_layout(in_layout)), activation_desc(y, run_layout(out_layout)));
+    if (in_layout == Layout::kPlain) try_layouts(plain_desc(x), activation_desc(y, run_layout(out_layout)));
+    for (Layout l : {run_layout(out_layout), run_layout(in_layout)}) try_layouts(activation_desc(x, l), activation_desc(y, l));
+    try_layouts(activation_desc(x, Layout::kChannelsLast), activation_desc(y, Layout::kChannelsLast));
     dnnl::memory::desc any_w(dnnl::memory::dims(g.wdims.begin(), g.wdims.end()), dt::f32, tag::any);
     auto is_reference = [](const dnnl::convolution_forward::primitive_desc& p) {
       return std::string(p.impl_info_str()).rfind("ref", 0) == 0;
     };
-    // The channels-last primitive for `attr` unless only reference code takes it.
+    // The first primitive for `attr` on those layouts that is not oneDNN's reference code.
     auto fast_pd = [&]() {
       std::optional<dnnl::convolution_forward::primitive_desc> chosen;
-      try {
-        chosen = make_pd(g, cl_src, free_w ? any_w : user_w, cl_dst, prim_bias(), attr);
-        if (is_reference(*chosen)) chosen.reset();
-      } catch (const dnnl::error&) {
-        chosen.reset();
-      }
-      if (!chosen && !free_w) {
+      auto attempt = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& wei, const dnnl::memory::desc& dst) {
         try {
-          chosen = make_pd(g, cl_src, any_w, cl_dst, prim_bias(), attr);  // reorder the weights at run time
+          chosen = make_pd(g, src, wei, dst, prim_bias(), attr);
           if (is_reference(*chosen)) chosen.reset();
         } catch (const dnnl::error&) {
           chosen.reset();
         }
+        return chosen.has_value();
+      };
+      for (const auto& [src, dst] : activations) {
+        if (attempt(src, free_w ? any_w : user_w, dst)) break;
+        if (!free_w && attempt(src, any_w, dst)) break;  // reorder the weights at run time
       }
       return chosen;
     };

@@ -8,6 +8,8 @@
 // tensors go through a plain copy in scratch. The global pools read channels-last directly.
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
@@ -43,15 +45,18 @@ void transpose_planes(const float* src, float* dst, int64_t n, int64_t rows, int
 
 class PoolKernel final : public Kernel {
  public:
+  // A blocked input or output comes with `blocked_in` (blocked -> plain) or `blocked_out`
+  // (plain -> blocked), reorders through scratch; channels-last ones are transposed here.
   PoolKernel(PoolGeometry g, PoolKind kind, bool count_include_pad, bool indices, bool column_major, int64_t batch,
-             bool cl_in, bool cl_out, int threads)
+             Layout in, Layout out, DnnlCall blocked_in, DnnlCall blocked_out, int threads, const ir::Node& node)
       : g_(g), kind_(kind), include_pad_(count_include_pad), indices_(indices), column_major_(column_major),
-        batch_(batch), cl_in_(cl_in), cl_out_(cl_out), threads_(threads) {}
+        batch_(batch), in_(in), out_(out), blocked_in_(std::move(blocked_in)), blocked_out_(std::move(blocked_out)),
+        threads_(threads), name_(node.name) {}
 
   size_t scratch_bytes() const override {
     size_t n = 0;
-    if (cl_in_) n += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
-    if (cl_out_) n += align64(static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float));
+    if (in_ != Layout::kPlain) n += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+    if (out_ != Layout::kPlain) n += align64(static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float));
     return n;
   }
 
@@ -60,16 +65,28 @@ class PoolKernel final : public Kernel {
     float* y = static_cast<float*>(r.outputs[0]);
     auto* scratch = static_cast<uint8_t*>(r.scratch);
     const int64_t channels = g_.planes / batch_;
-    if (cl_in_) {
-      auto* plain = reinterpret_cast<float*>(scratch);
-      transpose_planes(x, plain, batch_, g_.in_plane(), channels, threads_);
-      x = plain;
-      scratch += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+    try {
+      if (in_ != Layout::kPlain) {
+        auto* plain = reinterpret_cast<float*>(scratch);
+        if (in_ == Layout::kChannelsLast) {
+          transpose_planes(x, plain, batch_, g_.in_plane(), channels, threads_);
+        } else {
+          blocked_in_.run({x, plain});
+        }
+        x = plain;
+        scratch += align64(static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float));
+      }
+      float* y_user = y;
+      if (out_ != Layout::kPlain) y = reinterpret_cast<float*>(scratch);
+      pool_all(x, y, r);
+      if (out_ == Layout::kChannelsLast) {
+        transpose_planes(y, y_user, batch_, channels, g_.out_plane(), threads_);
+      } else if (out_ != Layout::kPlain) {
+        blocked_out_.run({y, y_user});
+      }
+    } catch (const dnnl::error& e) {
+      return make_error(StatusCode::kInternal, "node '", name_, "': oneDNN reorder of the blocked layout failed: ", e.what());
     }
-    float* y_user = y;
-    if (cl_out_) y = reinterpret_cast<float*>(scratch);
-    pool_all(x, y, r);
-    if (cl_out_) transpose_planes(y, y_user, batch_, channels, g_.out_plane(), threads_);
     return Status::ok();
   }
 
@@ -169,8 +186,10 @@ class PoolKernel final : public Kernel {
   PoolKind kind_;
   bool include_pad_, indices_, column_major_;
   int64_t batch_;
-  bool cl_in_, cl_out_;
+  Layout in_, out_;
+  DnnlCall blocked_in_, blocked_out_;
   int threads_;
+  std::string name_;
 };
 
 // The oneDNN primitive for a 2-D pool, or null when oneDNN cannot reproduce ONNX here: an
@@ -232,12 +251,25 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   bool include_pad = spec.node.attr_int("count_include_pad", 0) != 0;
   bool indices = kind == PoolKind::kMax && spec.outputs.size() > 1;
   bool column_major = spec.node.attr_int("storage_order", 0) != 0;
-  const bool cl_in = spec.input_layout(0) == Layout::kChannelsLast, cl_out = spec.output_layout(0) == Layout::kChannelsLast;
-  if ((cl_in || cl_out) && (x.size() != 4 || indices))
-    return kernel_error(spec, StatusCode::kInternal, "channels-last pooling needs a 4-D input and no Indices output");
-  if (auto fast = try_dnnl_pool(spec, g, kind, include_pad, x, spec.outputs[0].shape.dims()))
-    return std::unique_ptr<Kernel>(std::move(fast));
-  return make_kernel<PoolKernel>(g, kind, include_pad, indices, column_major, x[0], cl_in, cl_out, spec.num_threads);
+  const Layout in = spec.input_layout(0), out_layout = spec.output_layout(0);
+  const Dims& y = spec.outputs[0].shape.dims();
+  if ((in != Layout::kPlain || out_layout != Layout::kPlain) && (x.size() != 4 || indices))
+    return kernel_error(spec, StatusCode::kInternal, "pooling in the convolution layout needs a 4-D input and no Indices output");
+  if (auto fast = try_dnnl_pool(spec, g, kind, include_pad, x, y)) return std::unique_ptr<Kernel>(std::move(fast));
+  // The loop kernel pools plain planes: blocked data goes through oneDNN reorders.
+  DnnlCall blocked_in, blocked_out;
+  try {
+    auto reorder = [](const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+      return DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
+                      {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    };
+    if (channel_block(in) != 0) blocked_in = reorder(activation_desc(x, in), plain_desc(x));
+    if (channel_block(out_layout) != 0) blocked_out = reorder(plain_desc(y), activation_desc(y, out_layout));
+  } catch (const dnnl::error& e) {
+    return dnnl_failure(spec.node, "reorder creation", e);
+  }
+  return make_kernel<PoolKernel>(g, kind, include_pad, indices, column_major, x[0], in, out_layout,
+                                 std::move(blocked_in), std::move(blocked_out), spec.num_threads, spec.node);
 }
 
 Result<std::unique_ptr<Kernel>> make_max_pool(const KernelSpec& spec) { return make_pool(spec, PoolKind::kMax); }
@@ -245,13 +277,13 @@ Result<std::unique_ptr<Kernel>> make_avg_pool(const KernelSpec& spec) { return m
 
 class GlobalAveragePoolKernel final : public Kernel {
  public:
-  GlobalAveragePoolKernel(int64_t planes, int64_t size, bool max, int64_t channels, bool channels_last, int threads)
-      : planes_(planes), size_(size), max_(max), channels_(channels), channels_last_(channels_last), threads_(threads) {}
+  GlobalAveragePoolKernel(int64_t planes, int64_t size, bool max, int64_t channels, Layout layout, int threads)
+      : planes_(planes), size_(size), max_(max), channels_(channels), layout_(layout), threads_(threads) {}
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     float* y = static_cast<float*>(r.outputs[0]);
-    if (channels_last_) {
-      run_channels_last(x, y);
+    if (layout_ != Layout::kPlain) {
+      run_channels_inner(x, y);
       return Status::ok();
     }
     parallel_ranges(planes_, threads_for(planes_ * size_, 65536, threads_), [&](int64_t b, int64_t e) {
@@ -272,19 +304,24 @@ class GlobalAveragePoolKernel final : public Kernel {
   }
 
  private:
-  // [n][hw][c]: each thread takes a range of channels of one image and walks hw, so the inner
-  // loop runs along contiguous channels. Sums in double like the plain path.
-  void run_channels_last(const float* x, float* y) const {
-    constexpr int64_t kChunk = 64;  // channels per work item
-    const int64_t batch = planes_ / channels_, chunks = (channels_ + kChunk - 1) / kChunk;
+  // Channels-last [n][hw][c] or blocked [n][c / B][hw][B]: each work item is a run of channels
+  // of one image that lie together at every position (64 channels-last, one block of B
+  // blocked), walked over hw, so the inner loop runs along contiguous channels. Sums in double
+  // like the plain path.
+  void run_channels_inner(const float* x, float* y) const {
+    constexpr int64_t kMaxChunk = 64;
+    const int64_t block = channel_block(layout_);
+    const int64_t chunk = block != 0 ? block : kMaxChunk;  // channels per work item
+    const int64_t pitch = block != 0 ? block : channels_;  // floats from one position to the next
+    const int64_t batch = planes_ / channels_, chunks = (channels_ + chunk - 1) / chunk;
     parallel_ranges(batch * chunks, threads_for(planes_ * size_, 65536, threads_), [&](int64_t b, int64_t e) {
-      double acc[kChunk];
+      double acc[kMaxChunk];
       for (int64_t item = b; item < e; ++item) {
-        const int64_t n = item / chunks, c0 = item % chunks * kChunk, nc = std::min(kChunk, channels_ - c0);
-        const float* xp = x + n * size_ * channels_ + c0;
+        const int64_t n = item / chunks, c0 = item % chunks * chunk, nc = std::min(chunk, channels_ - c0);
+        const float* xp = x + n * size_ * channels_ + (block != 0 ? c0 * size_ : c0);
         for (int64_t c = 0; c < nc; ++c) acc[c] = max_ ? -INFINITY : 0.0;
         for (int64_t i = 0; i < size_; ++i) {
-          const float* row = xp + i * channels_;
+          const float* row = xp + i * pitch;
           if (max_) {
             for (int64_t c = 0; c < nc; ++c) acc[c] = (std::isnan(row[c]) || row[c] > acc[c]) ? row[c] : acc[c];
           } else {
@@ -302,7 +339,7 @@ class GlobalAveragePoolKernel final : public Kernel {
   int64_t planes_, size_;
   bool max_;
   int64_t channels_;
-  bool channels_last_;
+  Layout layout_;
   int threads_;
 };
 
@@ -310,11 +347,13 @@ Result<std::unique_ptr<Kernel>> make_global_avg_pool(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kFloat32}));
   const Dims& x = spec.inputs[0].shape.dims();
   if (x.size() < 3) return kernel_error(spec, StatusCode::kInvalidArgument, "X must have rank >= 3");
-  const bool channels_last = spec.input_layout(0) == Layout::kChannelsLast;
-  if (channels_last && x.size() != 4)
-    return kernel_error(spec, StatusCode::kInternal, "channels-last global pooling needs a 4-D input");
+  const Layout layout = spec.input_layout(0);
+  if (layout != Layout::kPlain && x.size() != 4)
+    return kernel_error(spec, StatusCode::kInternal, "global pooling in the convolution layout needs a 4-D input");
+  if (channel_block(layout) != 0 && x[1] % channel_block(layout) != 0)
+    return kernel_error(spec, StatusCode::kInternal, "blocked input with ", x[1], " channels, not a multiple of the block");
   return make_kernel<GlobalAveragePoolKernel>(x[0] * x[1], numel(Dims(x.begin() + 2, x.end())),
-                                              spec.node.op == "GlobalMaxPool", x[1], channels_last, spec.num_threads);
+                                              spec.node.op == "GlobalMaxPool", x[1], layout, spec.num_threads);
 }
 
 }  // namespace
