@@ -11,6 +11,8 @@
 #include <string>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/kernels/skinny_gemm.h"
 #include "compiler/passes/conv_layout.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "graph/op_registry.h"
@@ -249,8 +251,12 @@ TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
 // Gemm (transB) with its B as a Variable (held in oneDNN's blocked layout, written through
 // blocked_pack's transposing tile copy) written through Assign, then refreshed; MatMul with a
 // Const B packed by the kernel.
-TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
-  constexpr int64_t m = 8, k = 64, n = 48;
+// 8 rows run on oneDNN's matmul or skinny_gemm, 40 on oneDNN's or packed_gemm (AVX2).
+class PackedWeights : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
+  const int64_t m = GetParam();
+  constexpr int64_t k = 64, n = 48;
   VariableStore store({{"B", DType::kFloat32, {n, k}, static_cast<uint64_t>(n * k * 4)}});
   ir::Graph g;
   ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(Dims{m, k}));
@@ -265,7 +271,8 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   EXPECT_EQ(store.reads_per_run(0), static_cast<uint64_t>(m)) << "one read per row of A";
   // B is packed where oneDNN's matmul wants blocks (AVX-512), and held as given, [n, k], where
-  // its choice has none (AVX2: transposing it to [k, n] would only slow the matmul down).
+  // its choice has none (AVX2: transposing it to [k, n] would only slow the matmul down), unless
+  // packed_gemm takes the product (AVX2, more rows than skinny_gemm's), which holds B in panels.
   using fmt = dnnl::memory::format_tag;
   const dnnl::memory::desc preferred =
       dnnl::matmul::primitive_desc(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, fmt::ab),
@@ -273,10 +280,14 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
                                                       dnnl::memory::desc({m, n}, dnnl::memory::data_type::f32, fmt::ab)),
                                    cpu::dnnl_cpu_engine())
           .weights_desc();
-  if (preferred.data.format_desc.blocking.inner_nblks > 0)
+  if (preferred.data.format_desc.blocking.inner_nblks > 0) {
     EXPECT_NE(store.layout(0), nullptr) << "B should be held in oneDNN's blocked layout";
-  else
+  } else if (m > cpu::kSkinnyGemmMaxRows && cpu::packed_gemm_supported()) {
+    ASSERT_NE(store.layout(0), nullptr) << "B should be held in packed_gemm's panels";
+    EXPECT_EQ(store.layout(0)->key, cpu::make_weight_packing(cpu::plain_desc({n, k}), cpu::packed_gemm_b_desc(k, n, true))->key);
+  } else {
     EXPECT_EQ(store.layout(0), nullptr) << "B should stay as the caller holds it";
+  }
 
   auto write = [&](const std::vector<float>& b) {
     ir::Graph init;
@@ -318,6 +329,8 @@ TEST(FusedPlan, PackedGemmAndMatMulWeightsMatchNaiveLoops) {
   write(b2);
   EXPECT_LT(max_diff(run(), reference(av, b2)), 1e-4f);
 }
+
+INSTANTIATE_TEST_SUITE_P(FusedPlan, PackedWeights, ::testing::Values(int64_t{8}, int64_t{40}));
 
 // MatMul of a batched A with one B matrix runs as one [batch*m, k] x [k, n] product.
 TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {

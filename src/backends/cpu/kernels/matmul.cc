@@ -10,6 +10,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/cpu/kernels/skinny_gemm.h"
 #include "backends/cpu/kernels/strided.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -43,6 +44,8 @@ struct MatMulSetup {
   FusedBatchNorm bn;
   // Run by skinny_gemm instead of the primitive: [m, k] x [n, k]^T (+ a bias per column).
   bool skinny = false;
+  // Run by packed_gemm instead: [m, k] x B, B in its panel layout (+ a bias per column).
+  bool packed = false;
   int64_t m = 0, k = 0, n = 0;
   std::string implementation;  // oneDNN's name for the primitive's, or liveweight's
 };
@@ -102,13 +105,18 @@ class MatMulKernel final : public Kernel {
 
   Status run(const KernelRun& r) const override {
     if (s_.empty) return Status::ok();
-    if (s_.skinny) {
+    if (s_.skinny || s_.packed) {
       const float lo = s_.act == 0 ? -INFINITY : s_.act == 1 ? 0.0f : s_.act_lo;
       const float hi = s_.act == 2 ? s_.act_hi : INFINITY;
-      skinny_gemm(static_cast<const float*>(r.inputs[0]),
-                  static_cast<const float*>(s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1]),
-                  s_.has_bias ? static_cast<const float*>(r.inputs[2]) : nullptr, static_cast<float*>(r.outputs[0]), s_.m,
-                  s_.k, s_.n, lo, hi, threads_);
+      const auto* a = static_cast<const float*>(r.inputs[0]);
+      const auto* b = static_cast<const float*>(s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1]);
+      const float* bias = s_.has_bias ? static_cast<const float*>(r.inputs[2]) : nullptr;
+      auto* y = static_cast<float*>(r.outputs[0]);
+      if (s_.skinny) {
+        skinny_gemm(a, b, bias, y, s_.m, s_.k, s_.n, lo, hi, threads_);
+      } else {
+        packed_gemm(a, s_.k, b, bias, y, s_.n, s_.m, s_.k, s_.n, lo, hi, threads_);
+      }
       return Status::ok();
     }
     float* dst = static_cast<float*>(r.outputs[0]);
@@ -178,10 +186,22 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     // packed by another kernel arrives in that layout.
     const bool const_b = spec.const_inputs.size() > 1 && spec.const_inputs[1] != nullptr;
     const bool two_d = s.b.dims().size() == 2;
+    // The products packed_gemm can take (below), and the panel layout of their B.
+    const int64_t m = dst_dims.front(), n = dst_dims.back();
+    const bool b_plain = s.b == plain_desc({k, n});
+    const bool b_transposed = s.b == dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, {1, k});
+    const bool panel_form = dst_dims.size() == 2 && (b_plain || b_transposed) && s.a == plain_desc({m, k}) &&
+                            s.alpha == 1.0f && !s.sum_c && !s.bn.active() &&
+                            (!s.has_bias || s.bias.dims() == dnnl::memory::dims{1, n}) && packed_gemm_supported();
+    const dnnl::memory::desc panels = panel_form ? packed_gemm_b_desc(k, n, b_transposed) : dnnl::memory::desc();
+    const PackedLayout* given = spec.packing(1);
+    const bool given_panels = panel_form && given && given->native &&
+                              *static_cast<const dnnl::memory::desc*>(given->native.get()) == panels;
+    // (B in the panel layout: oneDNN never reads it; the primitive below only names the implementation.)
     dnnl::memory::desc b_req = s.b;
-    if (const PackedLayout* given = spec.packing(1); given && given->native)
+    if (given && given->native && !given_panels)
       b_req = *static_cast<const dnnl::memory::desc*>(given->native.get());
-    else if (two_d && (const_b || spec.can_pack(1)))
+    else if (!given_panels && two_d && (const_b || spec.can_pack(1)))
       b_req = dnnl::memory::desc(s.b.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
     auto make = [&](const dnnl::memory::desc& b) {
       auto desc = s.has_bias ? dnnl::matmul::desc(s.a, b, s.bias, s.dst) : dnnl::matmul::desc(s.a, b, s.dst);
@@ -209,7 +229,6 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     const bool b_as_rows = bd.ndims == 2 && bd.format_kind == dnnl_blocked && bd.format_desc.blocking.inner_nblks == 0 &&
                            bd.format_desc.blocking.strides[0] == 1 && bd.format_desc.blocking.strides[1] == k &&
                            bd.padded_dims[0] == k;
-    const int64_t m = dst_dims.front(), n = dst_dims.back();
     if (b_as_rows && dst_dims.size() == 2 && m <= kSkinnyGemmMaxRows && s.a == plain_desc({m, k}) && s.alpha == 1.0f &&
         !s.sum_c && !s.bn.active() && (!s.has_bias || s.bias.dims() == dnnl::memory::dims{1, n}) &&
         s.implementation.rfind("gemm", 0) == 0 && skinny_gemm_supported()) {
@@ -218,6 +237,30 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
       s.k = k;
       s.n = n;
       s.implementation = "lw:skinny_gemm_avx2";
+    }
+    // More rows than that, where oneDNN runs its AVX2 gemm (which packs B on every call), with B
+    // a weight whose layout is ours: packed_gemm, on B held in its panel layout (the
+    // transformer benchmark's 128-row products). A B that arrives in that layout (a plan for other
+    // shapes of the same model) takes it whatever the rows.
+    if (given_panels || (panel_form && !given && !s.skinny && (const_b || spec.can_pack(1)) &&
+                         s.implementation.rfind("gemm", 0) == 0 && m > kSkinnyGemmMaxRows)) {
+      s.packed = true;
+      s.m = m;
+      s.k = k;
+      s.n = n;
+      s.implementation = "lw:packed_gemm_avx2";
+      if (!given_panels) {
+        auto packing = make_weight_packing(b_transposed ? plain_desc({n, k}) : s.b, panels);
+        if (const_b) {
+          auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
+          if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
+          LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
+          s.owned_b = std::move(owned);
+        } else {
+          s.wanted = std::move(packing);
+        }
+      }
+      return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(), 0, dnnl::memory::desc(), spec.num_threads, spec.node);
     }
     if (s.b_prim != s.b && !spec.packing(1)) {
       auto packing = make_weight_packing(s.b, s.b_prim);
