@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and runs each for
 # FUZZ_SECONDS seconds (default 60) on seed corpora generated here plus the kept regressions.
 # Usage: fuzz/run_fuzz.sh [seconds] [target...]   (targets: bundle_reader onnx_import c_api)
-# Env: FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2), FUZZ_JOBS (parallel fuzz workers
+# Env: FUZZ_BUILD_DIR (default build-fuzz; CI: build-asan), JOBS (default 2), FUZZ_JOBS (parallel fuzz workers
 # per target, default 1), FUZZ_SEED (libFuzzer's -seed: the same inputs in the same order on
 # every run; CI sets it; unset: a new seed each run). Exit status: 1 when any target found a crash (artifacts are kept
 # under $FUZZ_BUILD_DIR/fuzz/artifacts/<target>/; copy them to fuzz/regressions/<target>/ and add
@@ -21,10 +21,16 @@ OUT=$BUILD/fuzz
 mkdir -p "$OUT"
 
 # The library, instrumented for coverage and sanitizers. -O1 as libFuzzer recommends; UB aborts.
+# An existing build directory must have been configured for it: scripts/sanitize.sh asan's is
+# (LW_FUZZ_COVERAGE), and CI fuzzes with that one.
+if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -q -e '^LW_FUZZ_COVERAGE:BOOL=ON' -e '^LW_SANITIZE:STRING=fuzzer-no-link' "$BUILD/CMakeCache.txt"; then
+  echo "fuzz: $BUILD is not a build for fuzzing (neither LW_FUZZ_COVERAGE=ON nor LW_SANITIZE=fuzzer-no-link,...)" >&2
+  exit 2
+fi
 if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=all -Wno-error=unused-private-field" \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=all" \
     -DLW_SANITIZE=fuzzer-no-link,address,undefined -DLW_BUILD_TESTS=OFF -DLW_PYTHON=OFF -DLW_CUDA=OFF >"$OUT/configure.log"
 fi
 ninja -C "$BUILD" -j "$JOBS" lw_static >"$OUT/build.log" || { tail -30 "$OUT/build.log"; exit 2; }

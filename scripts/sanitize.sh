@@ -23,9 +23,17 @@ set -euo pipefail
 MODE=${1:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${JOBS:-$(nproc)}
+# ASan builds with clang: half GCC's compile time under the sanitizers here (elementwise.cc
+# 115 s against 63 s with the coverage hooks, a test file 28 s against 16 s), and its library
+# carries libFuzzer's coverage hooks (LW_FUZZ_COVERAGE), so fuzz/run_fuzz.sh reuses this build
+# (FUZZ_BUILD_DIR=build-asan) instead of compiling the library a second time. UB is fatal at
+# once (-fno-sanitize-recover), as in the fuzz targets.
 case "$MODE" in
-  asan) SAN=address,undefined; DEFAULT_DIR=build-asan ;;
-  tsan) SAN=thread; DEFAULT_DIR=build-tsan ;;
+  asan) SAN=address,undefined; DEFAULT_DIR=build-asan
+        COMPILERS=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DLW_FUZZ_COVERAGE=ON
+                   "-DCMAKE_CXX_FLAGS=-fno-sanitize-recover=all"
+                   "-DCMAKE_C_FLAGS=-fno-sanitize-recover=all") ;;
+  tsan) SAN=thread; DEFAULT_DIR=build-tsan; COMPILERS=() ;;
   *) echo "usage: $0 asan|tsan" >&2; exit 2 ;;
 esac
 BUILD=${SANITIZE_BUILD_DIR:-$ROOT/$DEFAULT_DIR}
@@ -33,7 +41,7 @@ case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
 # Python bindings are left out: the interpreter is not built with the sanitizers.
 # shellcheck disable=SC2086
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_SANITIZE=$SAN -DLW_PYTHON=OFF -DLW_CUDA=OFF \
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_SANITIZE=$SAN -DLW_PYTHON=OFF -DLW_CUDA=OFF "${COMPILERS[@]}" \
   -DCMAKE_CXX_FLAGS_RELEASE="${SANITIZE_OPT:--O1 -g1 -DNDEBUG}" -DCMAKE_C_FLAGS_RELEASE="${SANITIZE_OPT:--O1 -g1 -DNDEBUG}" \
   ${SANITIZE_CMAKE_FLAGS:-} >/dev/null
 
@@ -47,6 +55,10 @@ if [ "$MODE" = asan ]; then
   # instead of ASan aborting. The install test links the
   # examples against the instrumented library without instrumenting them; ASan need not come
   # first in their link order for that.
+  # clang's OpenMP runtime (libomp) loads the OMPT tool libarcher at its first use, which
+  # allocates with operator new under libomp's start-up lock: the reliability tests' injected
+  # allocation failure there left the lock held and the next OpenMP call waiting forever.
+  export OMP_TOOL=disabled
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:allocator_may_return_null=1:verify_asan_link_order=0
   export LSAN_OPTIONS=suppressions=$ROOT/scripts/sanitize_lsan.supp:print_suppressions=0
   t0=$(date +%s)

@@ -107,7 +107,7 @@ struct TestModel {
 // A loaded bundle with its model ids and the inference graph's buffers.
 class BundleRun {
  public:
-  BundleRun(const TestModel& m, uint32_t bundle_id, bool has_init) : m_(m), bundle_id_(bundle_id) {
+  BundleRun(const TestModel& m, uint32_t bundle_id, bool has_init) : m_(m) {
     size_t count = 0;
     EXPECT_EQ(aclmdlBundleGetModelNum(bundle_id, &count), ACL_SUCCESS);
     EXPECT_EQ(count, has_init ? 3u : 2u);
@@ -163,7 +163,6 @@ class BundleRun {
 
  private:
   const TestModel& m_;
-  uint32_t bundle_id_;
   uint32_t infer_id_ = 0, init_id_ = 0, update_id_ = 0;
   aclmdlDesc* update_desc_ = nullptr;
 };

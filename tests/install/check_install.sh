@@ -18,14 +18,19 @@ for f in include/acl/acl.h include/acl/acl_base.h include/acl/acl_rt.h include/a
   [ -e "$prefix/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 
-# A sanitizer build's library needs its runtime in the programs that load it.
+# A sanitizer build's library needs its runtime in the programs that load it, from the compiler
+# that built it (CTest passes the build's CC and CXX).
 san=()
 if [ -n "${LW_SANITIZE:-}" ]; then san=(-fsanitize="$LW_SANITIZE"); fi
+CC=${CC:-cc} CXX=${CXX:-c++}
+# clang links a C program without UBSan's C++ half (and the libstdc++ it needs) unless told.
+csan=("${san[@]}") clibs=()
+if [ ${#san[@]} -gt 0 ] && "$CC" --version | grep -q clang; then csan+=(-fsanitize-link-c++-runtime); clibs=(-lstdc++); fi
 
 # The installed headers must not reach into the source tree.
-cc -std=c99 -Wall -Wextra -Werror "${san[@]}" -I"$prefix/include" "$src/examples/c/weight_update.c" \
-   -L"$prefix/lib" -lascendcl -lm -o "$work/weight_update"
-c++ -std=c++20 -Wall -Wextra -Werror "${san[@]}" -I"$prefix/include" "$src/examples/cpp/build_bundle.cc" \
+"$CC" -std=c99 -Wall -Wextra -Werror "${csan[@]}" -I"$prefix/include" "$src/examples/c/weight_update.c" \
+   -L"$prefix/lib" -lascendcl -lm "${clibs[@]}" -o "$work/weight_update"
+"$CXX" -std=c++20 -Wall -Wextra -Werror "${san[@]}" -I"$prefix/include" "$src/examples/cpp/build_bundle.cc" \
    -L"$prefix/lib" -lliveweight -o "$work/build_bundle"
 
 export LD_LIBRARY_PATH="$prefix/lib"

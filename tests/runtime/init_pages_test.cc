@@ -166,12 +166,13 @@ TEST(InitPages, NearbyTensorsDropAsOneRunAndWideGapsStay) {
 }
 
 TEST(InitPages, MappedRangeContains) {
-  uint8_t buf[64] = {};
+  uint8_t storage[72] = {};
+  uint8_t* buf = storage + 8;  // the range; storage[7] lies just before it
   MappedRange r{buf, 64};
   EXPECT_TRUE(r.contains(buf, 64));
   EXPECT_TRUE(r.contains(buf + 10, 54));
   EXPECT_FALSE(r.contains(buf + 10, 55));
-  EXPECT_FALSE(r.contains(buf - 1, 2));
+  EXPECT_FALSE(r.contains(storage + 7, 2));
   EXPECT_FALSE(MappedRange{}.contains(buf, 1));
 }
 

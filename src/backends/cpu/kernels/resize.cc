@@ -42,9 +42,8 @@ int64_t nearest_index(float x, const std::string& mode) {
 
 class ResizeKernel final : public Kernel {
  public:
-  ResizeKernel(std::vector<AxisPass> passes, int64_t in_count, int64_t out_count, size_t scratch, float extrapolation,
-               int threads)
-      : passes_(std::move(passes)), in_count_(in_count), out_count_(out_count), scratch_(scratch),
+  ResizeKernel(std::vector<AxisPass> passes, int64_t in_count, size_t scratch, float extrapolation, int threads)
+      : passes_(std::move(passes)), in_count_(in_count), scratch_(scratch),
         extrapolation_(extrapolation), threads_(threads) {}
   size_t scratch_bytes() const override { return scratch_; }
 
@@ -85,7 +84,7 @@ class ResizeKernel final : public Kernel {
 
  private:
   std::vector<AxisPass> passes_;
-  int64_t in_count_, out_count_;
+  int64_t in_count_;
   size_t scratch_;
   float extrapolation_;
   int threads_;
@@ -193,7 +192,7 @@ Result<std::unique_ptr<Kernel>> make_resize(const KernelSpec& spec) {
     biggest = std::max(biggest, passes[p].outer * passes[p].out * passes[p].inner);
   }
   size_t scratch = static_cast<size_t>(biggest) * sizeof(float) * 2;
-  return make_kernel<ResizeKernel>(std::move(passes), numel(x), numel(out), scratch, extrapolation, spec.num_threads);
+  return make_kernel<ResizeKernel>(std::move(passes), numel(x), scratch, extrapolation, spec.num_threads);
 }
 
 }  // namespace
