@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -18,16 +19,24 @@ namespace lw::test {
 namespace {
 
 // B [k, n] (row-major) packed into the panel layout, from B itself or from its transpose.
-std::vector<float> pack_b(const std::vector<float>& b, int64_t k, int64_t n, bool from_transpose) {
+std::vector<float> pack_b(const std::vector<float>& b, int64_t k, int64_t n, bool from_transpose,
+                          StoreMode mode = StoreMode::kCached) {
   std::vector<float> source = b;
   if (from_transpose) {  // the caller holds W = B^T, [n, k]
     for (int64_t q = 0; q < k; ++q)
       for (int64_t j = 0; j < n; ++j) source[static_cast<size_t>(j * k + q)] = b[static_cast<size_t>(q * n + j)];
   }
-  const dnnl::memory::desc packed = cpu::packed_gemm_b_desc(k, n, from_transpose);
-  auto packing = cpu::make_weight_packing(from_transpose ? cpu::plain_desc({n, k}) : cpu::plain_desc({k, n}), packed);
-  std::vector<float> out(packing->bytes / sizeof(float), -7.0f);
-  EXPECT_TRUE(packing->pack(source.data(), out.data(), StoreMode::kCached).is_ok());
+  auto packing = cpu::packed_gemm_b_packing(k, n, from_transpose);
+  EXPECT_EQ(packing->key,
+            cpu::make_weight_packing(from_transpose ? cpu::plain_desc({n, k}) : cpu::plain_desc({k, n}),
+                                     cpu::packed_gemm_b_desc(k, n, from_transpose))
+                ->key);
+  // 64-byte aligned storage, so that the streaming pack streams.
+  std::vector<float> storage(packing->bytes / sizeof(float) + 16, -7.0f);
+  float* out_data = storage.data();
+  while (reinterpret_cast<uintptr_t>(out_data) % 64 != 0) ++out_data;
+  EXPECT_TRUE(packing->pack(source.data(), out_data, mode).is_ok());
+  std::vector<float> out(out_data, out_data + packing->bytes / sizeof(float));
   // The layout is what the kernel reads: panel p, row q, column j at p * k * 16 + q * 16 + j.
   for (int64_t q = 0; q < k; ++q)
     for (int64_t j = 0; j < (n + 15) / 16 * 16; ++j) {
@@ -63,6 +72,7 @@ TEST(PackedGemm, MatchesNaiveLoop) {
     auto bias = random_floats(static_cast<size_t>(n), 3);
     for (bool from_transpose : {false, true}) {
       const std::vector<float> packed = pack_b(b, k, n, from_transpose);
+      EXPECT_EQ(pack_b(b, k, n, from_transpose, StoreMode::kStreaming), packed) << "streamed";
       for (bool with_bias : {false, true})
         for (Range r : {Range{-inf, inf}, Range{0.0f, inf}, Range{-0.3f, 0.4f}})
           for (int threads : {1, 2}) {

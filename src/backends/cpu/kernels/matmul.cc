@@ -250,7 +250,7 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
       s.n = n;
       s.implementation = "lw:packed_gemm_avx2";
       if (!given_panels) {
-        auto packing = make_weight_packing(b_transposed ? plain_desc({n, k}) : s.b, panels);
+        auto packing = packed_gemm_b_packing(k, n, b_transposed);
         if (const_b) {
           auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
           if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "backends/cpu/kernel.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace lw::cpu {
@@ -24,6 +26,12 @@ bool packed_gemm_supported();
 // (MatMul's B); true: over the dims [n, k] of a matrix W whose transpose is B (Gemm's transB
 // weight, PyTorch's Linear), the same bytes.
 dnnl::memory::desc packed_gemm_b_desc(int64_t k, int64_t n, bool b_rows_are_columns);
+
+// The packing of a B into that layout (from [n, k] when b_rows_are_columns): pack() writes it
+// from the caller's matrix on up to omp_get_max_threads() threads, unpack() reads it back; its
+// key and native descriptor are those of packed_gemm_b_desc. Throws dnnl::error as
+// make_weight_packing does.
+std::shared_ptr<PackedLayout> packed_gemm_b_packing(int64_t k, int64_t n, bool b_rows_are_columns);
 
 // y[i, j] = clamp(sum_q a[i * lda + q] * B[q, j] + (bias ? bias[j] : 0), lo, hi) for i < m,
 // j < n; `b` in the panel layout above, y row-major with rows ldc apart. m, k, n >= 1. Runs on
