@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/kernel_util.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
@@ -96,12 +97,29 @@ using BlockFn = void (*)(const float*, int64_t, const float*, int64_t, float*, i
                          float, float);
 constexpr BlockFn kBlocks[kRows + 1] = {nullptr, block<1>, block<2>, block<3>, block<4>, block<5>, block<6>};
 
+// The `full` whole 16-float pieces of one row of B to their panels (`panel_stride` floats
+// apart), streamed past the cache or stored.
+__attribute__((target("avx2,fma"))) void row_to_panels(const float* row, int64_t full, float* o, int64_t panel_stride,
+                                                       bool stream) {
+  for (int64_t p = 0; p < full; ++p, o += panel_stride) {
+    const __m256 lo = _mm256_loadu_ps(row + p * kPanel), hi = _mm256_loadu_ps(row + p * kPanel + 8);
+    if (stream) {
+      _mm256_stream_ps(o, lo);
+      _mm256_stream_ps(o + 8, hi);
+    } else {
+      _mm256_storeu_ps(o, lo);
+      _mm256_storeu_ps(o + 8, hi);
+    }
+  }
+}
+
 // B [k, n] row-major into the panels: row by row (sequential reads), each row's 16-float pieces
 // to their panels, as whole 64-byte lines streamed past the cache when asked (no line is read
 // for ownership first) or copied. The generic row packer (blocked_pack.h) walked the same bytes
 // in 512-column pieces and left the transformer's full refresh at 1.95x a memcpy on one thread.
-__attribute__((target("avx2,fma"))) void pack_panels(const float* b, int64_t k, int64_t n, float* dst,
-                                                     StoreMode mode) {
+// (The vector code is in row_to_panels: clang does not compile AVX intrinsics in an OpenMP
+// region's outlined body, which does not inherit the target attribute.)
+void pack_panels(const float* b, int64_t k, int64_t n, float* dst, StoreMode mode) {
   const int64_t full = n / kPanel, tail = n - full * kPanel;
   const bool stream = mode == StoreMode::kStreaming && reinterpret_cast<uintptr_t>(dst) % 64 == 0;
   const int threads = omp_get_max_threads();
@@ -110,17 +128,7 @@ __attribute__((target("avx2,fma"))) void pack_panels(const float* b, int64_t k, 
 #pragma omp for schedule(static)
     for (int64_t q = 0; q < k; ++q) {
       const float* row = b + q * n;
-      for (int64_t p = 0; p < full; ++p) {
-        float* o = dst + (p * k + q) * kPanel;
-        const __m256 lo = _mm256_loadu_ps(row + p * kPanel), hi = _mm256_loadu_ps(row + p * kPanel + 8);
-        if (stream) {
-          _mm256_stream_ps(o, lo);
-          _mm256_stream_ps(o + 8, hi);
-        } else {
-          _mm256_storeu_ps(o, lo);
-          _mm256_storeu_ps(o + 8, hi);
-        }
-      }
+      row_to_panels(row, full, dst + q * kPanel, k * kPanel, stream);
       if (tail != 0) {
         float* o = dst + (full * k + q) * kPanel;
         std::memcpy(o, row + full * kPanel, static_cast<size_t>(tail) * sizeof(float));
@@ -195,16 +203,7 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
       }
     }
   };
-  const int team = static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels));
-  if (team > 1) {
-#pragma omp parallel num_threads(team)
-    {
-      const int64_t t = omp_get_thread_num(), size = omp_get_num_threads();
-      run(panels * t / size, panels * (t + 1) / size);
-    }
-  } else {
-    run(0, panels);
-  }
+  parallel_ranges(panels, static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels)), run);
 }
 
 }  // namespace lw::cpu
