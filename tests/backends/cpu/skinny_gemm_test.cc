@@ -1,6 +1,7 @@
 // skinny_gemm (few rows of A against W [N, K] as held) against a naive double loop: row counts
-// 1 to 16 (one and two passes of up to 8 rows), K with and without a remainder of 8, with and
-// without a bias, plain, Relu and Clip ranges, one and two threads.
+// 1 to 16 (odd and even: pairs of rows and a last row alone), K with and without a remainder of
+// 8 and in one or several passes of 512, N with and without a partial block of 4 rows of W,
+// with and without a bias, plain, Relu and Clip ranges, one and two threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/skinny_gemm.h"
 #include "backends/kernel_harness.h"
+#include "support/matmul_layout.h"
 
 namespace lw::test {
 namespace {
@@ -23,7 +25,7 @@ TEST(SkinnyGemm, MatchesNaiveLoop) {
   };
   int checked = 0;
   for (int64_t m : {1, 3, 8, 9, 16})
-    for (int64_t k : {1, 7, 64, 203})
+    for (int64_t k : {1, 7, 64, 203, 1100})
       for (int64_t n : {1, 5, 70}) {
         auto a = random_floats(static_cast<size_t>(m * k), 1);
         auto w = random_floats(static_cast<size_t>(n * k), 2);
@@ -47,7 +49,7 @@ TEST(SkinnyGemm, MatchesNaiveLoop) {
               ++checked;
             }
       }
-  EXPECT_EQ(checked, 5 * 4 * 3 * 2 * 3 * 2);
+  EXPECT_EQ(checked, 5 * 5 * 3 * 2 * 3 * 2);
 }
 
 // A Gemm with transB over a few rows runs on it where the CPU has AVX2 and oneDNN its AVX2 gemm
@@ -58,15 +60,7 @@ TEST(SkinnyGemm, GemmTransBUsesItOnAvx2) {
   std::vector<TensorIn> in = {f32({m, k}, a), f32({n, k}, w, true), f32({n}, c)};
   auto prepared = prepare_op("Gemm", in, {{"transB", int64_t{1}}});
   ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-  using fmt = dnnl::memory::format_tag;
-  using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc preferred =
-      dnnl::matmul::primitive_desc(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dt::f32, fmt::ab),
-                                                      dnnl::memory::desc({k, n}, dt::f32, fmt::any),
-                                                      dnnl::memory::desc({m, n}, dt::f32, fmt::ab)),
-                                   cpu::dnnl_cpu_engine())
-          .weights_desc();
-  const bool expected = cpu::skinny_gemm_supported() && preferred.data.format_desc.blocking.inner_nblks == 0;
+  const bool expected = cpu::skinny_gemm_supported() && !matmul_prefers_blocked_b(m, k, n);
   EXPECT_EQ(prepared->kernel->implementation() == "lw:skinny_gemm_avx2", expected)
       << prepared->kernel->implementation();
   auto out = execute(*prepared, in);
