@@ -18,6 +18,7 @@
 #include "graph/op_registry.h"
 #include "runtime/plan.h"
 #include "support/float_data.h"
+#include "support/matmul_layout.h"
 #include "support/graph_builder.h"
 #include "support/naive_conv.h"
 
@@ -273,14 +274,7 @@ TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
   // B is packed where oneDNN's matmul wants blocks (AVX-512), and held as given, [n, k], where
   // its choice has none (AVX2: transposing it to [k, n] would only slow the matmul down), unless
   // packed_gemm takes the product (AVX2, more rows than skinny_gemm's), which holds B in panels.
-  using fmt = dnnl::memory::format_tag;
-  const dnnl::memory::desc preferred =
-      dnnl::matmul::primitive_desc(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, fmt::ab),
-                                                      dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, fmt::any),
-                                                      dnnl::memory::desc({m, n}, dnnl::memory::data_type::f32, fmt::ab)),
-                                   cpu::dnnl_cpu_engine())
-          .weights_desc();
-  if (preferred.data.format_desc.blocking.inner_nblks > 0) {
+  if (test::matmul_prefers_blocked_b(m, k, n)) {
     EXPECT_NE(store.layout(0), nullptr) << "B should be held in oneDNN's blocked layout";
   } else if (m > cpu::kSkinnyGemmMaxRows && cpu::packed_gemm_supported()) {
     ASSERT_NE(store.layout(0), nullptr) << "B should be held in packed_gemm's panels";

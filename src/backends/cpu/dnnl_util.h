@@ -26,6 +26,10 @@ dnnl::memory::format_tag channels_last_tag(size_t rank);
 // float32 descriptor of an activation in `layout` (every layout but kPlain: rank 3 to 5).
 dnnl::memory::desc activation_desc(const Dims& dims, Layout layout);
 
+// Whether a primitive descriptor's implementation name (impl_info_str()) is oneDNN's reference
+// code ("ref:any", ...): correct, but orders of magnitude slower than its jit kernels.
+inline bool is_reference_impl(const char* impl_info) { return std::string(impl_info).rfind("ref", 0) == 0; }
+
 // A PackedLayout whose pack() writes a tensor from `plain` into `packed`: a tile copy for 2-D
 // float32 blocked layouts (blocked_pack.h), else a oneDNN reorder created here (throws
 // dnnl::error when oneDNN cannot). pack() runs on up to omp_get_max_threads() threads.

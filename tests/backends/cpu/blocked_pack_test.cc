@@ -17,6 +17,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "core/blob.h"
+#include "support/matmul_layout.h"
 
 namespace lw::cpu {
 namespace {
@@ -41,13 +42,6 @@ class Destination {
 };
 
 // The layout oneDNN's matmul wants for a [k, n] B with an m-row A.
-dnnl::memory::desc matmul_b_layout(int64_t m, int64_t k, int64_t n) {
-  dnnl::memory::desc a({m, k}, dt::f32, dnnl::memory::format_tag::ab);
-  dnnl::memory::desc b({k, n}, dt::f32, dnnl::memory::format_tag::any);
-  dnnl::memory::desc d({m, n}, dt::f32, dnnl::memory::format_tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, d), dnnl_cpu_engine()).weights_desc();
-}
-
 // The reference: oneDNN's reorder of `src` (laid out as `plain`) into `packed`.
 std::vector<float> onednn_reorder(const dnnl::memory::desc& plain, const dnnl::memory::desc& packed,
                                   std::vector<float>& src) {
@@ -65,7 +59,7 @@ TEST(BlockedPack, MatchesOneDnnReorderByteForByte) {
   for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {512, 1536}, {37, 50}, {37, 128}, {100, 3}, {1, 200}, {1000, 1000}, {1000, 256}, {2048, 1000}, {1100, 70}}) {
     for (bool transposed : {false, true}) {
       dnnl::memory::desc plain = transposed ? dnnl::memory::desc({k, n}, dt::f32, {1, k}) : plain_desc({k, n});
-      dnnl::memory::desc packed = matmul_b_layout(8, k, n);
+      dnnl::memory::desc packed = test::preferred_matmul_b(8, k, n);
       // oneDNN's AVX2 matmul reads a plain B: then the layout its AVX-512 matmul takes.
       if (packed == plain_desc({k, n}) || packed == plain) packed = dnnl::memory::desc({k, n}, dt::f32, dnnl::memory::format_tag::BA16a64b);
       auto tiles = describe_blocked_2d(plain, packed);
@@ -193,7 +187,7 @@ TEST(BlockedPack, DeclinesLayoutsItDoesNotHandle) {
   EXPECT_FALSE(describe_blocked_2d(plain_desc({8, 8}), plain_desc({8, 8})).has_value());
   dnnl::memory::desc conv_w({16, 16, 3, 3}, dt::f32, dnnl::memory::format_tag::OIhw16i16o);
   EXPECT_FALSE(describe_blocked_2d(plain_desc({16, 16, 3, 3}), conv_w).has_value());
-  dnnl::memory::desc packed = matmul_b_layout(8, 64, 64);
+  dnnl::memory::desc packed = test::preferred_matmul_b(8, 64, 64);
   EXPECT_FALSE(describe_blocked_2d(packed, packed).has_value());
   // Rows: a block of output channels that is not the innermost (OIhw8o8i), padded input channels
   // (12 in blocks of 8), or two blocks on one dim.

@@ -14,6 +14,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/kernel_harness.h"
+#include "support/matmul_layout.h"
 
 namespace lw::test {
 namespace {
@@ -117,15 +118,7 @@ TEST(PackedGemm, NanPassesTheClamp) {
 // oneDNN's matmul with its own blocked B); either way they match a naive loop.
 TEST(PackedGemm, GemmAndMatMulUseItOnAvx2) {
   constexpr int64_t m = 40, k = 300, n = 37;
-  using fmt = dnnl::memory::format_tag;
-  using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc preferred =
-      dnnl::matmul::primitive_desc(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dt::f32, fmt::ab),
-                                                      dnnl::memory::desc({k, n}, dt::f32, fmt::any),
-                                                      dnnl::memory::desc({m, n}, dt::f32, fmt::ab)),
-                                   cpu::dnnl_cpu_engine())
-          .weights_desc();
-  const bool expected = cpu::packed_gemm_supported() && preferred.data.format_desc.blocking.inner_nblks == 0;
+  const bool expected = cpu::packed_gemm_supported() && !matmul_prefers_blocked_b(m, k, n);
   auto a = random_floats(m * k, 21), w = random_floats(n * k, 22), c = random_floats(n, 23);
   for (bool gemm : {true, false}) {
     // Gemm: W [n, k] with transB and C; MatMul: the same numbers as B = W^T [k, n], no bias.

@@ -312,16 +312,13 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     for (Layout l : {run_layout(out_layout), run_layout(in_layout)}) try_layouts(activation_desc(x, l), activation_desc(y, l));
     try_layouts(activation_desc(x, Layout::kChannelsLast), activation_desc(y, Layout::kChannelsLast));
     dnnl::memory::desc any_w(dnnl::memory::dims(g.wdims.begin(), g.wdims.end()), dt::f32, tag::any);
-    auto is_reference = [](const dnnl::convolution_forward::primitive_desc& p) {
-      return std::string(p.impl_info_str()).rfind("ref", 0) == 0;
-    };
     // The first primitive for `attr` on those layouts that is not oneDNN's reference code.
     auto fast_pd = [&]() {
       std::optional<dnnl::convolution_forward::primitive_desc> chosen;
       auto attempt = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& wei, const dnnl::memory::desc& dst) {
         try {
           chosen = make_pd(g, src, wei, dst, prim_bias(), attr);
-          if (is_reference(*chosen)) chosen.reset();
+          if (is_reference_impl(chosen->impl_info_str())) chosen.reset();
         } catch (const dnnl::error&) {
           chosen.reset();
         }

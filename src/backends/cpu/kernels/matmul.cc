@@ -36,9 +36,11 @@ struct MatMulSetup {
   dnnl::memory::desc b_prim;
   std::shared_ptr<WeightBlockPtr> owned_b;
   std::shared_ptr<PackedLayout> wanted;
-  // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip.
+  // Fused activation (compiler/passes/epilogue_fusion.h): 0 none, 1 Relu, 2 Clip; and as the
+  // clamp range the skinny and packed kernels apply.
   int act = 0;
   float act_lo = 0.0f, act_hi = 0.0f;
+  float clamp_lo = -INFINITY, clamp_hi = INFINITY;
   // Fused BatchNormalization over the columns (Gemm only), applied after C and before the
   // activation; its scale/shift go in scratch after the primitive's.
   FusedBatchNorm bn;
@@ -56,10 +58,13 @@ Status read_fused_activation(const KernelSpec& spec, MatMulSetup* s) {
   if (act.empty()) return Status::ok();
   if (act == "Relu") {
     s->act = 1;
+    s->clamp_lo = 0.0f;
   } else if (act == "Clip") {
     s->act = 2;
     s->act_lo = std::max(spec.node.attr_float(passes::kAttrClipMin, -FLT_MAX), -FLT_MAX);
     s->act_hi = std::min(spec.node.attr_float(passes::kAttrClipMax, FLT_MAX), FLT_MAX);
+    s->clamp_lo = s->act_lo;
+    s->clamp_hi = s->act_hi;
   } else {
     return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
   }
@@ -106,8 +111,7 @@ class MatMulKernel final : public Kernel {
   Status run(const KernelRun& r) const override {
     if (s_.empty) return Status::ok();
     if (s_.skinny || s_.packed) {
-      const float lo = s_.act == 0 ? -INFINITY : s_.act == 1 ? 0.0f : s_.act_lo;
-      const float hi = s_.act == 2 ? s_.act_hi : INFINITY;
+      const float lo = s_.clamp_lo, hi = s_.clamp_hi;
       const auto* a = static_cast<const float*>(r.inputs[0]);
       const auto* b = static_cast<const float*>(s_.owned_b ? static_cast<const void*>(s_.owned_b->get()) : r.inputs[1]);
       const float* bias = s_.has_bias ? static_cast<const float*>(r.inputs[2]) : nullptr;
@@ -216,12 +220,24 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
         pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) {
       try {
         dnnl::matmul::primitive_desc as_given = make(s.b);
-        if (std::string(as_given.impl_info_str()).rfind("ref", 0) != 0) pd = as_given;
+        if (!is_reference_impl(as_given.impl_info_str())) pd = as_given;
       } catch (const dnnl::error&) {
       }  // keep oneDNN's choice
     }
     s.b_prim = pd.weights_desc();
     s.implementation = pd.impl_info_str();
+    // B in `packing`'s layout: a Const B packed here once, else the runtime holds the weight so.
+    auto hold_b = [&](std::shared_ptr<PackedLayout> packing) -> Status {
+      if (!const_b) {
+        s.wanted = std::move(packing);
+        return Status::ok();
+      }
+      auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
+      if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
+      LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
+      s.owned_b = std::move(owned);
+      return Status::ok();
+    };
     // A few rows of A against a B held as [N, K] (transB) where oneDNN runs its AVX2 gemm: the
     // skinny kernel streams B once instead (the MLP benchmark's inference, 8 rows, on an AVX2
     // machine: 28-35 -> 22-24 ms at two threads, 48-73 -> 45-46 ms at one).
@@ -250,28 +266,12 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
       s.n = n;
       s.implementation = "lw:packed_gemm_avx2";
       if (!given_panels) {
-        auto packing = packed_gemm_b_packing(k, n, b_transposed);
-        if (const_b) {
-          auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
-          if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
-          LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
-          s.owned_b = std::move(owned);
-        } else {
-          s.wanted = std::move(packing);
-        }
+        LW_RETURN_IF_ERROR(hold_b(packed_gemm_b_packing(k, n, b_transposed)));
       }
       return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(), 0, dnnl::memory::desc(), spec.num_threads, spec.node);
     }
     if (s.b_prim != s.b && !spec.packing(1)) {
-      auto packing = make_weight_packing(s.b, s.b_prim);
-      if (const_b) {
-        auto owned = std::make_shared<WeightBlockPtr>(alloc_weight_block(packing->bytes, spec.huge_pages));
-        if (!*owned) return make_error(StatusCode::kOutOfMemory, "node '", spec.node.name, "': cannot allocate packed B");
-        LW_RETURN_IF_ERROR(packing->pack(spec.const_inputs[1]->bytes.data, owned->get(), StoreMode::kCached));
-        s.owned_b = std::move(owned);
-      } else {
-        s.wanted = std::move(packing);
-      }
+      LW_RETURN_IF_ERROR(hold_b(make_weight_packing(s.b, s.b_prim)));
     }
     dnnl::memory::desc scratch_md = pd.scratchpad_desc();
     size_t scratch = scratch_md.get_size();
