@@ -223,16 +223,18 @@ Notes:
 - The machine is shared with other jobs (see the load average): single figures move by 2x
   from run to run; compare ratios from one run, and rerun before drawing conclusions.
 - The project's machines are not all alike: some have AVX-512 (tables before 2026-11-27 02:00),
-  some AVX2 only (the machine line says which). oneDNN 2.6 runs different kernels on each:
-  on AVX2 its convolutions read channels-last activations with its AVX2 direct kernels and its
-  matmul is a gemm that wants B without blocks, where ONNX Runtime's MLAS has AVX2 kernels on
-  blocked (NCHWc) activations. A Gemm's weight is then kept as given, and a product of up to
-  16 rows runs on liveweight's own AVX2 kernel (src/backends/cpu/kernels/skinny_gemm.h).
+  some AVX2 only (the machine line says which). oneDNN 2.6 runs different kernels on each.
+  On AVX2 its convolutions run fastest on channel-blocked activations (nChw8c, as ONNX
+  Runtime's MLAS NCHWc kernels), which liveweight keeps between convolutions there
+  (LW_CPU_ACTIVATION_LAYOUT; channels-last on AVX-512 machines), and its matmul is a gemm that
+  packs B again on every call: a weight B there runs on liveweight's own AVX2 kernels instead,
+  skinny_gemm for up to 16 rows (B as given) and packed_gemm for more (B held in panels of 16
+  columns; src/backends/cpu/kernels/).
 - Every weight of a bundle from `lw build` is refreshable, so conv and Gemm/MatMul weights are
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy
   into that layout (src/backends/cpu/blocked_pack.cc: 16 x 16 AVX-512 transposes, faster than
-  oneDNN's reorder). That transposition is why a refresh can cost more than a memcpy of the
+  oneDNN's reorder; 4 x 4 with ordinary stores on AVX2 machines). That transposition is why a refresh can cost more than a memcpy of the
   plain bytes, most at one thread (the conv layouts: ResNet-50). An update larger than the L3
   cache (32 MiB here, read from sysfs), or of 1 MiB or more to a model whose weights are,
   writes with non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the
