@@ -34,7 +34,9 @@ namespace {
 
 // prepare_op, or with `fused_output` set prepare_fused_op.
 Result<PreparedOp> prepare(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
-                           int num_outputs, int threads, const TensorOut* fused_output) {
+                           int num_outputs, int threads, const TensorOut* fused_output,
+                           const std::vector<cpu::Layout>& input_layouts = {},
+                           const std::vector<cpu::Layout>& output_layouts = {}) {
   PreparedOp p;
   p.graph = std::make_unique<ir::Graph>();
   ir::Graph& g = *p.graph;
@@ -66,7 +68,7 @@ Result<PreparedOp> prepare(const std::string& op, const std::vector<TensorIn>& i
 
   cpu::KernelFactory factory = cpu::find_cpu_kernel(op);
   if (!factory) return make_error(StatusCode::kOpNotFound, "no CPU kernel for ", op);
-  cpu::KernelSpec spec{n, {}, {}, {}, threads, {}, {}, {}, {}};
+  cpu::KernelSpec spec{n, {}, {}, {}, threads, input_layouts, output_layouts, {}, {}};
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].omitted) {
       spec.inputs.push_back(ir::TensorType{});
@@ -104,6 +106,15 @@ Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<Ten
   out.dtype = dtype;
   out.dims = dims;
   return prepare(op, inputs, attrs, 1, threads, &out);
+}
+
+Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                                    DType dtype, const Dims& dims, int threads,
+                                    const std::vector<cpu::Layout>& input_layouts, cpu::Layout output_layout) {
+  TensorOut out;
+  out.dtype = dtype;
+  out.dims = dims;
+  return prepare(op, inputs, attrs, 1, threads, &out, input_layouts, {output_layout});
 }
 
 Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs) {

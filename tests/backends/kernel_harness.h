@@ -56,6 +56,11 @@ Result<PreparedOp> prepare_op(const std::string& op, const std::vector<TensorIn>
 // attributes that ONNX type inference refuses): no type inference, one output of `dims`.
 Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
                                     DType dtype, const Dims& dims, int threads = 2);
+// The same with the activation layouts of the inputs and the output (KernelSpec::input_layouts,
+// output_layouts): the data passed to execute() must then be in those layouts.
+Result<PreparedOp> prepare_fused_op(const std::string& op, const std::vector<TensorIn>& inputs, const Attrs& attrs,
+                                    DType dtype, const Dims& dims, int threads,
+                                    const std::vector<cpu::Layout>& input_layouts, cpu::Layout output_layout);
 // Runs a prepared kernel on `inputs` (same shapes as prepared) with fresh buffers. Thread-safe
 // as far as the kernel is.
 Result<std::vector<TensorOut>> execute(const PreparedOp& p, const std::vector<TensorIn>& inputs);

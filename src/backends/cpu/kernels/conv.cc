@@ -22,16 +22,25 @@
 // a residual's sum post-op only as the first post-op, so each Conv + BatchNorm + Add + Relu of a
 // ResNet-18 with refreshable BatchNorms took 3.3-3.8 s on an AVX2 machine (its whole inference
 // 24 s; 45 ms with the tail).
+//
+// Where oneDNN settles on 8-channel blocks and its ABcd8b8a weights for a 2-D convolution with a
+// spatial kernel (AVX2 machines), liveweight's own kernel (blocked_conv.h) runs on the same
+// layouts and weights instead, with the whole epilogue in registers: the BatchNorm's multiply
+// and add cost it nothing, where oneDNN's binary post-op slowed its AVX2 kernels.
+// LW_CPU_CONV=onednn keeps oneDNN's.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
@@ -79,6 +88,12 @@ struct ConvSetup {
   float act_lo = -INFINITY, act_hi = INFINITY;  // the tail's activation as a clamp (Relu: [0, inf))
   size_t residual_offset = 0;  // with a tail and a residual: scratch for a reordered or overlapping residual
   std::string implementation;  // oneDNN's name for `conv`'s implementation
+  // liveweight's own kernel (blocked_conv.h) runs instead of `conv` on the primitive's layouts,
+  // with the whole epilogue; its scratch starts at direct_offset.
+  bool direct = false;
+  BlockedConvShape direct_shape;
+  size_t direct_offset = 0;
+  int threads = 1;
 };
 
 // y = clamp(y + residual, lo, hi) over the primitive's output, the residual in the same layout:
@@ -117,6 +132,11 @@ class ConvKernel final : public Kernel {
       }
       void* dst = s.dst.reorder ? static_cast<void*>(scratch + s.dst.offset) : r.outputs[0];
       const size_t dst_bytes = s.dst.prim.get_size();
+      if (s.direct) {
+        run_direct(r, src, wei, dst, dst_bytes, scratch);
+        if (s.dst.reorder) s.dst.convert.run({dst, r.outputs[0]});
+        return Status::ok();
+      }
       const float* tail_residual = nullptr;
       if (s.has_residual) {
         const void* res = r.inputs[s.residual_input];
@@ -176,6 +196,33 @@ class ConvKernel final : public Kernel {
   }
 
  private:
+  // blocked_conv with the fused epilogue; the residual comes in dst's layout, and from scratch
+  // where it overlaps dst without being dst itself.
+  void run_direct(const KernelRun& r, const void* src, const void* wei, void* dst, size_t dst_bytes,
+                  uint8_t* scratch) const {
+    const ConvSetup& s = *s_;
+    BlockedConvEpilogue e;
+    if (s.has_bias) e.bias = static_cast<const float*>(r.inputs[2]);
+    if (s.bn.active()) std::tie(e.mul, e.add) = s.bn.compute(r, scratch);
+    if (s.has_residual) {
+      const void* res = r.inputs[s.residual_input];
+      const auto* from = static_cast<const uint8_t*>(res);
+      const auto* to = static_cast<const uint8_t*>(dst);
+      if (s.residual_reorder) {
+        s.residual_to_dst.run({res, scratch + s.residual_offset});
+        res = scratch + s.residual_offset;
+      } else if (from != to && from < to + dst_bytes && to < from + dst_bytes) {
+        std::memcpy(scratch + s.residual_offset, res, dst_bytes);
+        res = scratch + s.residual_offset;
+      }
+      e.residual = static_cast<const float*>(res);
+    }
+    e.lo = s.act_lo;
+    e.hi = s.act_hi;
+    blocked_conv(static_cast<const float*>(src), static_cast<const float*>(wei), static_cast<float*>(dst),
+                 s.direct_shape, e, scratch + s.direct_offset, s.threads);
+  }
+
   std::unique_ptr<ConvSetup> s_;
   bool empty_;
   std::string name_;
@@ -197,6 +244,17 @@ dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const d
                                                          dnnl::algorithm::convolution_direct, src, wei, dst, g.strides,
                                                          g.dilates, g.pl, g.pr);
   return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
+}
+
+// Whether liveweight's own convolution (blocked_conv.h) may replace oneDNN's where it applies:
+// LW_CPU_CONV=auto (or unset) lets it, LW_CPU_CONV=onednn keeps oneDNN's everywhere (to compare
+// the two, and so that tests run both on every machine).
+Result<bool> direct_conv_allowed(const KernelSpec& spec) {
+  const char* v = std::getenv("LW_CPU_CONV");
+  const std::string name = v ? v : "";
+  if (name.empty() || name == "auto") return true;
+  if (name == "onednn") return false;
+  return kernel_error(spec, StatusCode::kInvalidArgument, "LW_CPU_CONV='", name, "' is not a choice (auto or onednn)");
 }
 
 Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
@@ -233,6 +291,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   }
   if (has_residual && spec.inputs[residual_input].shape.dims() != y)
     return kernel_error(spec, StatusCode::kInternal, "fused residual input must have dims ", y);
+  LW_ASSIGN_OR_RETURN(const bool direct_allowed, direct_conv_allowed(spec));
   auto setup = std::make_unique<ConvSetup>();
   if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
@@ -399,11 +458,40 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                                                                                  dnnl_cpu_engine(), s.dst.prim)),
                                      {{DNNL_ARG_FROM, residual_user}, {DNNL_ARG_TO, s.dst.prim}});
     }
-    if (s.tail != Tail::kNone && has_residual) {
+    // liveweight's kernel where oneDNN settled on 8-channel blocks for a plain 2-D convolution
+    // with a spatial kernel (its 1 x 1 kernel, a blocked gemm, ran those 1.2-1.9x faster).
+    if (direct_allowed && rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && w[2] * w[3] > 1 &&
+        blocked_conv_supported()) {
+      bool undilated = true;
+      for (int64_t d : p.dilations) undilated = undilated && d == 1;
+      BlockedConvShape& d = s.direct_shape;
+      d.batch = x[0];
+      d.in_channels = x[1];
+      d.in_h = x[2];
+      d.in_w = x[3];
+      d.out_channels = y[1];
+      d.out_h = y[2];
+      d.out_w = y[3];
+      d.kernel_h = w[2];
+      d.kernel_w = w[3];
+      d.stride_h = p.strides[0];
+      d.stride_w = p.strides[1];
+      d.pad_top = p.pads_begin[0];
+      d.pad_left = p.pads_begin[1];
+      s.direct = undilated && blocked_conv_accepts(d) && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
+                 pd.dst_desc() == activation_desc(y, Layout::kBlocked8) &&
+                 pd.weights_desc() == dnnl::memory::desc(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
+    }
+    if ((s.tail != Tail::kNone || s.direct) && has_residual) {
       s.residual_offset = offset;
       offset += align64(s.dst.prim.get_size());
     }
     if (has_bn) offset = s.bn.place_in_scratch(offset);
+    if (s.direct) {
+      s.threads = std::max(spec.num_threads, 1);
+      s.direct_offset = offset;
+      offset += align64(blocked_conv_scratch_bytes(s.direct_shape, s.threads));
+    }
     s.scratch_total = offset;
     auto conv_call = [&](const dnnl::convolution_forward::primitive_desc& p, bool with_bias, FusedBatchNorm::Form form) {
       std::vector<DnnlCall::Arg> args = {
@@ -413,6 +501,10 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (has_bn) s.bn.append_args(args, 0, form);  // the first post-ops
       return DnnlCall(dnnl::convolution_forward(p), std::move(args));
     };
+    if (s.direct) {
+      s.implementation = "lw:blocked_conv_avx2";
+      return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
+    }
     s.conv = conv_call(pd, prim_bias(), s.bn_form);
     s.implementation = pd.impl_info_str();
     if (pd_mul_add) s.conv_mul_add = conv_call(*pd_mul_add, has_bias, FusedBatchNorm::Form::kMulAdd);

@@ -1,0 +1,296 @@
+// blocked_conv (liveweight's AVX2 convolution over 8-channel blocks) against a naive loop over
+// plain NCHW data: shapes that take every tile width and edge case (1, 2 and 4 output blocks per
+// tile, strides, asymmetric pads, kernels from 1 x 1 to 7 x 7, outputs that read only padding,
+// input channels in several chunks and rows in several passes), each epilogue (bias, a
+// BatchNorm's multiply and add, a residual, also as the output itself, Relu and Clip), 1 to 3
+// threads. Then a fused Conv through the kernel registry on blocked activations, which takes it
+// on AVX2 machines unless LW_CPU_CONV=onednn.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/kernels/blocked_conv.h"
+#include "backends/kernel_harness.h"
+#include "compiler/passes/epilogue_fusion.h"
+
+namespace lw::test {
+namespace {
+
+struct Case {
+  int64_t batch, ic, oc, h, w, kh, kw, sh, sw, pt, pl, pb, pr;
+  int64_t out_h() const { return (h + pt + pb - kh) / sh + 1; }
+  int64_t out_w() const { return (w + pl + pr - kw) / sw + 1; }
+};
+
+std::string describe(const Case& c) {
+  return "batch " + std::to_string(c.batch) + " " + std::to_string(c.ic) + "->" + std::to_string(c.oc) + " " +
+         std::to_string(c.h) + "x" + std::to_string(c.w) + " kernel " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+         " stride " + std::to_string(c.sh) + "," + std::to_string(c.sw) + " pads " + std::to_string(c.pt) + "," +
+         std::to_string(c.pl) + "," + std::to_string(c.pb) + "," + std::to_string(c.pr);
+}
+
+// [n, c, h, w] -> [n, c / 8, h, w, 8] and back.
+std::vector<float> to_blocked(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
+  std::vector<float> out(v.size());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p)
+        out[static_cast<size_t>(((b * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8)] =
+            v[static_cast<size_t>((b * c + ch) * hw + p)];
+  return out;
+}
+
+std::vector<float> from_blocked(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
+  std::vector<float> out(v.size());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p)
+        out[static_cast<size_t>((b * c + ch) * hw + p)] =
+            v[static_cast<size_t>(((b * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8)];
+  return out;
+}
+
+// OIHW -> ABcd8b8a: [o / 8, i / 8, kh, kw, 8 inputs, 8 outputs].
+std::vector<float> weights_blocked(const std::vector<float>& w, int64_t o, int64_t i, int64_t kh, int64_t kw) {
+  std::vector<float> out(w.size());
+  for (int64_t a = 0; a < o; ++a)
+    for (int64_t b = 0; b < i; ++b)
+      for (int64_t u = 0; u < kh; ++u)
+        for (int64_t v = 0; v < kw; ++v)
+          out[static_cast<size_t>(((((a / 8) * (i / 8) + b / 8) * kh + u) * kw + v) * 64 + (b % 8) * 8 + a % 8)] =
+              w[static_cast<size_t>(((a * i + b) * kh + u) * kw + v)];
+  return out;
+}
+
+struct Epilogue {
+  bool bias = false, batchnorm = false, residual = false, residual_is_output = false;
+  float lo = -INFINITY, hi = INFINITY;
+};
+
+// y = clamp((conv + bias) * mul + add + residual, lo, hi) in double, plain NCHW.
+std::vector<float> naive(const Case& c, const std::vector<float>& x, const std::vector<float>& w,
+                         const std::vector<float>* bias, const std::vector<float>* mul, const std::vector<float>* add,
+                         const std::vector<float>* residual, float lo, float hi) {
+  const int64_t oh = c.out_h(), ow = c.out_w();
+  std::vector<float> y(static_cast<size_t>(c.batch * c.oc * oh * ow));
+  for (int64_t n = 0; n < c.batch; ++n)
+    for (int64_t o = 0; o < c.oc; ++o)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          double acc = bias ? (*bias)[static_cast<size_t>(o)] : 0.0;
+          for (int64_t ch = 0; ch < c.ic; ++ch)
+            for (int64_t u = 0; u < c.kh; ++u)
+              for (int64_t v = 0; v < c.kw; ++v) {
+                const int64_t ii = i * c.sh - c.pt + u, jj = j * c.sw - c.pl + v;
+                if (ii < 0 || jj < 0 || ii >= c.h || jj >= c.w) continue;
+                acc += double(x[static_cast<size_t>(((n * c.ic + ch) * c.h + ii) * c.w + jj)]) *
+                       w[static_cast<size_t>(((o * c.ic + ch) * c.kh + u) * c.kw + v)];
+              }
+          if (mul) acc = acc * (*mul)[static_cast<size_t>(o)] + (*add)[static_cast<size_t>(o)];
+          const auto at = static_cast<size_t>(((n * c.oc + o) * oh + i) * ow + j);
+          if (residual) acc += (*residual)[at];
+          y[at] = std::min(std::max(static_cast<float>(acc), lo), hi);
+        }
+  return y;
+}
+
+const Case kCases[] = {
+    {1, 16, 32, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1},      // 4 output blocks per tile (3 positions)
+    {2, 8, 8, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1},        // 1 block per tile (6 positions), 2 images
+    {1, 24, 48, 12, 10, 3, 3, 2, 2, 1, 1, 1, 1},    // 2 blocks per tile, stride 2
+    {1, 16, 40, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0},      // 1 x 1
+    {1, 128, 32, 10, 70, 3, 3, 1, 1, 1, 1, 1, 1},   // 2 chunks of input channels, 4 passes over the rows
+    {1, 16, 32, 11, 11, 7, 7, 2, 2, 3, 3, 3, 3},    // 7 x 7 in chunks of one input block
+    {1, 8, 16, 6, 5, 3, 5, 1, 2, 2, 1, 0, 2},       // 3 x 5, asymmetric pads and strides
+    {1, 8, 32, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},       // one pixel: every tap but the centre is padding
+    {1, 16, 32, 4, 4, 3, 3, 1, 1, 3, 3, 3, 3},      // outputs that read nothing but padding
+    {3, 32, 64, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},    // 3 images
+    {1, 64, 64, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1},    // rows of whole tiles inside the image
+};
+
+TEST(BlockedConv, MatchesNaiveLoop) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  const Epilogue epilogues[] = {
+      {true, false, false, false},
+      {true, true, true, false, 0.0f},
+      {false, true, true, true, -0.3f, 0.4f},
+      {false, false, false, false, 0.0f},
+  };
+  uint32_t seed = 1;
+  for (const Case& c : kCases) {
+    cpu::BlockedConvShape s{c.batch, c.ic, c.h, c.w, c.oc, c.out_h(), c.out_w(), c.kh, c.kw, c.sh, c.sw, c.pt, c.pl};
+    ASSERT_TRUE(cpu::blocked_conv_accepts(s)) << describe(c);
+    const int64_t out_hw = c.out_h() * c.out_w();
+    auto x = random_floats(static_cast<size_t>(c.batch * c.ic * c.h * c.w), seed++);
+    auto w = random_floats(static_cast<size_t>(c.oc * c.ic * c.kh * c.kw), seed++, -0.3f, 0.3f);
+    auto bias = random_floats(static_cast<size_t>(c.oc), seed++);
+    auto mul = random_floats(static_cast<size_t>(c.oc), seed++, -1.5f, 1.5f);
+    auto add = random_floats(static_cast<size_t>(c.oc), seed++);
+    auto residual = random_floats(static_cast<size_t>(c.batch * c.oc * out_hw), seed++, -2.0f, 2.0f);
+    const auto xb = to_blocked(x, c.batch, c.ic, c.h * c.w);
+    const auto wb = weights_blocked(w, c.oc, c.ic, c.kh, c.kw);
+    const auto rb = to_blocked(residual, c.batch, c.oc, out_hw);
+    for (const Epilogue& e : epilogues) {
+      const auto want = naive(c, x, w, e.bias ? &bias : nullptr, e.batchnorm ? &mul : nullptr, &add,
+                              e.residual ? &residual : nullptr, e.lo, e.hi);
+      for (int threads : {1, 2, 3}) {
+        std::vector<float> y(want.size(), -777.0f);
+        if (e.residual_is_output) y = rb;
+        std::vector<float> scratch(cpu::blocked_conv_scratch_bytes(s, threads) / sizeof(float) + 1);
+        cpu::BlockedConvEpilogue ep;
+        ep.bias = e.bias ? bias.data() : nullptr;
+        ep.mul = e.batchnorm ? mul.data() : nullptr;
+        ep.add = e.batchnorm ? add.data() : nullptr;
+        ep.residual = e.residual ? (e.residual_is_output ? y.data() : rb.data()) : nullptr;
+        ep.lo = e.lo;
+        ep.hi = e.hi;
+        cpu::blocked_conv(xb.data(), wb.data(), y.data(), s, ep, scratch.data(), threads);
+        const auto got = from_blocked(y, c.batch, c.oc, out_hw);
+        double worst = 0;
+        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+        EXPECT_LT(worst, 1e-4) << describe(c) << ", " << threads << " threads, bias " << e.bias << " batchnorm "
+                               << e.batchnorm << " residual " << e.residual << (e.residual_is_output ? " (the output)" : "")
+                               << " clamp [" << e.lo << ", " << e.hi << "]";
+      }
+    }
+  }
+}
+
+// A NaN passes Relu's clamp, as it does through oneDNN's.
+TEST(BlockedConv, NanPassesTheClamp) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  const Case c{1, 8, 8, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1};
+  cpu::BlockedConvShape s{c.batch, c.ic, c.h, c.w, c.oc, c.out_h(), c.out_w(), c.kh, c.kw, c.sh, c.sw, c.pt, c.pl};
+  std::vector<float> x(128, 1.0f), w(576, 0.1f), bias(8, 0.0f), y(128, 0.0f);
+  bias[3] = NAN;
+  cpu::BlockedConvEpilogue ep;
+  ep.bias = bias.data();
+  ep.lo = 0.0f;
+  cpu::blocked_conv(x.data(), w.data(), y.data(), s, ep, nullptr, 2);
+  for (int64_t p = 0; p < 16; ++p) {
+    EXPECT_TRUE(std::isnan(y[static_cast<size_t>(p * 8 + 3)])) << p;
+    EXPECT_FALSE(std::isnan(y[static_cast<size_t>(p * 8 + 2)])) << p;
+  }
+}
+
+TEST(BlockedConv, RejectsWhatItCannotRun) {
+  cpu::BlockedConvShape s{1, 12, 5, 5, 8, 3, 3, 3, 3, 1, 1, 0, 0};
+  EXPECT_FALSE(cpu::blocked_conv_accepts(s)) << "12 input channels: not whole blocks";
+  s.in_channels = 16;
+  EXPECT_TRUE(cpu::blocked_conv_accepts(s));
+  s.out_channels = 20;
+  EXPECT_FALSE(cpu::blocked_conv_accepts(s)) << "20 output channels";
+  s.out_channels = 8;
+  s.pad_left = -1;
+  EXPECT_FALSE(cpu::blocked_conv_accepts(s)) << "negative pad";
+}
+
+// Sets LW_CPU_CONV for one scope.
+class ConvChoice {
+ public:
+  explicit ConvChoice(const char* value) {
+    const char* old = std::getenv("LW_CPU_CONV");
+    had_ = old != nullptr;
+    if (old) old_ = old;
+    if (value) {
+      setenv("LW_CPU_CONV", value, 1);
+    } else {
+      unsetenv("LW_CPU_CONV");
+    }
+  }
+  ~ConvChoice() {
+    if (had_) {
+      setenv("LW_CPU_CONV", old_.c_str(), 1);
+    } else {
+      unsetenv("LW_CPU_CONV");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+// A fused Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry: liveweight's
+// kernel on AVX2 machines (oneDNN's there otherwise), oneDNN's with LW_CPU_CONV=onednn, the same
+// numbers either way; a 1 x 1 kernel stays with oneDNN.
+TEST(BlockedConv, FusedConvOnBlockedActivations) {
+  const Case c{1, 16, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1};
+  const int64_t hw = c.h * c.w;
+  auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
+  auto w = random_floats(static_cast<size_t>(c.oc * c.ic * 9), 42, -0.3f, 0.3f);
+  auto b = random_floats(static_cast<size_t>(c.oc), 43);
+  auto scale = random_floats(static_cast<size_t>(c.oc), 44, -1.5f, 1.5f);
+  auto shift = random_floats(static_cast<size_t>(c.oc), 45);
+  auto mean = random_floats(static_cast<size_t>(c.oc), 46);
+  auto var = random_floats(static_cast<size_t>(c.oc), 47, 0.2f, 2.0f);
+  auto residual = random_floats(static_cast<size_t>(c.oc * hw), 48, -2.0f, 2.0f);
+  constexpr float kEps = 1e-3f;
+  scale[5] = 0.0f;  // a pruned channel
+
+  std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
+  for (size_t k = 0; k < mul.size(); ++k) {
+    mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
+    add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
+  }
+  const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
+
+  std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)), f32({c.oc, c.ic, 3, 3}, w),
+                                  f32({c.oc}, b)};
+  for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
+  inputs.push_back(f32({1, c.oc, c.h, c.w}, to_blocked(residual, 1, c.oc, hw)));
+  Attrs attrs = {{"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                 {passes::kAttrBatchNorm, int64_t{1}},
+                 {passes::kAttrBnEpsilon, kEps},
+                 {passes::kAttrResidual, int64_t{1}},
+                 {passes::kAttrActivation, std::string("Relu")}};
+  std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
+  layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
+  const bool avx2_machine = cpu::blocked_conv_supported() &&
+                            cpu::preferred_conv_activation_layout() == cpu::Layout::kBlocked8;
+  for (const char* choice : {static_cast<const char*>(nullptr), "auto", "onednn"}) {
+    ConvChoice set(choice);
+    auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.h, c.w}, 2, layouts,
+                                     cpu::Layout::kBlocked8);
+    ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+    const std::string impl = prepared->kernel->implementation();
+    const bool ours = impl == "lw:blocked_conv_avx2";
+    if (choice && std::string(choice) == "onednn") {
+      EXPECT_FALSE(ours) << impl;
+    } else if (avx2_machine) {
+      EXPECT_TRUE(ours) << impl;
+    }
+    for (int round = 0; round < 2; ++round) {
+      auto out = execute(*prepared, inputs);
+      ASSERT_TRUE(out.is_ok()) << out.status().message();
+      const auto got = from_blocked((*out)[0].f(), 1, c.oc, hw);
+      double worst = 0;
+      for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+      EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+    }
+  }
+
+  // 1 x 1: oneDNN's blocked gemm kernel was faster there.
+  std::vector<TensorIn> one = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)),
+                               f32({c.oc, c.ic, 1, 1}, random_floats(static_cast<size_t>(c.oc * c.ic), 49))};
+  auto prepared = prepare_fused_op("Conv", one, {}, DType::kFloat32, {1, c.oc, c.h, c.w}, 2,
+                                   {cpu::Layout::kBlocked8, cpu::Layout::kPlain}, cpu::Layout::kBlocked8);
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  EXPECT_NE(prepared->kernel->implementation(), "lw:blocked_conv_avx2");
+}
+
+TEST(BlockedConv, UnknownChoiceIsAnError) {
+  ConvChoice set("fastest");
+  std::vector<TensorIn> inputs = {f32({1, 8, 5, 5}, random_floats(200, 51)), f32({8, 8, 3, 3}, random_floats(576, 52))};
+  auto prepared = prepare_fused_op("Conv", inputs, {}, DType::kFloat32, {1, 8, 3, 3}, 1);
+  ASSERT_FALSE(prepared.is_ok());
+  EXPECT_EQ(prepared.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(prepared.status().message().find("fastest"), std::string::npos) << prepared.status().message();
+}
+
+}  // namespace
+}  // namespace lw::test
