@@ -229,7 +229,10 @@ Notes:
   (LW_CPU_ACTIVATION_LAYOUT; channels-last on AVX-512 machines), and its matmul is a gemm that
   packs B again on every call: a weight B there runs on liveweight's own AVX2 kernels instead,
   skinny_gemm for up to 16 rows (B as given) and packed_gemm for more (B held in panels of 16
-  columns; src/backends/cpu/kernels/).
+  columns; src/backends/cpu/kernels/). Its 3 x 3 and larger convolutions on nChw8c run on
+  liveweight's blocked_conv there (the BatchNorm of a refreshable pair in registers), the
+  3 x 3 stride-1 ones whose weights are small next to their output by Winograd's
+  F(2 x 2, 3 x 3) (winograd_conv; LW_CPU_CONV=direct or onednn to compare).
 - Every weight of a bundle from `lw build` is refreshable, so conv and Gemm/MatMul weights are
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy

@@ -1,10 +1,11 @@
-// blocked_conv (liveweight's AVX2 convolution over 8-channel blocks) against a naive loop over
-// plain NCHW data: shapes that take every tile width and edge case (1, 2 and 4 output blocks per
-// tile, strides, asymmetric pads, kernels from 1 x 1 to 7 x 7, outputs that read only padding,
-// input channels in several chunks and rows in several passes), each epilogue (bias, a
+// blocked_conv and winograd_conv (liveweight's AVX2 convolutions over 8-channel blocks) against a
+// naive loop over plain NCHW data: shapes that take every tile width and edge case (1, 2 and 4
+// output blocks per tile, strides, asymmetric pads, kernels from 1 x 1 to 7 x 7, outputs that
+// read only padding, input channels in several chunks and rows in several passes; Winograd's
+// 3 x 3 stride-1 ones, odd output sizes, several steps of tiles), each epilogue (bias, a
 // BatchNorm's multiply and add, a residual, also as the output itself, Relu and Clip), 1 to 3
-// threads. Then a fused Conv through the kernel registry on blocked activations, which takes it
-// on AVX2 machines unless LW_CPU_CONV=onednn.
+// threads. Then a fused Conv through the kernel registry on blocked activations, which takes
+// them on AVX2 machines as LW_CPU_CONV says.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "backends/cpu/kernels/blocked_conv.h"
+#include "backends/cpu/kernels/winograd_conv.h"
 #include "backends/kernel_harness.h"
 #include "compiler/passes/epilogue_fusion.h"
 
@@ -112,8 +114,13 @@ const Case kCases[] = {
     {1, 64, 64, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1},    // rows of whole tiles inside the image
 };
 
-TEST(BlockedConv, MatchesNaiveLoop) {
-  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+using ConvFn = void (*)(const float*, const float*, float*, const cpu::BlockedConvShape&, const cpu::BlockedConvEpilogue&,
+                        void*, int);
+using ScratchFn = size_t (*)(const cpu::BlockedConvShape&, int);
+
+// `conv` over every case it accepts (at least `min_cases` of them) against the naive loop.
+void check_against_naive_loop(ConvFn conv, ScratchFn scratch_bytes, bool (*accepts)(const cpu::BlockedConvShape&),
+                              const std::vector<Case>& cases, size_t min_cases) {
   const Epilogue epilogues[] = {
       {true, false, false, false},
       {true, true, true, false, 0.0f},
@@ -121,9 +128,11 @@ TEST(BlockedConv, MatchesNaiveLoop) {
       {false, false, false, false, 0.0f},
   };
   uint32_t seed = 1;
-  for (const Case& c : kCases) {
+  size_t ran = 0;
+  for (const Case& c : cases) {
     cpu::BlockedConvShape s{c.batch, c.ic, c.h, c.w, c.oc, c.out_h(), c.out_w(), c.kh, c.kw, c.sh, c.sw, c.pt, c.pl};
-    ASSERT_TRUE(cpu::blocked_conv_accepts(s)) << describe(c);
+    if (!accepts(s)) continue;
+    ++ran;
     const int64_t out_hw = c.out_h() * c.out_w();
     auto x = random_floats(static_cast<size_t>(c.batch * c.ic * c.h * c.w), seed++);
     auto w = random_floats(static_cast<size_t>(c.oc * c.ic * c.kh * c.kw), seed++, -0.3f, 0.3f);
@@ -140,7 +149,7 @@ TEST(BlockedConv, MatchesNaiveLoop) {
       for (int threads : {1, 2, 3}) {
         std::vector<float> y(want.size(), -777.0f);
         if (e.residual_is_output) y = rb;
-        std::vector<float> scratch(cpu::blocked_conv_scratch_bytes(s, threads) / sizeof(float) + 1);
+        std::vector<float> scratch(scratch_bytes(s, threads) / sizeof(float) + 1);
         cpu::BlockedConvEpilogue ep;
         ep.bias = e.bias ? bias.data() : nullptr;
         ep.mul = e.batchnorm ? mul.data() : nullptr;
@@ -148,7 +157,7 @@ TEST(BlockedConv, MatchesNaiveLoop) {
         ep.residual = e.residual ? (e.residual_is_output ? y.data() : rb.data()) : nullptr;
         ep.lo = e.lo;
         ep.hi = e.hi;
-        cpu::blocked_conv(xb.data(), wb.data(), y.data(), s, ep, scratch.data(), threads);
+        conv(xb.data(), wb.data(), y.data(), s, ep, scratch.data(), threads);
         const auto got = from_blocked(y, c.batch, c.oc, out_hw);
         double worst = 0;
         for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
@@ -158,6 +167,37 @@ TEST(BlockedConv, MatchesNaiveLoop) {
       }
     }
   }
+  EXPECT_GE(ran, min_cases);
+}
+
+TEST(BlockedConv, MatchesNaiveLoop) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  check_against_naive_loop(cpu::blocked_conv, cpu::blocked_conv_scratch_bytes, cpu::blocked_conv_accepts,
+                           std::vector<Case>(std::begin(kCases), std::end(kCases)), std::size(kCases));
+}
+
+TEST(WinogradConv, MatchesNaiveLoop) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  std::vector<Case> cases(std::begin(kCases), std::end(kCases));
+  cases.push_back({1, 32, 16, 9, 7, 3, 3, 1, 1, 1, 1, 1, 1});   // odd output sizes: partial tiles
+  cases.push_back({2, 16, 24, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1});  // 450 tiles: several steps a thread
+  cases.push_back({1, 8, 8, 6, 6, 3, 3, 1, 1, 2, 2, 0, 0});     // pads of 2 on one side only
+  check_against_naive_loop(cpu::winograd_conv, cpu::winograd_conv_scratch_bytes, cpu::winograd_conv_accepts, cases, 8);
+}
+
+// Where Winograd is chosen: the weights small next to the output.
+TEST(WinogradConv, PaysWhereWeightsAreSmallNextToTheOutput) {
+  auto shape = [](int64_t channels, int64_t hw) {
+    return cpu::BlockedConvShape{1, channels, hw, hw, channels, hw, hw, 3, 3, 1, 1, 1, 1};
+  };
+  EXPECT_TRUE(cpu::winograd_conv_pays(shape(64, 56)));
+  EXPECT_TRUE(cpu::winograd_conv_pays(shape(256, 14)));
+  EXPECT_FALSE(cpu::winograd_conv_pays(shape(512, 7)));
+  EXPECT_FALSE(cpu::winograd_conv_pays(shape(16, 56))) << "16 input channels";
+  cpu::BlockedConvShape strided = shape(64, 56);
+  strided.stride_h = strided.stride_w = 2;
+  strided.out_h = strided.out_w = 28;
+  EXPECT_FALSE(cpu::winograd_conv_pays(strided));
 }
 
 // A NaN passes Relu's clamp, as it does through oneDNN's.
@@ -215,72 +255,85 @@ class ConvChoice {
   std::string old_;
 };
 
-// A fused Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry: liveweight's
-// kernel on AVX2 machines (oneDNN's there otherwise), oneDNN's with LW_CPU_CONV=onednn, the same
-// numbers either way; a 1 x 1 kernel stays with oneDNN.
+// A fused Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry, and the
+// kernel each LW_CPU_CONV choice gives it on AVX2 machines (oneDNN's elsewhere): 16 -> 24
+// channels on 9 x 9 take the direct kernel under auto (too few channels for Winograd), 32 -> 32
+// on 20 x 20 Winograd's; direct never takes Winograd's, onednn neither of ours. The numbers are
+// the same each way; a 1 x 1 kernel stays with oneDNN.
 TEST(BlockedConv, FusedConvOnBlockedActivations) {
-  const Case c{1, 16, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1};
-  const int64_t hw = c.h * c.w;
-  auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
-  auto w = random_floats(static_cast<size_t>(c.oc * c.ic * 9), 42, -0.3f, 0.3f);
-  auto b = random_floats(static_cast<size_t>(c.oc), 43);
-  auto scale = random_floats(static_cast<size_t>(c.oc), 44, -1.5f, 1.5f);
-  auto shift = random_floats(static_cast<size_t>(c.oc), 45);
-  auto mean = random_floats(static_cast<size_t>(c.oc), 46);
-  auto var = random_floats(static_cast<size_t>(c.oc), 47, 0.2f, 2.0f);
-  auto residual = random_floats(static_cast<size_t>(c.oc * hw), 48, -2.0f, 2.0f);
-  constexpr float kEps = 1e-3f;
-  scale[5] = 0.0f;  // a pruned channel
-
-  std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
-  for (size_t k = 0; k < mul.size(); ++k) {
-    mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
-    add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
-  }
-  const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
-
-  std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)), f32({c.oc, c.ic, 3, 3}, w),
-                                  f32({c.oc}, b)};
-  for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
-  inputs.push_back(f32({1, c.oc, c.h, c.w}, to_blocked(residual, 1, c.oc, hw)));
-  Attrs attrs = {{"pads", std::vector<int64_t>{1, 1, 1, 1}},
-                 {passes::kAttrBatchNorm, int64_t{1}},
-                 {passes::kAttrBnEpsilon, kEps},
-                 {passes::kAttrResidual, int64_t{1}},
-                 {passes::kAttrActivation, std::string("Relu")}};
-  std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
-  layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
   const bool avx2_machine = cpu::blocked_conv_supported() &&
                             cpu::preferred_conv_activation_layout() == cpu::Layout::kBlocked8;
-  for (const char* choice : {static_cast<const char*>(nullptr), "auto", "onednn"}) {
-    ConvChoice set(choice);
-    auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.h, c.w}, 2, layouts,
-                                     cpu::Layout::kBlocked8);
-    ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-    const std::string impl = prepared->kernel->implementation();
-    const bool ours = impl == "lw:blocked_conv_avx2";
-    if (choice && std::string(choice) == "onednn") {
-      EXPECT_FALSE(ours) << impl;
-    } else if (avx2_machine) {
-      EXPECT_TRUE(ours) << impl;
+  const std::string kDirect = "lw:blocked_conv_avx2", kWinograd = "lw:winograd_conv_avx2";
+  struct Expect {
+    Case c;
+    std::string under_auto;
+  };
+  for (const Expect& ex : {Expect{{1, 16, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1}, kDirect},
+                           Expect{{1, 32, 32, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1}, kWinograd}}) {
+    const Case& c = ex.c;
+    const int64_t hw = c.h * c.w;
+    auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
+    auto w = random_floats(static_cast<size_t>(c.oc * c.ic * 9), 42, -0.3f, 0.3f);
+    auto b = random_floats(static_cast<size_t>(c.oc), 43);
+    auto scale = random_floats(static_cast<size_t>(c.oc), 44, -1.5f, 1.5f);
+    auto shift = random_floats(static_cast<size_t>(c.oc), 45);
+    auto mean = random_floats(static_cast<size_t>(c.oc), 46);
+    auto var = random_floats(static_cast<size_t>(c.oc), 47, 0.2f, 2.0f);
+    auto residual = random_floats(static_cast<size_t>(c.oc * hw), 48, -2.0f, 2.0f);
+    constexpr float kEps = 1e-3f;
+    scale[5] = 0.0f;  // a pruned channel
+
+    std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
+    for (size_t k = 0; k < mul.size(); ++k) {
+      mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
+      add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
     }
-    for (int round = 0; round < 2; ++round) {
-      auto out = execute(*prepared, inputs);
-      ASSERT_TRUE(out.is_ok()) << out.status().message();
-      const auto got = from_blocked((*out)[0].f(), 1, c.oc, hw);
-      double worst = 0;
-      for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
-      EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+    const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
+
+    std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)), f32({c.oc, c.ic, 3, 3}, w),
+                                    f32({c.oc}, b)};
+    for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
+    inputs.push_back(f32({1, c.oc, c.h, c.w}, to_blocked(residual, 1, c.oc, hw)));
+    Attrs attrs = {{"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                   {passes::kAttrBatchNorm, int64_t{1}},
+                   {passes::kAttrBnEpsilon, kEps},
+                   {passes::kAttrResidual, int64_t{1}},
+                   {passes::kAttrActivation, std::string("Relu")}};
+    std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
+    layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
+    for (const char* choice : {static_cast<const char*>(nullptr), "auto", "direct", "onednn"}) {
+      ConvChoice set(choice);
+      const std::string name = choice ? choice : "auto";
+      auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.h, c.w}, 2, layouts,
+                                       cpu::Layout::kBlocked8);
+      ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+      const std::string impl = prepared->kernel->implementation();
+      if (name == "onednn") {
+        EXPECT_NE(impl.rfind("lw:", 0), 0u) << impl;
+      } else if (avx2_machine) {
+        EXPECT_EQ(impl, name == "direct" ? kDirect : ex.under_auto) << describe(c) << " under " << name;
+      }
+      for (int round = 0; round < 2; ++round) {
+        auto out = execute(*prepared, inputs);
+        ASSERT_TRUE(out.is_ok()) << out.status().message();
+        const auto got = from_blocked((*out)[0].f(), 1, c.oc, hw);
+        double worst = 0;
+        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+        EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+      }
     }
   }
 
+  const Case c{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0};
+  const int64_t hw = c.h * c.w;
+  auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
   // 1 x 1: oneDNN's blocked gemm kernel was faster there.
   std::vector<TensorIn> one = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)),
                                f32({c.oc, c.ic, 1, 1}, random_floats(static_cast<size_t>(c.oc * c.ic), 49))};
   auto prepared = prepare_fused_op("Conv", one, {}, DType::kFloat32, {1, c.oc, c.h, c.w}, 2,
                                    {cpu::Layout::kBlocked8, cpu::Layout::kPlain}, cpu::Layout::kBlocked8);
   ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-  EXPECT_NE(prepared->kernel->implementation(), "lw:blocked_conv_avx2");
+  EXPECT_NE(prepared->kernel->implementation().rfind("lw:", 0), 0u) << prepared->kernel->implementation();
 }
 
 TEST(BlockedConv, UnknownChoiceIsAnError) {

@@ -26,8 +26,9 @@
 // Where oneDNN settles on 8-channel blocks and its ABcd8b8a weights for a 2-D convolution with a
 // spatial kernel (AVX2 machines), liveweight's own kernel (blocked_conv.h) runs on the same
 // layouts and weights instead, with the whole epilogue in registers: the BatchNorm's multiply
-// and add cost it nothing, where oneDNN's binary post-op slowed its AVX2 kernels.
-// LW_CPU_CONV=onednn keeps oneDNN's.
+// and add cost it nothing, where oneDNN's binary post-op slowed its AVX2 kernels. A 3 x 3,
+// stride-1 convolution whose weights are small next to its output runs by Winograd's
+// F(2 x 2, 3 x 3) (winograd_conv.h) instead. LW_CPU_CONV (conv_choice) overrides the choice.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -44,6 +45,7 @@
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/winograd_conv.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "core/blob.h"
 #include "graph/ops/spatial.h"
@@ -91,6 +93,7 @@ struct ConvSetup {
   // liveweight's own kernel (blocked_conv.h) runs instead of `conv` on the primitive's layouts,
   // with the whole epilogue; its scratch starts at direct_offset.
   bool direct = false;
+  bool winograd = false;  // direct by winograd_conv.h rather than blocked_conv.h
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
@@ -219,8 +222,9 @@ class ConvKernel final : public Kernel {
     }
     e.lo = s.act_lo;
     e.hi = s.act_hi;
-    blocked_conv(static_cast<const float*>(src), static_cast<const float*>(wei), static_cast<float*>(dst),
-                 s.direct_shape, e, scratch + s.direct_offset, s.threads);
+    auto* conv = s.winograd ? winograd_conv : blocked_conv;
+    conv(static_cast<const float*>(src), static_cast<const float*>(wei), static_cast<float*>(dst), s.direct_shape, e,
+         scratch + s.direct_offset, s.threads);
   }
 
   std::unique_ptr<ConvSetup> s_;
@@ -246,15 +250,19 @@ dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const d
   return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
 }
 
-// Whether liveweight's own convolution (blocked_conv.h) may replace oneDNN's where it applies:
-// LW_CPU_CONV=auto (or unset) lets it, LW_CPU_CONV=onednn keeps oneDNN's everywhere (to compare
-// the two, and so that tests run both on every machine).
-Result<bool> direct_conv_allowed(const KernelSpec& spec) {
+// Which convolutions may replace oneDNN's where they apply (LW_CPU_CONV): auto (or unset) lets
+// liveweight's kernels run, Winograd's where it pays; direct keeps to blocked_conv.h; onednn
+// keeps oneDNN's everywhere. The last two are there to compare, and so that tests run every
+// kernel on every machine.
+enum class ConvChoice { kAuto, kDirect, kOneDnn };
+Result<ConvChoice> conv_choice(const KernelSpec& spec) {
   const char* v = std::getenv("LW_CPU_CONV");
   const std::string name = v ? v : "";
-  if (name.empty() || name == "auto") return true;
-  if (name == "onednn") return false;
-  return kernel_error(spec, StatusCode::kInvalidArgument, "LW_CPU_CONV='", name, "' is not a choice (auto or onednn)");
+  if (name.empty() || name == "auto") return ConvChoice::kAuto;
+  if (name == "direct") return ConvChoice::kDirect;
+  if (name == "onednn") return ConvChoice::kOneDnn;
+  return kernel_error(spec, StatusCode::kInvalidArgument, "LW_CPU_CONV='", name,
+                      "' is not a choice (auto, direct or onednn)");
 }
 
 Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
@@ -291,7 +299,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   }
   if (has_residual && spec.inputs[residual_input].shape.dims() != y)
     return kernel_error(spec, StatusCode::kInternal, "fused residual input must have dims ", y);
-  LW_ASSIGN_OR_RETURN(const bool direct_allowed, direct_conv_allowed(spec));
+  LW_ASSIGN_OR_RETURN(const ConvChoice choice, conv_choice(spec));
   auto setup = std::make_unique<ConvSetup>();
   if (numel(y) == 0 || numel(x) == 0) return make_kernel<ConvKernel>(std::move(setup), true, spec.node);
 
@@ -460,7 +468,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     // liveweight's kernel where oneDNN settled on 8-channel blocks for a plain 2-D convolution
     // with a spatial kernel (its 1 x 1 kernel, a blocked gemm, ran those 1.2-1.9x faster).
-    if (direct_allowed && rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && w[2] * w[3] > 1 &&
+    if (choice != ConvChoice::kOneDnn && rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && w[2] * w[3] > 1 &&
         blocked_conv_supported()) {
       bool undilated = true;
       for (int64_t d : p.dilations) undilated = undilated && d == 1;
@@ -481,6 +489,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.direct = undilated && blocked_conv_accepts(d) && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
                  pd.dst_desc() == activation_desc(y, Layout::kBlocked8) &&
                  pd.weights_desc() == dnnl::memory::desc(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
+      s.winograd = s.direct && choice == ConvChoice::kAuto && winograd_conv_pays(d);
     }
     if ((s.tail != Tail::kNone || s.direct) && has_residual) {
       s.residual_offset = offset;
@@ -490,7 +499,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (s.direct) {
       s.threads = std::max(spec.num_threads, 1);
       s.direct_offset = offset;
-      offset += align64(blocked_conv_scratch_bytes(s.direct_shape, s.threads));
+      offset += align64(s.winograd ? winograd_conv_scratch_bytes(s.direct_shape, s.threads)
+                                   : blocked_conv_scratch_bytes(s.direct_shape, s.threads));
     }
     s.scratch_total = offset;
     auto conv_call = [&](const dnnl::convolution_forward::primitive_desc& p, bool with_bias, FusedBatchNorm::Form form) {
@@ -502,7 +512,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       return DnnlCall(dnnl::convolution_forward(p), std::move(args));
     };
     if (s.direct) {
-      s.implementation = "lw:blocked_conv_avx2";
+      s.implementation = s.winograd ? "lw:winograd_conv_avx2" : "lw:blocked_conv_avx2";
       return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
     }
     s.conv = conv_call(pd, prim_bias(), s.bn_form);
