@@ -18,6 +18,7 @@
 #include "backends/cpu/kernels/winograd_conv.h"
 #include "backends/kernel_harness.h"
 #include "compiler/passes/epilogue_fusion.h"
+#include "support/blocked_layout.h"
 
 namespace lw::test {
 namespace {
@@ -33,27 +34,6 @@ std::string describe(const Case& c) {
          std::to_string(c.h) + "x" + std::to_string(c.w) + " kernel " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
          " stride " + std::to_string(c.sh) + "," + std::to_string(c.sw) + " pads " + std::to_string(c.pt) + "," +
          std::to_string(c.pl) + "," + std::to_string(c.pb) + "," + std::to_string(c.pr);
-}
-
-// [n, c, h, w] -> [n, c / 8, h, w, 8] and back.
-std::vector<float> to_blocked(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
-  std::vector<float> out(v.size());
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p)
-        out[static_cast<size_t>(((b * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8)] =
-            v[static_cast<size_t>((b * c + ch) * hw + p)];
-  return out;
-}
-
-std::vector<float> from_blocked(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
-  std::vector<float> out(v.size());
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p)
-        out[static_cast<size_t>((b * c + ch) * hw + p)] =
-            v[static_cast<size_t>(((b * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8)];
-  return out;
 }
 
 // OIHW -> ABcd8b8a: [o / 8, i / 8, kh, kw, 8 inputs, 8 outputs].

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "backends/kernel_harness.h"
+#include "support/blocked_layout.h"
 
 namespace lw::test {
 namespace {
@@ -228,6 +229,43 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{"AveragePool", {1, 2, 8, 8}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 1, 1, "", {1, 2, 5, 5}},  // ceil
         PoolCase{"AveragePool", {1, 2, 6, 6}, {3, 3}, {2, 2}, {}, {}, 1, 0, "", {1, 2, 3, 3}},
         PoolCase{"AveragePool", {1, 1, 5, 4, 6}, {2, 2, 3}, {2, 1, 3}, {}, {}, 0, 0, "", {1, 1, 2, 3, 2}}));
+
+// MaxPool with 8-channel blocks in and out (the convolution layout on AVX2 machines; its own
+// kernel there, oneDNN's elsewhere) against the plain naive max: ResNet's 3 x 3 stride-2 pool,
+// a ceil_mode window past the end, uneven pads larger than the stride.
+TEST(Pool, MaxPoolOnBlockedActivations) {
+  struct Case {
+    Dims x, kernel, strides, pads;
+    int64_t ceil_mode;
+    Dims y;
+  };
+  for (const Case& c : {Case{{2, 16, 15, 13}, {3, 3}, {2, 2}, {1, 1, 1, 1}, 0, {2, 16, 8, 7}},
+                        Case{{1, 8, 7, 7}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1, {1, 8, 4, 4}},
+                        Case{{1, 24, 6, 5}, {3, 3}, {1, 1}, {2, 0, 1, 2}, 0, {1, 24, 7, 5}}}) {
+    const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], w = c.x[3], oh = c.y[2], ow = c.y[3];
+    auto xv = random_floats(static_cast<size_t>(count(c.x)), 43, -2.0f, 2.0f);
+    Attrs attrs = {{"kernel_shape", c.kernel}, {"strides", c.strides}, {"pads", c.pads}, {"ceil_mode", c.ceil_mode}};
+    auto prepared = prepare_fused_op("MaxPool", {f32(c.x, to_blocked(xv, n, ch, h * w))}, attrs, DType::kFloat32, c.y, 2,
+                                     {cpu::Layout::kBlocked8}, cpu::Layout::kBlocked8);
+    ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+    auto out = execute(*prepared, {f32(c.x, to_blocked(xv, n, ch, h * w))});
+    ASSERT_TRUE(out.is_ok()) << out.status().message();
+    const auto got = from_blocked((*out)[0].f(), n, ch, oh * ow);
+    std::vector<double> want;
+    for (int64_t p = 0; p < n * ch; ++p)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          double best = -std::numeric_limits<double>::infinity();
+          for (int64_t u = 0; u < c.kernel[0]; ++u)
+            for (int64_t v = 0; v < c.kernel[1]; ++v) {
+              const int64_t ii = i * c.strides[0] - c.pads[0] + u, jj = j * c.strides[1] - c.pads[1] + v;
+              if (ii >= 0 && ii < h && jj >= 0 && jj < w) best = std::max(best, double(xv[static_cast<size_t>((p * h + ii) * w + jj)]));
+            }
+          want.push_back(best);
+        }
+    expect_close(got, want, 1e-6);
+  }
+}
 
 TEST(Pool, GlobalAveragePool) {
   Dims x = {2, 3, 5, 7};
