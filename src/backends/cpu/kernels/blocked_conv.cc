@@ -91,6 +91,27 @@ __attribute__((target("avx2,fma"), always_inline)) inline void tap8(__m256 (&acc
 // it every tap of every output is inside and the tap's offset is the same for all outputs.
 // kKernelW: the kernel width when it is fixed at compile time (its taps unrolled, their offsets
 // constants), or 0.
+// The input row of each output for tap (kh, kw) at `row` (the input block's offset plus kh rows):
+// kZeros for an edge tile's output whose tap falls in the padding.
+template <int kOutputs, bool kEdge>
+__attribute__((always_inline)) inline void tap_inputs(const TileArgs& a, const float* const (&base)[kOutputs],
+                                                      int64_t row, int kh, int kw, const float* (&p)[kOutputs]) {
+#pragma GCC unroll 6
+  for (int i = 0; i < kOutputs; ++i) {
+    if constexpr (kEdge) {
+      const bool inside = static_cast<uint64_t>(a.ih0[i] + kh) < static_cast<uint64_t>(a.in_h) &&
+                          static_cast<uint64_t>(a.iw0[i] + kw) < static_cast<uint64_t>(a.in_w);
+      p[i] = inside ? base[i] + a.at[i] + row + kw * kBlock : kZeros;
+    } else {
+      p[i] = base[i] + row + kw * kBlock;
+    }
+  }
+}
+
+// kEdge: some output's tap falls outside the image (padding) and reads zeros instead; without
+// it every tap of every output is inside and the tap's offset is the same for all outputs.
+// kKernelW: the kernel width when it is fixed at compile time (its taps unrolled, their offsets
+// constants), or 0.
 template <int kOutputs, int kGroups, bool kEdge, int kKernelW>
 __attribute__((target("avx2,fma"))) void tile(const TileArgs& a) {
   float* y = a.y;
@@ -99,84 +120,65 @@ __attribute__((target("avx2,fma"))) void tile(const TileArgs& a) {
   const float* x = a.x;
   for (int64_t t = 0; t < a.count; ++t, x += a.step, y += kOutputs * kBlock, part += kOutputs * kBlock,
                residual = residual ? residual + kOutputs * kBlock : nullptr) {
-  __m256 acc[kOutputs][kGroups];
-  if (a.first) {
+    __m256 acc[kOutputs][kGroups];
+    if (a.first) {
 #pragma GCC unroll 6
-    for (int i = 0; i < kOutputs; ++i)
+      for (int i = 0; i < kOutputs; ++i)
 #pragma GCC unroll 4
-      for (int g = 0; g < kGroups; ++g) acc[i][g] = _mm256_setzero_ps();
-  } else {
+        for (int g = 0; g < kGroups; ++g) acc[i][g] = _mm256_setzero_ps();
+    } else {
 #pragma GCC unroll 6
-    for (int i = 0; i < kOutputs; ++i)
+      for (int i = 0; i < kOutputs; ++i)
 #pragma GCC unroll 4
-      for (int g = 0; g < kGroups; ++g) acc[i][g] = _mm256_loadu_ps(part + g * a.part_block + i * kBlock);
-  }
-  const float* base[kOutputs];
+        for (int g = 0; g < kGroups; ++g) acc[i][g] = _mm256_loadu_ps(part + g * a.part_block + i * kBlock);
+    }
+    const float* base[kOutputs];
 #pragma GCC unroll 6
-  for (int i = 0; i < kOutputs; ++i) base[i] = kEdge ? x : x + a.at[i];
-  for (int64_t blk = 0; blk < a.blocks; ++blk) {
-    for (int kh = a.kh_lo; kh < a.kh_hi; ++kh) {
-      const int64_t row = blk * a.x_block + kh * a.x_row;
-      if constexpr (kKernelW > 0) {
-        const float* wb = a.w + blk * a.w_in_block + kh * kKernelW * kBlock * kBlock;
+    for (int i = 0; i < kOutputs; ++i) base[i] = kEdge ? x : x + a.at[i];
+    for (int64_t blk = 0; blk < a.blocks; ++blk) {
+      for (int kh = a.kh_lo; kh < a.kh_hi; ++kh) {
+        const int64_t row = blk * a.x_block + kh * a.x_row;
+        const float* p[kOutputs];
+        if constexpr (kKernelW > 0) {
+          const float* wb = a.w + blk * a.w_in_block + kh * kKernelW * kBlock * kBlock;
 #pragma GCC unroll 7
-        for (int kw = 0; kw < kKernelW; ++kw) {
-          const float* p[kOutputs];
-#pragma GCC unroll 6
-          for (int i = 0; i < kOutputs; ++i) {
-            if constexpr (kEdge) {
-              const bool inside = static_cast<uint64_t>(a.ih0[i] + kh) < static_cast<uint64_t>(a.in_h) &&
-                                  static_cast<uint64_t>(a.iw0[i] + kw) < static_cast<uint64_t>(a.in_w);
-              p[i] = inside ? base[i] + a.at[i] + row + kw * kBlock : kZeros;
-            } else {
-              p[i] = base[i] + row + kw * kBlock;
-            }
+          for (int kw = 0; kw < kKernelW; ++kw) {
+            tap_inputs<kOutputs, kEdge>(a, base, row, kh, kw, p);
+            tap8<kOutputs, kGroups>(acc, p, wb + kw * kBlock * kBlock, a.w_out_block);
           }
-          tap8<kOutputs, kGroups>(acc, p, wb + kw * kBlock * kBlock, a.w_out_block);
-        }
-      } else {
-        const float* wb = a.w + blk * a.w_in_block + (kh * a.kw + a.kw_lo) * kBlock * kBlock;
-        for (int kw = a.kw_lo; kw < a.kw_hi; ++kw, wb += kBlock * kBlock) {
-          const float* p[kOutputs];
-#pragma GCC unroll 6
-          for (int i = 0; i < kOutputs; ++i) {
-            if constexpr (kEdge) {
-              const bool inside = static_cast<uint64_t>(a.ih0[i] + kh) < static_cast<uint64_t>(a.in_h) &&
-                                  static_cast<uint64_t>(a.iw0[i] + kw) < static_cast<uint64_t>(a.in_w);
-              p[i] = inside ? base[i] + a.at[i] + row + kw * kBlock : kZeros;
-            } else {
-              p[i] = base[i] + row + kw * kBlock;
-            }
+        } else {
+          const float* wb = a.w + blk * a.w_in_block + (kh * a.kw + a.kw_lo) * kBlock * kBlock;
+          for (int kw = a.kw_lo; kw < a.kw_hi; ++kw, wb += kBlock * kBlock) {
+            tap_inputs<kOutputs, kEdge>(a, base, row, kh, kw, p);
+            tap8<kOutputs, kGroups>(acc, p, wb, a.w_out_block);
           }
-          tap8<kOutputs, kGroups>(acc, p, wb, a.w_out_block);
         }
       }
     }
-  }
-  if (a.last) {
-    const __m256 lo = _mm256_set1_ps(a.lo), hi = _mm256_set1_ps(a.hi);
+    if (a.last) {
+      const __m256 lo = _mm256_set1_ps(a.lo), hi = _mm256_set1_ps(a.hi);
 #pragma GCC unroll 4
-    for (int g = 0; g < kGroups; ++g) {
-      const __m256 bias = a.bias ? _mm256_loadu_ps(a.bias + g * kBlock) : _mm256_setzero_ps();
-      const __m256 mul = a.mul ? _mm256_loadu_ps(a.mul + g * kBlock) : _mm256_set1_ps(1.0f);
-      const __m256 add = a.mul ? _mm256_loadu_ps(a.add + g * kBlock) : _mm256_setzero_ps();
+      for (int g = 0; g < kGroups; ++g) {
+        const __m256 bias = a.bias ? _mm256_loadu_ps(a.bias + g * kBlock) : _mm256_setzero_ps();
+        const __m256 mul = a.mul ? _mm256_loadu_ps(a.mul + g * kBlock) : _mm256_set1_ps(1.0f);
+        const __m256 add = a.mul ? _mm256_loadu_ps(a.add + g * kBlock) : _mm256_setzero_ps();
 #pragma GCC unroll 6
-      for (int i = 0; i < kOutputs; ++i) {
-        __m256 v = _mm256_add_ps(acc[i][g], bias);
-        if (a.mul) v = _mm256_fmadd_ps(v, mul, add);
-        if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + g * a.y_block + i * kBlock));
-        // The value as the second operand: vmaxps/vminps return it when either is NaN, so a
-        // NaN passes the clamp as through oneDNN's Relu.
-        if (a.clamp) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-        _mm256_storeu_ps(y + g * a.y_block + i * kBlock, v);
+        for (int i = 0; i < kOutputs; ++i) {
+          __m256 v = _mm256_add_ps(acc[i][g], bias);
+          if (a.mul) v = _mm256_fmadd_ps(v, mul, add);
+          if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + g * a.y_block + i * kBlock));
+          // The value as the second operand: vmaxps/vminps return it when either is NaN, so a
+          // NaN passes the clamp as through oneDNN's Relu.
+          if (a.clamp) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+          _mm256_storeu_ps(y + g * a.y_block + i * kBlock, v);
+        }
       }
-    }
-  } else {
+    } else {
 #pragma GCC unroll 6
-    for (int i = 0; i < kOutputs; ++i)
+      for (int i = 0; i < kOutputs; ++i)
 #pragma GCC unroll 4
-      for (int g = 0; g < kGroups; ++g) _mm256_storeu_ps(part + g * a.part_block + i * kBlock, acc[i][g]);
-  }
+        for (int g = 0; g < kGroups; ++g) _mm256_storeu_ps(part + g * a.part_block + i * kBlock, acc[i][g]);
+    }
   }
 }
 
@@ -237,9 +239,11 @@ int64_t rows_per_pass(const BlockedConvShape& s) {
   return std::clamp<int64_t>(kPartialBytes / row_bytes, 1, s.out_h);
 }
 
-bool rows_major_off(const BlockedConvShape& s, int64_t images_groups, int threads) {
-  return images_groups >= 2 * threads;
-}
+// Whether the threads split the work by groups of output blocks (each reads only its groups'
+// weights) rather than by bands of rows (each reads only its band of the input): where there
+// are at least two groups per thread. Splitting the 56 x 56 layers by rows instead, where the
+// input outweighs the weights, measured the same (ResNet-18, same process, 1.00).
+bool split_by_groups(int64_t images_groups, int threads) { return images_groups >= 2 * threads; }
 
 }  // namespace
 
@@ -279,7 +283,7 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
   // only its band of the input), and each pass over some rows runs every group in turn while
   // those rows of the input stay in cache.
   const int64_t images_groups = s.batch * out_groups;
-  const bool by_groups = rows_major_off(s, images_groups, threads);
+  const bool by_groups = split_by_groups(images_groups, threads);
   const int64_t groups_per_item = by_groups ? 1 : out_groups;
   const int64_t bands = by_groups ? 1 : std::min<int64_t>(s.out_h, threads);
   const int64_t items = s.batch * (out_groups / groups_per_item) * bands;
