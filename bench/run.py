@@ -187,8 +187,10 @@ def table(results):
                 parts.append(f"{fmt(c['ms'])} ({100 * c['ms'] / full:.0f}%)")
             lw_ort = fmt(ratio(li['median'], o_inf.get('median')))
             if len(r.get("lw_ort_round_ratios", [])) > 1:
+                # The median of the rounds' ratios: each round's two processes ran back to back,
+                # under the same load; the pooled medians mix rounds whose load differed.
                 rr = r["lw_ort_round_ratios"]
-                lw_ort += f" ({fmt(min(rr))}-{fmt(max(rr))})"
+                lw_ort = f"{fmt(statistics.median(rr))} ({fmt(min(rr))}-{fmt(max(rr))})"
             lines.append(
                 f"| {name} | {thr} | {fmt(li['median'])} / {fmt(li['p90'])} | {ort_s} | {pt_s} | "
                 f"{lw_ort} | {fmt(ratio(li['median'], p_inf.get('median')))} | "
@@ -320,8 +322,9 @@ def write_doc(path, out, text):
         f.write("# Benchmarks\n\nLatest `make bench` (bench/run.py): liveweight against ONNX Runtime " + ORT_VERSION +
                 " (npm onnxruntime-node) and PyTorch 1.13 eager, same thread count, one run, "
                 f"{out['runs']} timed inferences after 5 warm-up runs per process; liveweight and ONNX Runtime "
-                f"infer in {out.get('rounds', 1)} alternating rounds of fresh processes, pooled (lw/ORT: the pooled "
-                "medians, with the range of the per-round ratios in brackets).\n\n"
+                f"infer in {out.get('rounds', 1)} alternating rounds of fresh processes, pooled (lw/ORT: the median of "
+                "the per-round ratios of medians, with their range in brackets; tables before 2026-11-27 09:05 gave "
+                "the ratio of the pooled medians over 3 rounds).\n\n"
                 f"Machine: {out['machine']}. Date: {out['date']}. "
                 f"OMP_WAIT_POLICY={out.get('omp_wait_policy') or 'unset'} for every peer (ONNX Runtime's own thread pool "
                 "ignores it).\n\n"
@@ -346,7 +349,7 @@ def main():
     p.add_argument("--models", default=",".join(ALL_MODELS))
     p.add_argument("--threads", default="2,1")
     p.add_argument("--runs", type=int, default=30)
-    p.add_argument("--rounds", type=int, default=3, help="alternating liveweight / ONNX Runtime inference rounds")
+    p.add_argument("--rounds", type=int, default=5, help="alternating liveweight / ONNX Runtime inference rounds")
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     # Idle OpenMP workers (liveweight's oneDNN, PyTorch) spin by default; on a shared 2-core
     # machine they steal the cores from everyone. ONNX Runtime's own pool ignores this.
