@@ -343,7 +343,8 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
                   tow + outputs <= ow_inside1) {
                 // A run of whole tiles inside the image on this row: one call.
                 a.count = (ow_inside1 - tow) / outputs;
-                for (int i = 0; i < outputs; ++i) a.at[i] = row_ih0 * a.x_row + ((tow + i) * s.stride_w - s.pad_left) * kBlock;
+                for (int i = 0; i < outputs; ++i)
+                  a.at[i] = row_ih0 * a.x_row + ((tow + i) * s.stride_w - s.pad_left) * kBlock;
                 a.kh_lo = 0;
                 a.kh_hi = static_cast<int>(s.kernel_h);
                 a.kw_lo = 0;

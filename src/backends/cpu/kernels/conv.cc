@@ -486,9 +486,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       d.stride_w = p.strides[1];
       d.pad_top = p.pads_begin[0];
       d.pad_left = p.pads_begin[1];
+      const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
       s.direct = undilated && blocked_conv_accepts(d) && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
-                 pd.dst_desc() == activation_desc(y, Layout::kBlocked8) &&
-                 pd.weights_desc() == dnnl::memory::desc(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
+                 pd.dst_desc() == activation_desc(y, Layout::kBlocked8) && pd.weights_desc() == blocked_w;
       s.winograd = s.direct && choice == ConvChoice::kAuto && winograd_conv_pays(d);
     }
     if ((s.tail != Tail::kNone || s.direct) && has_residual) {

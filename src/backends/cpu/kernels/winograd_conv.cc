@@ -89,8 +89,8 @@ __attribute__((target("avx2,fma"))) void transform_input(const float* x, int64_t
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 4; ++c) {
       const int64_t rr = r0 + r, cc = c0 + c;
-      d[r][c] = inside || (rr >= 0 && rr < in_h && cc >= 0 && cc < in_w) ? _mm256_loadu_ps(x + (rr * in_w + cc) * kBlock)
-                                                                         : _mm256_setzero_ps();
+      const bool present = inside || (rr >= 0 && rr < in_h && cc >= 0 && cc < in_w);
+      d[r][c] = present ? _mm256_loadu_ps(x + (rr * in_w + cc) * kBlock) : _mm256_setzero_ps();
     }
   __m256 t[4][4];  // B^T d
   for (int c = 0; c < 4; ++c) {
@@ -167,7 +167,8 @@ void winograd_conv(const float* x, const float* w, float* y, const BlockedConvSh
   float* steps = base + g.weights_floats;
 
   // The filters, one output block per work item.
-  parallel_ranges(g.out_blocks, static_cast<int>(std::min<int64_t>(threads, g.out_blocks)), [&](int64_t b0, int64_t b1) {
+  const int filter_threads = static_cast<int>(std::min<int64_t>(threads, g.out_blocks));
+  parallel_ranges(g.out_blocks, filter_threads, [&](int64_t b0, int64_t b1) {
     for (int64_t ob = b0; ob < b1; ++ob) transform_filters(w, s, g, ob, u);
   });
 
