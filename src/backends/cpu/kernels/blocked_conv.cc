@@ -118,7 +118,9 @@ __attribute__((target("avx2,fma"))) void tile(const TileArgs& a) {
   float* part = a.part;
   const float* residual = a.residual;
   const float* x = a.x;
-  for (int64_t t = 0; t < a.count; ++t, x += a.step, y += kOutputs * kBlock, part += kOutputs * kBlock,
+  // part and residual may be null (one chunk; no residual): no arithmetic on them then.
+  for (int64_t t = 0; t < a.count; ++t, x += a.step, y += kOutputs * kBlock,
+               part = part ? part + kOutputs * kBlock : nullptr,
                residual = residual ? residual + kOutputs * kBlock : nullptr) {
     __m256 acc[kOutputs][kGroups];
     if (a.first) {
@@ -351,7 +353,7 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
                 a.kw_hi = static_cast<int>(s.kernel_w);
                 a.y = yn + pos * kBlock;
                 a.residual = rn ? rn + pos * kBlock : nullptr;
-                a.part = part + (pos - pos0) * kBlock;
+                a.part = part ? part + (pos - pos0) * kBlock : nullptr;
                 table[outputs][kind3](a);
                 pos += a.count * outputs;
                 tow += a.count * outputs;
@@ -388,7 +390,7 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
               a.kw_hi = static_cast<int>(std::max(kw_lo, kw_hi));
               a.y = yn + pos * kBlock;
               a.residual = rn ? rn + pos * kBlock : nullptr;
-              a.part = part + (pos - pos0) * kBlock;
+              a.part = part ? part + (pos - pos0) * kBlock : nullptr;
               table[outputs][kind3 + (edge ? 1 : 0)](a);
               pos += outputs;
             }
@@ -401,7 +403,8 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
   const size_t part_floats = blocked_conv_scratch_bytes(s, 1) / sizeof(float);
   parallel_ranges(used, used, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      run(items * t / used, items * (t + 1) / used, static_cast<float*>(scratch) + t * part_floats);
+      run(items * t / used, items * (t + 1) / used,
+          part_floats > 0 ? static_cast<float*>(scratch) + t * part_floats : nullptr);
   });
 }
 
