@@ -84,13 +84,19 @@ class MappedPageDropper {
   size_t pending_ = 0;
 };
 
-bool profiling() {
-  static const bool on = [] {
+// LW_PROFILE: unset, empty or 0 times nothing; "steps" times each step on its own (a row per
+// node, to set beside another runtime's per-node profile); any other value, each op type.
+enum class ProfileMode { kOff, kOpTypes, kSteps };
+ProfileMode profile_mode() {
+  static const ProfileMode mode = [] {
     const char* v = std::getenv("LW_PROFILE");
-    return v && *v && std::string(v) != "0";
+    const std::string name = v ? v : "";
+    if (name.empty() || name == "0") return ProfileMode::kOff;
+    return name == "steps" ? ProfileMode::kSteps : ProfileMode::kOpTypes;
   }();
-  return on;
+  return mode;
 }
+bool profiling() { return profile_mode() != ProfileMode::kOff; }
 
 // The layout of activations between convolutions (compiler/passes/conv_layout.h), from
 // LW_CPU_ACTIVATION_LAYOUT: channels_last, blocked8, blocked16, or auto (unset). auto takes the
@@ -118,6 +124,17 @@ std::string profile_key(const ir::Node& n) {
   if (n.attr_int(passes::kAttrResidual, 0) != 0) key += "+Add";
   std::string act = n.attr_string(passes::kAttrActivation, "");
   if (!act.empty()) key += "+" + act;
+  return key;
+}
+
+// The per-step profile's name for step `index`: its place in the plan, the node's name, its op
+// as above and its first output's dims.
+std::string step_profile_key(size_t index, const ir::Node& n, const ir::Graph& g) {
+  char place[16];
+  std::snprintf(place, sizeof place, "#%03zu ", index);
+  std::string key(place);
+  key.append(n.name.empty() ? "(unnamed)" : n.name).append(" ").append(profile_key(n));
+  if (!n.outputs.empty()) key.append(" ").append(dims_to_string(g.value(n.outputs[0]).shape.dims()));
   return key;
 }
 
@@ -554,7 +571,7 @@ Plan::~Plan() {
   std::fprintf(stderr, "liveweight profile: graph '%s', %llu runs, %.3f ms of steps per run\n", graph_.name.c_str(),
                static_cast<unsigned long long>(profiled_runs_), total / static_cast<double>(profiled_runs_));
   for (const auto& r : rows)
-    std::fprintf(stderr, "  %-28s %9.3f ms/run %5.1f%%  %llu steps/run\n", r.first.c_str(),
+    std::fprintf(stderr, "  %-40s %9.3f ms/run %5.1f%%  %llu steps/run\n", r.first.c_str(),
                  r.second.ms / static_cast<double>(profiled_runs_), total > 0 ? 100.0 * r.second.ms / total : 0.0,
                  static_cast<unsigned long long>(r.second.calls / profiled_runs_));
 }
@@ -623,8 +640,11 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
       auto t0 = std::chrono::steady_clock::now();
       status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      std::string key = profile_mode() == ProfileMode::kSteps
+                            ? step_profile_key(static_cast<size_t>(&s - steps_.data()), *s.node, graph_)
+                            : profile_key(*s.node);
       std::lock_guard<std::mutex> lock(profile_mu_);
-      ProfileEntry& e = profile_[profile_key(*s.node)];
+      ProfileEntry& e = profile_[key];
       e.ms += ms;
       ++e.calls;
     } else {

@@ -30,7 +30,8 @@ struct MappedRange {
 class Plan : public ExecutionPlan {
  public:
   // With LW_PROFILE=1 a Plan times every step of its runs and prints the time per op type to
-  // stderr when it is destroyed (the CUDA plan's LW_CUDA_PROFILE, for the CPU).
+  // stderr when it is destroyed (the CUDA plan's LW_CUDA_PROFILE, for the CPU); with
+  // LW_PROFILE=steps, the time of each step (node) instead.
   ~Plan() override;
 
   // `graph` must have static shapes on every value after inference; the Plan keeps a copy.
