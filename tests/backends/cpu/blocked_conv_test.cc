@@ -92,6 +92,11 @@ const Case kCases[] = {
     {1, 16, 32, 4, 4, 3, 3, 1, 1, 3, 3, 3, 3},      // outputs that read nothing but padding
     {3, 32, 64, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},    // 3 images
     {1, 64, 64, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1},    // rows of whole tiles inside the image
+    // Outputs of up to 64 positions read a padded copy of the input; these larger ones take the
+    // edge tiles instead, with the pads and strides of two of the cases above.
+    {1, 8, 16, 20, 11, 3, 5, 1, 2, 2, 1, 0, 2},     // 3 x 5, asymmetric pads and strides
+    {1, 16, 32, 4, 12, 3, 3, 1, 1, 3, 3, 3, 3},     // outputs that read nothing but padding
+    {2, 96, 32, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},      // 7 x 7 of 2 images in 2 chunks (padded copies)
 };
 
 using ConvFn = void (*)(const float*, const float*, float*, const cpu::BlockedConvShape&, const cpu::BlockedConvEpilogue&,
@@ -129,7 +134,8 @@ void check_against_naive_loop(ConvFn conv, ScratchFn scratch_bytes, bool (*accep
       for (int threads : {1, 2, 3}) {
         std::vector<float> y(want.size(), -777.0f);
         if (e.residual_is_output) y = rb;
-        std::vector<float> scratch(scratch_bytes(s, threads) / sizeof(float) + 1);
+        // Not zeros: a kernel must write what it reads there (the padding of a copied input).
+        std::vector<float> scratch(scratch_bytes(s, threads) / sizeof(float) + 1, 1234.5f);
         cpu::BlockedConvEpilogue ep;
         ep.bias = e.bias ? bias.data() : nullptr;
         ep.mul = e.batchnorm ? mul.data() : nullptr;
@@ -190,7 +196,8 @@ TEST(BlockedConv, NanPassesTheClamp) {
   cpu::BlockedConvEpilogue ep;
   ep.bias = bias.data();
   ep.lo = 0.0f;
-  cpu::blocked_conv(x.data(), w.data(), y.data(), s, ep, nullptr, 2);
+  std::vector<float> scratch(cpu::blocked_conv_scratch_bytes(s, 2) / sizeof(float) + 1);
+  cpu::blocked_conv(x.data(), w.data(), y.data(), s, ep, scratch.data(), 2);
   for (int64_t p = 0; p < 16; ++p) {
     EXPECT_TRUE(std::isnan(y[static_cast<size_t>(p * 8 + 3)])) << p;
     EXPECT_FALSE(std::isnan(y[static_cast<size_t>(p * 8 + 2)])) << p;

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "backends/cpu/kernels/kernel_util.h"
 
@@ -18,6 +19,8 @@ constexpr int64_t kBlock = 8;  // channels per activation block, and per weight 
 // scratch: a load and a store per accumulator against hundreds of FMAs.
 constexpr int64_t kChunkBytes = 96 << 10;
 constexpr int kMaxOutputs = 6;  // output positions per tile
+// Outputs (rows x columns) up to which a padded input is copied (see padded_input).
+constexpr int64_t kPaddedMaxOutputs = 8 * 8;
 
 // One tile: kOutputs consecutive output positions (in row-major order over the output image, so
 // a tile may run from the end of one row into the next) times kGroups output blocks (8 channels
@@ -247,6 +250,48 @@ int64_t rows_per_pass(const BlockedConvShape& s) {
 // input outweighs the weights, measured the same (ResNet-18, same process, 1.00).
 bool split_by_groups(int64_t images_groups, int threads) { return images_groups >= 2 * threads; }
 
+// The input copied into scratch with its padding written out as zeros, so that every tile reads
+// inside the image: the tiles that reach into the padding otherwise take the slower edge path
+// (the kernel width's taps not unrolled, a check per output and tap). Done where the output is
+// small, so that those tiles are a large share of it: a 7 x 7 output of 512 channels from a
+// 7 x 7 input took 2.04 ms, the same from a 9 x 9 input without padding 1.70 ms (two threads).
+struct PaddedInput {
+  bool used = false;
+  int64_t h = 0, w = 0;  // rows and columns the taps reach, from the top-left padding corner
+  size_t bytes = 0;      // of the copy, a multiple of 64
+};
+PaddedInput padded_input(const BlockedConvShape& s) {
+  PaddedInput p;
+  p.h = (s.out_h - 1) * s.stride_h + s.kernel_h;
+  p.w = (s.out_w - 1) * s.stride_w + s.kernel_w;
+  const bool reads_padding = s.pad_top > 0 || s.pad_left > 0 || p.h > s.pad_top + s.in_h || p.w > s.pad_left + s.in_w;
+  p.used = reads_padding && s.out_h * s.out_w <= kPaddedMaxOutputs;
+  if (p.used)
+    p.bytes = (static_cast<size_t>(s.batch * (s.in_channels / kBlock) * p.h * p.w * kBlock) * sizeof(float) + 63) / 64 * 64;
+  return p;
+}
+
+// Writes the padded copy of x for `s` into `dst` on up to `threads` threads.
+void pad_input(const float* x, const BlockedConvShape& s, const PaddedInput& p, float* dst, int threads) {
+  const int64_t planes = s.batch * (s.in_channels / kBlock);
+  const int64_t rows = std::min(s.in_h, p.h - s.pad_top);  // input rows the taps reach
+  const int64_t cols = std::min(s.in_w, p.w - s.pad_left);
+  parallel_ranges(planes * p.h, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t plane = r / p.h, ph = r % p.h, ih = ph - s.pad_top;
+      float* out = dst + r * p.w * kBlock;
+      if (ih < 0 || ih >= rows) {
+        std::memset(out, 0, static_cast<size_t>(p.w * kBlock) * sizeof(float));
+        continue;
+      }
+      const float* in = x + (plane * s.in_h + ih) * s.in_w * kBlock;
+      std::memset(out, 0, static_cast<size_t>(s.pad_left * kBlock) * sizeof(float));
+      std::memcpy(out + s.pad_left * kBlock, in, static_cast<size_t>(cols * kBlock) * sizeof(float));
+      std::memset(out + (s.pad_left + cols) * kBlock, 0, static_cast<size_t>((p.w - s.pad_left - cols) * kBlock) * sizeof(float));
+    }
+  });
+}
+
 }  // namespace
 
 bool blocked_conv_supported() {
@@ -261,15 +306,32 @@ bool blocked_conv_accepts(const BlockedConvShape& s) {
          s.pad_top >= 0 && s.pad_left >= 0;
 }
 
+namespace {
+// Bytes of partial sums per thread: none when the input channels go in one chunk.
+size_t partial_sum_bytes(const BlockedConvShape& s) {
+  if (chunk_blocks(s) >= s.in_channels / kBlock) return 0;
+  return static_cast<size_t>(rows_per_pass(s) * groups_for(s)) * static_cast<size_t>(s.out_w * kBlock) * sizeof(float);
+}
+}  // namespace
+
 size_t blocked_conv_scratch_bytes(const BlockedConvShape& s, int threads) {
-  if (chunk_blocks(s) >= s.in_channels / kBlock) return 0;  // one chunk: no partial sums
-  return static_cast<size_t>(std::max(threads, 1)) * static_cast<size_t>(rows_per_pass(s) * groups_for(s)) *
-         static_cast<size_t>(s.out_w * kBlock) * sizeof(float);
+  return padded_input(s).bytes + static_cast<size_t>(std::max(threads, 1)) * partial_sum_bytes(s);
 }
 
-void blocked_conv(const float* x, const float* w, float* y, const BlockedConvShape& s, const BlockedConvEpilogue& e,
-                  void* scratch, int threads) {
+void blocked_conv(const float* x, const float* w, float* y, const BlockedConvShape& shape,
+                  const BlockedConvEpilogue& e, void* scratch, int threads) {
   threads = std::max(threads, 1);
+  // With a padded copy, the rest runs on it as an input without padding.
+  const PaddedInput padded = padded_input(shape);
+  BlockedConvShape s = shape;
+  if (padded.used) {
+    pad_input(x, shape, padded, static_cast<float*>(scratch), threads);
+    x = static_cast<const float*>(scratch);
+    s.in_h = padded.h;
+    s.in_w = padded.w;
+    s.pad_top = s.pad_left = 0;
+  }
+  float* const partial_sums = scratch ? reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + padded.bytes) : nullptr;
   const int64_t in_blocks = s.in_channels / kBlock, out_blocks = s.out_channels / kBlock;
   const int groups = groups_for(s);
   const int max_outputs = std::min(12 / groups, kMaxOutputs);
@@ -400,11 +462,10 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
     }
   };
   // One slice of the items per thread, each with its own partial sums.
-  const size_t part_floats = blocked_conv_scratch_bytes(s, 1) / sizeof(float);
+  const size_t part_floats = partial_sum_bytes(s) / sizeof(float);
   parallel_ranges(used, used, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      run(items * t / used, items * (t + 1) / used,
-          part_floats > 0 ? static_cast<float*>(scratch) + t * part_floats : nullptr);
+      run(items * t / used, items * (t + 1) / used, part_floats > 0 ? partial_sums + t * part_floats : nullptr);
   });
 }
 
