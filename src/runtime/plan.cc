@@ -470,6 +470,13 @@ Status Plan::resolve(const Binding& b, const WeightSnapshot& weights, const std:
   return make_error(StatusCode::kInternal, "bad binding");
 }
 
+uint64_t Plan::generation(const Binding& b, const WeightSnapshot& weights) {
+  if (b.where == Where::kConst) return 1;
+  if (b.where != Where::kVariable) return 0;
+  const auto& buffer = weights.buffers[b.index];
+  return buffer ? buffer->generation() : 0;
+}
+
 uint8_t* Plan::acquire_arena() const {
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
@@ -601,10 +608,12 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
   struct StepPointers {
     std::vector<const void*> in;
     std::vector<void*> out;
+    std::vector<uint64_t> generations;
   };
   auto pointers = ThreadScratch<StepPointers>::borrow();
   std::vector<const void*>& in_ptrs = pointers->in;
   std::vector<void*>& out_ptrs = pointers->out;
+  std::vector<uint64_t>& in_generations = pointers->generations;
   for (const Step& s : steps_) {
     if (!s.kernel) {  // Assign
       if (s.assign_skip) continue;
@@ -626,9 +635,11 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
     if (empty) continue;
     in_ptrs.assign(s.inputs.size(), nullptr);
     out_ptrs.assign(s.outputs.size(), nullptr);
+    in_generations.assign(s.inputs.size(), 0);
     for (size_t i = 0; i < s.inputs.size(); ++i) {
       status = resolve(s.inputs[i], weights, inputs, outputs, arena, &in_ptrs[i]);
       if (!status.is_ok()) break;
+      in_generations[i] = generation(s.inputs[i], weights);
     }
     for (size_t i = 0; i < s.outputs.size() && status.is_ok(); ++i) {
       const void* p = nullptr;
@@ -638,7 +649,7 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
     if (!status.is_ok()) break;
     if (profiling()) {
       auto t0 = std::chrono::steady_clock::now();
-      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_, in_generations.data()});
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::string key = profile_mode() == ProfileMode::kSteps
                             ? step_profile_key(static_cast<size_t>(&s - steps_.data()), *s.node, graph_)
@@ -648,7 +659,7 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
       e.ms += ms;
       ++e.calls;
     } else {
-      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_});
+      status = s.kernel->run({in_ptrs.data(), out_ptrs.data(), arena + scratch_offset_, in_generations.data()});
     }
     if (!status.is_ok()) {
       status = with_node_context(status, *s.node);

@@ -79,6 +79,8 @@ class Plan : public ExecutionPlan {
   Plan() = default;
   Status resolve(const Binding& b, const WeightSnapshot& weights, const std::vector<const void*>& inputs,
                  const std::vector<void*>& outputs, uint8_t* arena, const void** out) const;
+  // What KernelRun::input_generations holds for an input bound to `b`.
+  static uint64_t generation(const Binding& b, const WeightSnapshot& weights);
   uint8_t* acquire_arena() const;
   // Writes `src` (plain, plain_bytes long) into `dst` in the slot's physical layout.
   Status write_variable(int32_t slot, const void* src, uint64_t plain_bytes, WeightBuffer* dst, StoreMode mode) const;

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "backends/cuda/device.h"
@@ -31,6 +32,12 @@ WeightPtr allocate_weight_memory(WeightMemory memory, uint64_t bytes, Status* er
   WeightPtr data(block.release(), WeightDeleter{memory, nullptr, mapped});
   if (!data) *error = make_error(StatusCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a weight");
   return data;
+}
+
+void WeightBuffer::renew_generation() {
+  // From 2: kernels read 0 as "not a weight" and 1 as "a constant" (kernel.h).
+  static std::atomic<uint64_t> next{2};
+  generation_ = next.fetch_add(1, std::memory_order_relaxed);
 }
 
 WeightBuffer::~WeightBuffer() {
@@ -239,7 +246,11 @@ Status VariableStore::Update::stage_many(const std::vector<int32_t>& slots, std:
     for (size_t k = 0; k < wanted.size(); ++k) staged_[static_cast<size_t>(wanted[k])] = std::move(buffers[k]);
   }
   out->clear();
-  for (int32_t slot : slots) out->push_back(staged_[static_cast<size_t>(slot)].get());
+  for (int32_t slot : slots) {
+    WeightBuffer* b = staged_[static_cast<size_t>(slot)].get();
+    b->renew_generation();  // about to be written
+    out->push_back(b);
+  }
   return Status::ok();
 }
 

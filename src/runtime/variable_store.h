@@ -74,11 +74,18 @@ class WeightBuffer {
   uint8_t* data() { return data_.get(); }
   const uint8_t* data() const { return data_.get(); }
   uint64_t size() const { return size_; }
+  // A number no other write of any buffer had: kernels key what they derive from a weight on it
+  // (kernel.h, KernelRun::input_generations). The store renews it whenever it hands the buffer
+  // out to be written, which only happens while no execution can read the buffer (a staged
+  // copy, or the live one under in-place mode's exclusive gate).
+  uint64_t generation() const { return generation_; }
+  void renew_generation();
 
  private:
   friend class WeightBufferPool;
   WeightPtr data_;
   uint64_t size_ = 0;
+  uint64_t generation_ = 0;
   std::weak_ptr<WeightBufferPool> home_;
 };
 

@@ -182,6 +182,79 @@ TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
   EXPECT_LT(max_diff(run_plan(**plan, *pinned, x), reference(x, w)), 1e-4f);
 }
 
+// A 3 x 3 convolution of 32 channels between two others, so that its activations are blocked:
+// where they are 8-channel blocks (AVX2, or LW_CPU_ACTIVATION_LAYOUT=blocked8) it runs by
+// Winograd, whose kernel keeps the filters it transformed for as long as the weights'
+// generation stays the same. Every version of the weight must give its own result: refreshes,
+// runs on a pinned older snapshot in between, and in-place refreshes of the live buffer.
+TEST(FusedPlan, WinogradFiltersFollowEveryWeightVersion) {
+  constexpr int64_t c = 32, h = 8;
+  const auto w1 = random_vec(c * c * 9, 81, 0.1f), w3 = random_vec(c * c * 9, 82, 0.1f);
+  const auto b = random_vec(c, 83, 0.1f);
+  const std::vector<std::vector<float>> versions = {random_vec(c * c * 9, 84, 0.1f), random_vec(c * c * 9, 85, 0.1f),
+                                                    random_vec(c * c * 9, 86, 0.1f)};
+  auto reference = [&](const std::vector<float>& x, const std::vector<float>& w2) {
+    auto a = naive_conv(x, w1, b, c, c, h, 3);
+    relu(a);
+    auto m = naive_conv(a, w2, b, c, c, h, 3);
+    relu(m);
+    return naive_conv(m, w3, b, c, c, h, 3);
+  };
+  const Dims wdims{c, c, 3, 3};
+  for (bool in_place : {false, true}) {
+    SCOPED_TRACE(in_place ? "in place" : "copy-on-write");
+    StoreOptions options;
+    options.in_place = in_place;
+    VariableStore store({{"w2", DType::kFloat32, wdims, static_cast<uint64_t>(c * c * 9 * 4)}}, options);
+    ir::Graph g;
+    ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, c, h, h}));
+    std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+    auto conv = [&](ir::ValueId in, ir::ValueId w, const std::string& name) {
+      return add_op(g, "Conv", {in, w, g.add_const(name + "_b", tensor(b, {c}))}, name, pads);
+    };
+    ir::ValueId a = add_op(g, "Relu", {conv(x, g.add_const("w1", tensor(w1, wdims)), "c1")}, "a");
+    ir::ValueId m = add_op(g, "Relu", {conv(a, g.add_variable("w2", DType::kFloat32, wdims), "c2")}, "m");
+    g.outputs = {conv(m, g.add_const("w3", tensor(w3, wdims)), "c3")};
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    auto plan = Plan::create(g, store, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+
+    ir::Graph init;
+    init.name = "write";
+    ir::ValueId in = init.add_data("w2_in", DType::kFloat32, Shape(wdims));
+    init.add_assign(init.add_variable("w2", DType::kFloat32, wdims), in, false, "w2_assign");
+    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+    auto writer = Plan::create(init, store, 2);
+    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
+    auto write = [&](const std::vector<float>& w2) {
+      auto update = store.begin_update();
+      Status st = (*writer)->run(update->base(), {w2.data()}, {}, update.get());
+      ASSERT_TRUE(st.is_ok()) << st.message();
+      store.commit(std::move(update));
+    };
+    auto run = [&](const WeightSnapshot& weights, const std::vector<float>& xv) {
+      std::vector<float> y(static_cast<size_t>(c * h * h));
+      Status st = (*plan)->run(weights, {xv.data()}, {y.data()}, nullptr);
+      EXPECT_TRUE(st.is_ok()) << st.message();
+      return y;
+    };
+    const auto xv = random_vec(static_cast<size_t>(c * h * h), 87);
+    write(versions[0]);
+    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[0])), 1e-4f);
+    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[0])), 1e-4f) << "second run, kept filters";
+    std::shared_ptr<const WeightSnapshot> pinned = in_place ? nullptr : store.current();
+    write(versions[1]);
+    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[1])), 1e-4f) << "after a refresh";
+    if (pinned) {
+      EXPECT_LT(max_diff(run(*pinned, xv), reference(xv, versions[0])), 1e-4f) << "the pinned older version";
+      EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[1])), 1e-4f) << "the current one again";
+      pinned.reset();
+    }
+    write(versions[2]);
+    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[2])), 1e-4f) << "after a second refresh";
+  }
+}
+
 // A Variable read by two convolutions stays plain; both convs reorder it at run time.
 TEST(FusedPlan, SharedWeightStaysPlain) {
   Weights w;

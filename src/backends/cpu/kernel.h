@@ -79,6 +79,11 @@ struct KernelRun {
   const void* const* inputs;  // one per input slot; null for an omitted optional input
   void* const* outputs;       // one per output; never aliases an input
   void* scratch;              // scratch_bytes() of 64-byte-aligned memory, private to this run
+  // Per input, or null (then all 0): 0 for an activation; 1 for a constant, whose bytes never
+  // change; otherwise the generation of the Variable buffer the input is, which changes whenever
+  // its bytes do (rt::WeightBuffer::generation). A kernel may keep what it derives from a weight
+  // (Winograd's transformed filters) for as long as the generation stays the same.
+  const uint64_t* input_generations = nullptr;
 };
 
 class Kernel {

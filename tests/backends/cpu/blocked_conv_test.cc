@@ -171,14 +171,20 @@ TEST(WinogradConv, MatchesNaiveLoop) {
   check_against_naive_loop(cpu::winograd_conv, cpu::winograd_conv_scratch_bytes, cpu::winograd_conv_accepts, cases, 8);
 }
 
-// Where Winograd is chosen: the weights small next to the output.
+// Where Winograd is chosen: enough output tiles, or filters small enough.
 TEST(WinogradConv, PaysWhereWeightsAreSmallNextToTheOutput) {
   auto shape = [](int64_t channels, int64_t hw) {
     return cpu::BlockedConvShape{1, channels, hw, hw, channels, hw, hw, 3, 3, 1, 1, 1, 1};
   };
   EXPECT_TRUE(cpu::winograd_conv_pays(shape(64, 56)));
   EXPECT_TRUE(cpu::winograd_conv_pays(shape(256, 14)));
+  EXPECT_TRUE(cpu::winograd_conv_pays(shape(512, 10))) << "25 tiles";
+  EXPECT_TRUE(cpu::winograd_conv_pays(shape(128, 7))) << "16 tiles, 1 MB of filters";
+  EXPECT_FALSE(cpu::winograd_conv_pays(shape(256, 7))) << "16 tiles, 4 MB of filters";
   EXPECT_FALSE(cpu::winograd_conv_pays(shape(512, 7)));
+  cpu::BlockedConvShape batch = shape(512, 7);
+  batch.batch = 2;
+  EXPECT_TRUE(cpu::winograd_conv_pays(batch)) << "32 tiles over two images";
   EXPECT_FALSE(cpu::winograd_conv_pays(shape(16, 56))) << "16 input channels";
   cpu::BlockedConvShape strided = shape(64, 56);
   strided.stride_h = strided.stride_w = 2;

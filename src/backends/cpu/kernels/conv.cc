@@ -28,12 +28,18 @@
 // layouts and weights instead, with the whole epilogue in registers: the BatchNorm's multiply
 // and add cost it nothing, where oneDNN's binary post-op slowed its AVX2 kernels. A 3 x 3,
 // stride-1 convolution whose weights are small next to its output runs by Winograd's
-// F(2 x 2, 3 x 3) (winograd_conv.h) instead. LW_CPU_CONV (conv_choice) overrides the choice.
+// F(2 x 2, 3 x 3) (winograd_conv.h) instead; the kernel keeps its transformed filters for as
+// long as the weights' generation (KernelRun::input_generations) stays the same, so a refresh
+// stays a copy of the weights and the first run after it transforms them.
+// LW_CPU_CONV (conv_choice) overrides the choice.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -97,6 +103,13 @@ struct ConvSetup {
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
+  bool huge_pages = false;  // for memory the kernel keeps (Winograd's transformed filters)
+};
+
+// Winograd's filters transformed from one generation of the weights (KernelRun::input_generations).
+struct TransformedFilters {
+  uint64_t generation = 0;
+  WeightBlockPtr data;  // winograd_filters_bytes(direct_shape)
 };
 
 // y = clamp(y + residual, lo, hi) over the primitive's output, the residual in the same layout:
@@ -222,14 +235,52 @@ class ConvKernel final : public Kernel {
     }
     e.lo = s.act_lo;
     e.hi = s.act_hi;
-    auto* conv = s.winograd ? winograd_conv : blocked_conv;
-    conv(static_cast<const float*>(src), static_cast<const float*>(wei), static_cast<float*>(dst), s.direct_shape, e,
-         scratch + s.direct_offset, s.threads);
+    const auto* x = static_cast<const float*>(src);
+    const auto* w = static_cast<const float*>(wei);
+    auto* y = static_cast<float*>(dst);
+    if (!s.winograd) {
+      blocked_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
+      return;
+    }
+    const uint64_t generation = r.input_generations ? r.input_generations[1] : 0;
+    if (auto u = generation != 0 ? transformed_filters(w, generation) : nullptr) {
+      winograd_conv_transformed(x, reinterpret_cast<const float*>(u->data.get()), y, s.direct_shape, e,
+                                scratch + s.direct_offset, s.threads);
+      return;
+    }
+    winograd_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);  // transforms into scratch
+  }
+
+  // The filters transformed from `w`, whose generation is `generation`: the kept ones when they
+  // are of that generation, else transformed now and kept (null when there is no memory for
+  // them: the run then transforms into scratch). Runs on two generations at once (one still on
+  // the weights from before a refresh) may take turns replacing them; each holds its own.
+  std::shared_ptr<const TransformedFilters> transformed_filters(const float* w, uint64_t generation) const {
+    {
+      std::lock_guard<std::mutex> lock(filters_mu_);
+      if (filters_ && filters_->generation == generation) return filters_;
+    }
+    const ConvSetup& s = *s_;
+    std::shared_ptr<TransformedFilters> fresh;
+    try {
+      fresh = std::make_shared<TransformedFilters>();
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+    fresh->generation = generation;
+    fresh->data = alloc_weight_block(winograd_filters_bytes(s.direct_shape), s.huge_pages);
+    if (!fresh->data) return nullptr;
+    winograd_transform_filters(w, s.direct_shape, reinterpret_cast<float*>(fresh->data.get()), s.threads);
+    std::lock_guard<std::mutex> lock(filters_mu_);
+    filters_ = fresh;
+    return fresh;
   }
 
   std::unique_ptr<ConvSetup> s_;
   bool empty_;
   std::string name_;
+  mutable std::mutex filters_mu_;
+  mutable std::shared_ptr<const TransformedFilters> filters_;  // guarded by filters_mu_
 };
 
 struct ConvGeometry {
@@ -498,6 +549,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (has_bn) offset = s.bn.place_in_scratch(offset);
     if (s.direct) {
       s.threads = std::max(spec.num_threads, 1);
+      s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
       offset += align64(s.winograd ? winograd_conv_scratch_bytes(s.direct_shape, s.threads)
                                    : blocked_conv_scratch_bytes(s.direct_shape, s.threads));

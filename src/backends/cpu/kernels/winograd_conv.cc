@@ -150,27 +150,42 @@ bool winograd_conv_pays(const BlockedConvShape& s) {
   if (!winograd_conv_accepts(s) || s.in_channels < 32) return false;
   const Geometry g = geometry(s);
   const double weight_mb = static_cast<double>(g.weights_floats) * sizeof(float) / (1 << 20);
-  return static_cast<double>(s.batch * g.tiles) >= 2.0 * weight_mb;
+  return s.batch * g.tiles >= 20 || weight_mb <= 1.0;
+}
+
+size_t winograd_filters_bytes(const BlockedConvShape& s) {
+  return (geometry(s).weights_floats * sizeof(float) + 63) / 64 * 64;
+}
+
+size_t winograd_step_scratch_bytes(const BlockedConvShape& s, int threads) {
+  return static_cast<size_t>(std::max(threads, 1)) * geometry(s).step_floats * sizeof(float) + 64;
 }
 
 size_t winograd_conv_scratch_bytes(const BlockedConvShape& s, int threads) {
+  return winograd_filters_bytes(s) + winograd_step_scratch_bytes(s, threads);
+}
+
+void winograd_transform_filters(const float* w, const BlockedConvShape& s, float* u, int threads) {
   const Geometry g = geometry(s);
-  return (g.weights_floats + static_cast<size_t>(std::max(threads, 1)) * g.step_floats) * sizeof(float) + 64;
+  // One output block per work item.
+  const int filter_threads = static_cast<int>(std::min<int64_t>(std::max(threads, 1), g.out_blocks));
+  parallel_ranges(g.out_blocks, filter_threads, [&](int64_t b0, int64_t b1) {
+    for (int64_t ob = b0; ob < b1; ++ob) transform_filters(w, s, g, ob, u);
+  });
 }
 
 void winograd_conv(const float* x, const float* w, float* y, const BlockedConvShape& s, const BlockedConvEpilogue& e,
                    void* scratch, int threads) {
+  auto* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);
+  winograd_transform_filters(w, s, u, threads);
+  winograd_conv_transformed(x, u, y, s, e, reinterpret_cast<uint8_t*>(u) + winograd_filters_bytes(s), threads);
+}
+
+void winograd_conv_transformed(const float* x, const float* u, float* y, const BlockedConvShape& s,
+                               const BlockedConvEpilogue& e, void* scratch, int threads) {
   threads = std::max(threads, 1);
   const Geometry g = geometry(s);
-  auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);
-  float* u = base;
-  float* steps = base + g.weights_floats;
-
-  // The filters, one output block per work item.
-  const int filter_threads = static_cast<int>(std::min<int64_t>(threads, g.out_blocks));
-  parallel_ranges(g.out_blocks, filter_threads, [&](int64_t b0, int64_t b1) {
-    for (int64_t ob = b0; ob < b1; ++ob) transform_filters(w, s, g, ob, u);
-  });
+  auto* steps = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);
 
   const bool clamp = !(std::isinf(e.lo) && e.lo < 0 && std::isinf(e.hi) && e.hi > 0);
   // Steps of at most kTiles tiles, as many for each thread and as even as they come.
