@@ -159,7 +159,8 @@ def ratio(a, b):
 def table(results):
     lines = []
     head = ("| model | thr | lw infer med/p90 ms | ORT med/p90 ms | PyTorch med/p90 ms | lw/ORT | lw/PyTorch | "
-            "full refresh ms (in place) | memcpy ms | refresh/memcpy | one / 1% / 10% refresh ms (% of full) | "
+            "full refresh ms (in place) | memcpy ms | refresh/memcpy | first infer after it ms (/ infer) | "
+            "one / 1% / 10% refresh ms (% of full) | "
             "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
             "peak RSS MB lw / ORT / PyTorch | lw allocs/run | lw-ORT max diff |")
     lines.append(head)
@@ -176,11 +177,12 @@ def table(results):
             rss_p = fmt(pt.get("peak_rss_kb", 0) / 1024) if "peak_rss_kb" in pt else "-"
             if not lw:
                 why = res.get("lw_error") or r.get("lw_error", "failed")
-                lines.append(f"| {name} | {thr} | not yet supported: {why} | {ort_s} | {pt_s} | - | - | - | - | - | - | "
+                lines.append(f"| {name} | {thr} | not yet supported: {why} | {ort_s} | {pt_s} | - | - | - | - | - | - | - | "
                              f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - / {rss_o} / {rss_p} | - | - |")
                 continue
             li = lw["infer"]
             full = lw["refresh"]["full"]["ms"]
+            after = lw.get("infer_after_refresh_ms")
             parts = []
             for k in ("one", "pct1", "pct10"):
                 c = lw["refresh"][k]
@@ -194,7 +196,8 @@ def table(results):
             lines.append(
                 f"| {name} | {thr} | {fmt(li['median'])} / {fmt(li['p90'])} | {ort_s} | {pt_s} | "
                 f"{lw_ort} | {fmt(ratio(li['median'], p_inf.get('median')))} | "
-                f"{fmt(full)} ({fmt(lw.get('refresh_full_in_place_ms'))}) | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | {' / '.join(parts)} | "
+                f"{fmt(full)} ({fmt(lw.get('refresh_full_in_place_ms'))}) | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | "
+                f"{fmt(after)} ({fmt(ratio(after, li['median']))}) | {' / '.join(parts)} | "
                 f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
                 f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
                 f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(lw.get('allocs_per_run'))} | "
@@ -332,7 +335,10 @@ def write_doc(path, out, text):
                 "atomically); memcpy = one-thread memcpy of the same bytes into preallocated buffers in the same "
                 "process, timed alternately with the full refresh (15 of each, medians; 7 in tables before "
                 "2026-11-26 23:40; tables before 2026-11-26 14:08 timed the memcpy in a loop of its own, which kept a model that fits in the "
-                "cache, MobileNet v2, in it); one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
+                "cache, MobileNet v2, in it); first infer after it = the first inference after a full refresh "
+                "(median of 7; where a kernel derives something from its weights on their first use, Winograd's "
+                "transformed filters since 2026-11-27 11:30, it is slower than the others; not in earlier tables), "
+                "against the median inference; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
                 "from `lw build`; read file = reading the bundle file into fresh memory; both timed from the file "
