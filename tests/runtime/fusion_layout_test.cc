@@ -4,11 +4,16 @@
 // refresh after packing.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/packed_gemm.h"
@@ -185,74 +190,137 @@ TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
 // A 3 x 3 convolution of 32 channels between two others, so that its activations are blocked:
 // where they are 8-channel blocks (AVX2, or LW_CPU_ACTIVATION_LAYOUT=blocked8) it runs by
 // Winograd, whose kernel keeps the filters it transformed for as long as the weights'
-// generation stays the same. Every version of the weight must give its own result: refreshes,
-// runs on a pinned older snapshot in between, and in-place refreshes of the live buffer.
+// generation stays the same. Its weight "w2" is a Variable, written by a plan of one Assign.
+class WinogradBlock {
+ public:
+  static constexpr int64_t kChannels = 32, kSize = 8;
+  // Three versions of w2, and each one's expected output for x.
+  const std::vector<std::vector<float>> versions = {weights(84), weights(85), weights(86)};
+  const std::vector<float> x = random_vec(static_cast<size_t>(kChannels * kSize * kSize), 87);
+  std::vector<std::vector<float>> want;
+
+  explicit WinogradBlock(StoreOptions options)
+      : store_({{"w2", DType::kFloat32, dims_, static_cast<uint64_t>(kChannels * kChannels * 9 * 4)}}, options) {
+    ir::Graph g;
+    ir::ValueId in = g.add_data("x", DType::kFloat32, Shape(Dims{1, kChannels, kSize, kSize}));
+    ir::ValueId a = add_op(g, "Relu", {conv(g, in, g.add_const("w1", tensor(w1_, dims_)), "c1")}, "a");
+    ir::ValueId m = add_op(g, "Relu", {conv(g, a, g.add_variable("w2", DType::kFloat32, dims_), "c2")}, "m");
+    g.outputs = {conv(g, m, g.add_const("w3", tensor(w3_, dims_)), "c3")};
+    EXPECT_TRUE(ir::infer_graph_types(g).is_ok());
+    auto plan = Plan::create(g, store_, 2);
+    EXPECT_TRUE(plan.is_ok()) << plan.status().message();
+    if (plan.is_ok()) plan_ = std::move(*plan);
+    ir::Graph write;
+    write.name = "write";
+    ir::ValueId value = write.add_data("w2_in", DType::kFloat32, Shape(dims_));
+    write.add_assign(write.add_variable("w2", DType::kFloat32, dims_), value, false, "w2_assign");
+    EXPECT_TRUE(ir::infer_graph_types(write).is_ok());
+    auto writer = Plan::create(write, store_, 2);
+    EXPECT_TRUE(writer.is_ok()) << writer.status().message();
+    if (writer.is_ok()) writer_ = std::move(*writer);
+    for (const auto& w2 : versions) {
+      auto y = naive_conv(x, w1_, b_, kChannels, kChannels, kSize, 3);
+      relu(y);
+      y = naive_conv(y, w2, b_, kChannels, kChannels, kSize, 3);
+      relu(y);
+      want.push_back(naive_conv(y, w3_, b_, kChannels, kChannels, kSize, 3));
+    }
+  }
+  bool ready() const { return plan_ && writer_; }
+  VariableStore& store() { return store_; }
+
+  void write(size_t version) {
+    auto update = store_.begin_update();
+    Status st = writer_->run(update->base(), {versions[version].data()}, {}, update.get());
+    EXPECT_TRUE(st.is_ok()) << st.message();
+    store_.commit(std::move(update));
+  }
+  std::vector<float> run(const WeightSnapshot& weights) const {
+    std::vector<float> y(static_cast<size_t>(kChannels * kSize * kSize));
+    Status st = plan_->run(weights, {x.data()}, {y.data()}, nullptr);
+    EXPECT_TRUE(st.is_ok()) << st.message();
+    return y;
+  }
+  // Which version `y` is the output of, or -1.
+  int version_of(const std::vector<float>& y) const {
+    for (size_t v = 0; v < want.size(); ++v)
+      if (max_diff(y, want[v]) < 1e-4f) return static_cast<int>(v);
+    return -1;
+  }
+
+ private:
+  static std::vector<float> weights(uint32_t seed) { return random_vec(kChannels * kChannels * 9, seed, 0.1f); }
+  ir::ValueId conv(ir::Graph& g, ir::ValueId in, ir::ValueId w, const std::string& name) const {
+    return add_op(g, "Conv", {in, w, g.add_const(name + "_b", tensor(b_, {kChannels}))}, name,
+                  {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  }
+  const Dims dims_{kChannels, kChannels, 3, 3};
+  const std::vector<float> w1_ = weights(81), w3_ = weights(82), b_ = random_vec(kChannels, 83, 0.1f);
+  VariableStore store_;
+  std::unique_ptr<Plan> plan_, writer_;
+};
+
+// Every version of the weight gives its own result: refreshes, runs on a pinned older snapshot
+// in between, and in-place refreshes of the live buffer.
 TEST(FusedPlan, WinogradFiltersFollowEveryWeightVersion) {
-  constexpr int64_t c = 32, h = 8;
-  const auto w1 = random_vec(c * c * 9, 81, 0.1f), w3 = random_vec(c * c * 9, 82, 0.1f);
-  const auto b = random_vec(c, 83, 0.1f);
-  const std::vector<std::vector<float>> versions = {random_vec(c * c * 9, 84, 0.1f), random_vec(c * c * 9, 85, 0.1f),
-                                                    random_vec(c * c * 9, 86, 0.1f)};
-  auto reference = [&](const std::vector<float>& x, const std::vector<float>& w2) {
-    auto a = naive_conv(x, w1, b, c, c, h, 3);
-    relu(a);
-    auto m = naive_conv(a, w2, b, c, c, h, 3);
-    relu(m);
-    return naive_conv(m, w3, b, c, c, h, 3);
-  };
-  const Dims wdims{c, c, 3, 3};
   for (bool in_place : {false, true}) {
     SCOPED_TRACE(in_place ? "in place" : "copy-on-write");
     StoreOptions options;
     options.in_place = in_place;
-    VariableStore store({{"w2", DType::kFloat32, wdims, static_cast<uint64_t>(c * c * 9 * 4)}}, options);
-    ir::Graph g;
-    ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, c, h, h}));
-    std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
-    auto conv = [&](ir::ValueId in, ir::ValueId w, const std::string& name) {
-      return add_op(g, "Conv", {in, w, g.add_const(name + "_b", tensor(b, {c}))}, name, pads);
-    };
-    ir::ValueId a = add_op(g, "Relu", {conv(x, g.add_const("w1", tensor(w1, wdims)), "c1")}, "a");
-    ir::ValueId m = add_op(g, "Relu", {conv(a, g.add_variable("w2", DType::kFloat32, wdims), "c2")}, "m");
-    g.outputs = {conv(m, g.add_const("w3", tensor(w3, wdims)), "c3")};
-    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
-    auto plan = Plan::create(g, store, 2);
-    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
-
-    ir::Graph init;
-    init.name = "write";
-    ir::ValueId in = init.add_data("w2_in", DType::kFloat32, Shape(wdims));
-    init.add_assign(init.add_variable("w2", DType::kFloat32, wdims), in, false, "w2_assign");
-    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
-    auto writer = Plan::create(init, store, 2);
-    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
-    auto write = [&](const std::vector<float>& w2) {
-      auto update = store.begin_update();
-      Status st = (*writer)->run(update->base(), {w2.data()}, {}, update.get());
-      ASSERT_TRUE(st.is_ok()) << st.message();
-      store.commit(std::move(update));
-    };
-    auto run = [&](const WeightSnapshot& weights, const std::vector<float>& xv) {
-      std::vector<float> y(static_cast<size_t>(c * h * h));
-      Status st = (*plan)->run(weights, {xv.data()}, {y.data()}, nullptr);
-      EXPECT_TRUE(st.is_ok()) << st.message();
-      return y;
-    };
-    const auto xv = random_vec(static_cast<size_t>(c * h * h), 87);
-    write(versions[0]);
-    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[0])), 1e-4f);
-    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[0])), 1e-4f) << "second run, kept filters";
-    std::shared_ptr<const WeightSnapshot> pinned = in_place ? nullptr : store.current();
-    write(versions[1]);
-    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[1])), 1e-4f) << "after a refresh";
+    WinogradBlock block(options);
+    ASSERT_TRUE(block.ready());
+    block.write(0);
+    EXPECT_EQ(block.version_of(block.run(*block.store().current())), 0);
+    EXPECT_EQ(block.version_of(block.run(*block.store().current())), 0) << "second run, kept filters";
+    std::shared_ptr<const WeightSnapshot> pinned = in_place ? nullptr : block.store().current();
+    block.write(1);
+    EXPECT_EQ(block.version_of(block.run(*block.store().current())), 1) << "after a refresh";
     if (pinned) {
-      EXPECT_LT(max_diff(run(*pinned, xv), reference(xv, versions[0])), 1e-4f) << "the pinned older version";
-      EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[1])), 1e-4f) << "the current one again";
+      EXPECT_EQ(block.version_of(block.run(*pinned)), 0) << "the pinned older version";
+      EXPECT_EQ(block.version_of(block.run(*block.store().current())), 1) << "the current one again";
       pinned.reset();
     }
-    write(versions[2]);
-    EXPECT_LT(max_diff(run(*store.current(), xv), reference(xv, versions[2])), 1e-4f) << "after a second refresh";
+    block.write(2);
+    EXPECT_EQ(block.version_of(block.run(*block.store().current())), 2) << "after a second refresh";
   }
+}
+
+// Inferences on three threads while a fourth refreshes the weight over and over: each result is
+// that of the version its snapshot holds (the kept filters are shared, replaced and reused
+// across threads).
+TEST(FusedPlan, WinogradFiltersUnderConcurrentRefreshes) {
+  WinogradBlock block(StoreOptions{});
+  ASSERT_TRUE(block.ready());
+  block.write(0);
+  std::map<uint64_t, int> version_of_snapshot = {{block.store().current()->version, 0}};
+  std::mutex mu;
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0}, runs{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto snapshot = block.store().current();
+        const int got = block.version_of(block.run(*snapshot));
+        std::lock_guard<std::mutex> lock(mu);
+        auto want = version_of_snapshot.find(snapshot->version);
+        if (want == version_of_snapshot.end() || got != want->second) ++wrong;
+        ++runs;
+      }
+    });
+  for (int i = 1; i <= 30; ++i) {
+    {
+      // Recorded before the snapshot is published, so a reader always finds it.
+      std::lock_guard<std::mutex> lock(mu);
+      version_of_snapshot[block.store().current()->version + 1] = i % 3;
+    }
+    block.write(static_cast<size_t>(i % 3));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0) << "of " << runs.load() << " runs";
+  EXPECT_GT(runs.load(), 3);
 }
 
 // A Variable read by two convolutions stays plain; both convs reorder it at run time.
