@@ -163,17 +163,7 @@ class ConvKernel final : public Kernel {
             std::memcpy(dst, res, dst_bytes);
           }
         } else {  // the tail reads it after the primitive has written dst
-          const auto* from = static_cast<const uint8_t*>(res);
-          const auto* to = static_cast<const uint8_t*>(dst);
-          const bool overlaps = from < to + dst_bytes && to < from + dst_bytes;
-          if (s.residual_reorder) {
-            s.residual_to_dst.run({res, scratch + s.residual_offset});
-            res = scratch + s.residual_offset;
-          } else if (overlaps) {
-            std::memcpy(scratch + s.residual_offset, res, dst_bytes);
-            res = scratch + s.residual_offset;
-          }
-          tail_residual = static_cast<const float*>(res);
+          tail_residual = residual_to_read(r, dst, dst_bytes, scratch, /*dst_written_first=*/true);
         }
       }
       // The arguments of s.conv, or of s.conv_mul_add when this run's BatchNorm needs it.
@@ -212,27 +202,37 @@ class ConvKernel final : public Kernel {
   }
 
  private:
-  // blocked_conv with the fused epilogue; the residual comes in dst's layout, and from scratch
-  // where it overlaps dst without being dst itself.
+  // The residual as an epilogue after the convolution reads it: in dst's layout (reordered into
+  // scratch where the caller's differs), and copied to scratch where it overlaps dst: always when
+  // dst is written before the residual is read (a tail after oneDNN's primitive), else unless it
+  // is dst itself (blocked_conv and winograd_conv read each element of it before writing that
+  // element of dst).
+  const float* residual_to_read(const KernelRun& r, const void* dst, size_t dst_bytes, uint8_t* scratch,
+                                bool dst_written_first) const {
+    const ConvSetup& s = *s_;
+    const void* res = r.inputs[s.residual_input];
+    if (s.residual_reorder) {
+      s.residual_to_dst.run({res, scratch + s.residual_offset});
+      return reinterpret_cast<const float*>(scratch + s.residual_offset);
+    }
+    const auto* from = static_cast<const uint8_t*>(res);
+    const auto* to = static_cast<const uint8_t*>(dst);
+    const bool overlaps = from < to + dst_bytes && to < from + dst_bytes;
+    if (overlaps && (dst_written_first || from != to)) {
+      std::memcpy(scratch + s.residual_offset, res, dst_bytes);
+      return reinterpret_cast<const float*>(scratch + s.residual_offset);
+    }
+    return static_cast<const float*>(res);
+  }
+
+  // blocked_conv or winograd_conv with the fused epilogue.
   void run_direct(const KernelRun& r, const void* src, const void* wei, void* dst, size_t dst_bytes,
                   uint8_t* scratch) const {
     const ConvSetup& s = *s_;
     BlockedConvEpilogue e;
     if (s.has_bias) e.bias = static_cast<const float*>(r.inputs[2]);
     if (s.bn.active()) std::tie(e.mul, e.add) = s.bn.compute(r, scratch);
-    if (s.has_residual) {
-      const void* res = r.inputs[s.residual_input];
-      const auto* from = static_cast<const uint8_t*>(res);
-      const auto* to = static_cast<const uint8_t*>(dst);
-      if (s.residual_reorder) {
-        s.residual_to_dst.run({res, scratch + s.residual_offset});
-        res = scratch + s.residual_offset;
-      } else if (from != to && from < to + dst_bytes && to < from + dst_bytes) {
-        std::memcpy(scratch + s.residual_offset, res, dst_bytes);
-        res = scratch + s.residual_offset;
-      }
-      e.residual = static_cast<const float*>(res);
-    }
+    if (s.has_residual) e.residual = residual_to_read(r, dst, dst_bytes, scratch, /*dst_written_first=*/false);
     e.lo = s.act_lo;
     e.hi = s.act_hi;
     const auto* x = static_cast<const float*>(src);
@@ -491,8 +491,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       offset += align64(prim.get_size());
       const dnnl::memory::desc& from = input ? user : prim;
       const dnnl::memory::desc& to = input ? prim : user;
-      port.convert = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
-                              {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+      port.convert = reorder_call(from, to);
     };
     port(s.src, pd.src_desc(), activation_desc(x, spec.input_layout(0)), true);
     port(s.dst, pd.dst_desc(), activation_desc(y, spec.output_layout(0)), false);
@@ -513,9 +512,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const dnnl::memory::desc residual_user = activation_desc(y, spec.input_layout(residual_input));
       s.residual_reorder = residual_user != s.dst.prim;
       if (s.residual_reorder)
-        s.residual_to_dst = DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), residual_user,
-                                                                                 dnnl_cpu_engine(), s.dst.prim)),
-                                     {{DNNL_ARG_FROM, residual_user}, {DNNL_ARG_TO, s.dst.prim}});
+        s.residual_to_dst = reorder_call(residual_user, s.dst.prim);
     }
     // liveweight's kernel where oneDNN settled on 8-channel blocks for a plain 2-D convolution
     // with a spatial kernel (its 1 x 1 kernel, a blocked gemm, ran those 1.2-1.9x faster).
