@@ -14,6 +14,11 @@ const dnnl::engine& dnnl_cpu_engine() {
   return *engine;
 }
 
+DnnlCall reorder_call(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+  return DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
+                  {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+}
+
 dnnl::stream& dnnl_thread_stream() {
   thread_local dnnl::stream stream(dnnl_cpu_engine());
   return stream;

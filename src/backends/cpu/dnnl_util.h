@@ -18,6 +18,10 @@ const dnnl::engine& dnnl_cpu_engine();
 // This thread's in-order stream on dnnl_cpu_engine().
 dnnl::stream& dnnl_thread_stream();
 
+// A oneDNN reorder from `from` to `to` on dnnl_cpu_engine(), run as call.run({src, dst}).
+// Throws dnnl::error when oneDNN has none between the two.
+DnnlCall reorder_call(const dnnl::memory::desc& from, const dnnl::memory::desc& to);
+
 // Plain row-major memory descriptor of `dims` (f32 unless told).
 dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
 

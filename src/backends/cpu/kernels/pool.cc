@@ -317,12 +317,8 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   // The loop kernel pools plain planes: blocked data goes through oneDNN reorders.
   DnnlCall blocked_in, blocked_out;
   try {
-    auto reorder = [](const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
-      return DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
-                      {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
-    };
-    if (channel_block(in) != 0) blocked_in = reorder(activation_desc(x, in), plain_desc(x));
-    if (channel_block(out_layout) != 0) blocked_out = reorder(plain_desc(y), activation_desc(y, out_layout));
+    if (channel_block(in) != 0) blocked_in = reorder_call(activation_desc(x, in), plain_desc(x));
+    if (channel_block(out_layout) != 0) blocked_out = reorder_call(plain_desc(y), activation_desc(y, out_layout));
   } catch (const dnnl::error& e) {
     return dnnl_failure(spec.node, "reorder creation", e);
   }
