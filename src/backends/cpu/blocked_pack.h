@@ -4,7 +4,8 @@
 // AVX-512): a [K, N] matrix cut into 16 x 64 tiles stored one after the other. A refresh of a
 // Gemm/MatMul weight writes the caller's plain matrix (row-major [K, N], or [N, K] read
 // transposed for Gemm's transB) into that layout. The tile copy here (row copies, or transposes
-// of 16 x 16 blocks with AVX-512 where the CPU has it, 4 x 4 with SSE otherwise) beats oneDNN
+// of 16 x 16 blocks with AVX-512 where the CPU has it, 8 x 8 with AVX2 for blocks of 8, 4 x 4
+// with SSE otherwise) beats oneDNN
 // 2.6's reorder: a 4096 x 4096 matrix on this project's 2-core machine, one thread: 5.0-5.5 ms
 // plain / 6.0 ms transposed (4 x 4), reorder 8.1-10 ms, memcpy 2.9-3.4 ms; two threads:
 // 4.1-4.4 / 3.8-4.3 ms, reorder 4.6-6.3 ms.
@@ -52,7 +53,7 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
 // (ABcd8b8a). Seen as a matrix of rows o (dim 0) by columns j (the other dims, flattened in the
 // plain source's order), every such layout puts element (o, j) at
 //   offset0 + (o / block) * block_stride + column_offset[j] + o % block,
-// so one routine packs them all: 4 x 4 transposes from 4 source rows at a time.
+// so one routine packs them all: transposes from 16, 8 or 4 source rows at a time.
 struct BlockedRowsPacking {
   int64_t rows = 0, cols = 0;   // the plain source is rows x cols, row-major
   int64_t padded_rows = 0;      // rows rounded up to the block; padding is zeroed

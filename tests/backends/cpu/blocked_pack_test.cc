@@ -105,6 +105,9 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
                              // activations), with a partial last block of output channels, and
                              // input channels blocked alone
                              with_tag({64, 32, 3, 3}, tag::ABcd8b8a), with_tag({20, 16, 3, 3}, tag::ABcd8b8a),
+                             // 8-row groups (AVX2's 8 x 8 transposes) with a column count that is
+                             // not a multiple of 8 (63 columns), and one of 8 columns
+                             with_tag({24, 7, 3, 3}, tag::Acdb8a), with_tag({40, 8, 1, 1}, tag::ABcd8b8a),
                              with_tag({32, 48, 5, 5}, tag::ABcd16b16a), with_tag({16, 32, 3, 3}, tag::aBcd16b)};
   // Depthwise: the layout oneDNN's own depthwise convolution asks for (debcA16a on AVX-512).
   for (int64_t ch : {32, 24}) {
