@@ -238,23 +238,22 @@ class ConvKernel final : public Kernel {
     const auto* x = static_cast<const float*>(src);
     const auto* w = static_cast<const float*>(wei);
     auto* y = static_cast<float*>(dst);
-    if (!s.winograd) {
-      blocked_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
-      return;
-    }
-    const uint64_t generation = r.input_generations ? r.input_generations[1] : 0;
+    // Winograd from the kept filters where the weights have a generation (a Variable or a
+    // constant) and there is memory to keep them; the direct kernel otherwise (weights computed
+    // by the graph, say), so no run transforms filters it cannot keep and the scratch holds none.
+    const uint64_t generation = s.winograd && r.input_generations ? r.input_generations[1] : 0;
     if (auto u = generation != 0 ? transformed_filters(w, generation) : nullptr) {
       winograd_conv_transformed(x, reinterpret_cast<const float*>(u->data.get()), y, s.direct_shape, e,
                                 scratch + s.direct_offset, s.threads);
       return;
     }
-    winograd_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);  // transforms into scratch
+    blocked_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
   }
 
   // The filters transformed from `w`, whose generation is `generation`: the kept ones when they
   // are of that generation, else transformed now and kept (null when there is no memory for
-  // them: the run then transforms into scratch). Runs on two generations at once (one still on
-  // the weights from before a refresh) may take turns replacing them; each holds its own.
+  // them). Runs on two generations at once (one still on the weights from before a refresh) may
+  // take turns replacing them; each holds its own.
   std::shared_ptr<const TransformedFilters> transformed_filters(const float* w, uint64_t generation) const {
     {
       std::lock_guard<std::mutex> lock(filters_mu_);
@@ -548,8 +547,10 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.threads = std::max(spec.num_threads, 1);
       s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
-      offset += align64(s.winograd ? winograd_conv_scratch_bytes(s.direct_shape, s.threads)
-                                   : blocked_conv_scratch_bytes(s.direct_shape, s.threads));
+      // Winograd's steps, or the direct kernel it falls back to (run_direct).
+      size_t direct_scratch = blocked_conv_scratch_bytes(s.direct_shape, s.threads);
+      if (s.winograd) direct_scratch = std::max(direct_scratch, winograd_step_scratch_bytes(s.direct_shape, s.threads));
+      offset += align64(direct_scratch);
     }
     s.scratch_total = offset;
     auto conv_call = [&](const dnnl::convolution_forward::primitive_desc& p, bool with_bias, FusedBatchNorm::Form form) {
