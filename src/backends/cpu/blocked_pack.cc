@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/cpu/transpose_8x8.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
@@ -175,32 +176,6 @@ LW_AVX512 __attribute__((always_inline)) inline void transpose_16x16(const float
 // 1 x 1 weights 0.73-0.97x (one and two threads); ResNet-18's full refresh at one thread went
 // from 1.22-1.52x a memcpy to 0.98-1.14x, ResNet-50's from 1.14-1.46x to 1.02-1.13x.
 #define LW_AVX2 __attribute__((target("avx2")))
-
-// Transposes the 8 x 8 floats at `s` (rows `stride` apart) and stores column k at out(k) (8
-// floats; `out` returns a pointer, so the stores stay in this AVX2 function: a lambda does not
-// take its target).
-template <typename Out>
-LW_AVX2 __attribute__((always_inline)) inline void transpose_8x8(const float* s, int64_t stride, Out out) {
-  __m256 r[8];
-  for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(s + q * stride);
-  // Pairs of rows interleaved, then quads: u[k] holds column k of rows 0-3 (low half) and
-  // column k + 4 (high half); u[4 + k] the same of rows 4-7.
-  __m256 t[8], u[8];
-  for (int m = 0; m < 4; ++m) {
-    t[2 * m] = _mm256_unpacklo_ps(r[2 * m], r[2 * m + 1]);
-    t[2 * m + 1] = _mm256_unpackhi_ps(r[2 * m], r[2 * m + 1]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int k = 0; k < 4; ++k) {
-    _mm256_storeu_ps(out(k), _mm256_permute2f128_ps(u[k], u[4 + k], 0x20));
-    _mm256_storeu_ps(out(4 + k), _mm256_permute2f128_ps(u[k], u[4 + k], 0x31));
-  }
-}
 
 // pack_rows' 8-row step on AVX2: rows s0 + i * cols (i < 8), columns [j0, j1) (j1 - j0 a
 // multiple of 8), column j to o + offset[j]. The next 8 rows' lines are requested meanwhile
