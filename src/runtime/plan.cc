@@ -12,6 +12,8 @@
 #include <exception>
 #include <set>
 
+#include "backends/cpu/kernels/packed_gemm.h"
+#include "compiler/passes/attention_fusion.h"
 #include "compiler/passes/conv_layout.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
@@ -117,6 +119,17 @@ Result<cpu::Layout> conv_activation_layout() {
                     "' is not a layout (auto, channels_last, blocked8 or blocked16)");
 }
 
+// Whether attention chains become one node (compiler/passes/attention_fusion.h), from
+// LW_CPU_ATTENTION: fused (or unset) where the CPU has the kernel's AVX2 and FMA, unfused to
+// keep the separate MatMul/Softmax nodes (to compare, and for the tests of the unfused path).
+Result<bool> fuse_attention_here() {
+  const char* v = std::getenv("LW_CPU_ATTENTION");
+  const std::string name = v ? v : "";
+  if (name.empty() || name == "fused") return cpu::packed_gemm_supported();
+  if (name == "unfused") return false;
+  return make_error(StatusCode::kInvalidArgument, "LW_CPU_ATTENTION='", name, "' is not a choice (fused or unfused)");
+}
+
 // The profile's name for a step: its op, plus what the epilogue pass fused into it.
 std::string profile_key(const ir::Node& n) {
   std::string key = n.op;
@@ -168,6 +181,8 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
   passes::fuse_layernorms(plan->graph_);
+  LW_ASSIGN_OR_RETURN(const bool fuse_attention, fuse_attention_here());
+  if (fuse_attention) passes::fuse_attention(plan->graph_);
   passes::fuse_epilogues(plan->graph_, {.matmul_bias = true, .batchnorm = true});
   const ir::Graph& g = plan->graph_;
 

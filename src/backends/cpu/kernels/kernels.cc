@@ -13,6 +13,7 @@ void register_all_cpu_kernels(std::vector<KernelEntry>& registry) {
   register_reduce_kernels(registry);
   register_tensor_kernels(registry);
   register_resize_kernels(registry);
+  register_attention_kernels(registry);
 }
 
 }  // namespace lw::cpu

@@ -16,5 +16,6 @@ void register_norm_kernels(std::vector<KernelEntry>& registry);         // norm.
 void register_reduce_kernels(std::vector<KernelEntry>& registry);       // reduce.cc
 void register_tensor_kernels(std::vector<KernelEntry>& registry);       // tensor.cc
 void register_resize_kernels(std::vector<KernelEntry>& registry);       // resize.cc
+void register_attention_kernels(std::vector<KernelEntry>& registry);    // attention.cc
 
 }  // namespace lw::cpu

@@ -1,0 +1,69 @@
+// The fused attention kernel (kernels/attention.cc) created directly, as the attention fusion
+// pass would not leave it: operands whose shapes disagree, or whose perms are not permutations,
+// are refused at creation with an error naming the node; a valid node runs many times alike.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/kernel_harness.h"
+#include "compiler/passes/attention_fusion.h"
+
+namespace lw::test {
+namespace {
+
+Attrs perms(std::vector<int64_t> q, std::vector<int64_t> k, std::vector<int64_t> v, std::vector<int64_t> out) {
+  return {{passes::kAttrQPerm, q}, {passes::kAttrKPerm, k}, {passes::kAttrVPerm, v}, {passes::kAttrOutPerm, out},
+          {passes::kAttrScale, 0.5f}};
+}
+
+TEST(AttentionKernel, RefusesOperandsThatDisagree) {
+  if (!cpu::packed_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+  const std::vector<int64_t> id = {0, 1, 2};
+  auto q = f32({2, 4, 8}, random_floats(64, 1)), k = f32({2, 5, 8}, random_floats(80, 2)),
+       v = f32({2, 5, 3}, random_floats(30, 3)), v_bad = f32({2, 6, 3}, random_floats(36, 3));
+  struct Bad {
+    std::vector<TensorIn> inputs;
+    Attrs attrs;
+    Dims out;
+    const char* says;
+  };
+  const std::vector<Bad> cases = {
+      {{q, k, v_bad}, perms(id, id, id, id), {2, 4, 3}, "do not agree"},            // 6 values for 5 keys
+      {{q, k, v}, perms(id, id, id, id), {2, 4, 4}, "do not agree"},                // output columns
+      {{q, k, v}, perms(id, id, id, id), {3, 4, 3}, "batch dims"},                  // output batch
+      {{q, k, v}, perms(id, {0, 1, 1}, id, id), {2, 4, 3}, "_lw_k_perm"},           // not a permutation
+      {{q, k, v}, perms({0, 2, 1}, id, id, id), {2, 4, 3}, "do not agree"},         // q read as [2, 8, 4]
+      {{q, k, v}, perms(id, id, {0, 2, 1}, {0, 1, 2}), {2, 4, 3}, "do not agree"},  // v read as [2, 3, 5]
+      {{q, k}, perms(id, id, id, id), {2, 4, 3}, "expects inputs q, k, v"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto prepared = prepare_fused_op(passes::kOpAttention, cases[i].inputs, cases[i].attrs, DType::kFloat32,
+                                     cases[i].out, 2);
+    ASSERT_FALSE(prepared.is_ok());
+    EXPECT_NE(prepared.status().message().find(cases[i].says), std::string::npos) << prepared.status().message();
+  }
+}
+
+// Many runs of one kernel on two threads give one result, and the scratch of one run does not
+// leak into the next (the scores and panels are rewritten every time).
+TEST(AttentionKernel, RepeatedRunsAgree) {
+  if (!cpu::packed_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+  const std::vector<int64_t> id = {0, 1, 2};
+  std::vector<TensorIn> inputs = {f32({3, 20, 16}, random_floats(960, 4)), f32({3, 33, 16}, random_floats(1584, 5)),
+                                  f32({3, 33, 7}, random_floats(693, 6))};
+  auto prepared = prepare_fused_op(passes::kOpAttention, inputs, perms(id, id, id, id), DType::kFloat32, {3, 20, 7}, 2);
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  auto first = execute(*prepared, inputs);
+  ASSERT_TRUE(first.is_ok()) << first.status().message();
+  for (int r = 0; r < 20; ++r) {
+    auto again = execute(*prepared, inputs);
+    ASSERT_TRUE(again.is_ok());
+    ASSERT_EQ((*again)[0].f(), (*first)[0].f()) << "run " << r;
+  }
+}
+
+}  // namespace
+}  // namespace lw::test
