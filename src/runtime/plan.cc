@@ -130,6 +130,25 @@ Result<bool> fuse_attention_here() {
   return make_error(StatusCode::kInvalidArgument, "LW_CPU_ATTENTION='", name, "' is not a choice (fused or unfused)");
 }
 
+// A Transpose that moves only dims of size 1 ([128, 1, 512] -> [1, 128, 512]) keeps every byte
+// where it was.
+bool moves_only_unit_dims(const ir::Node& n, const ir::Graph& g) {
+  if (n.inputs.empty() || n.inputs[0] == ir::kNoValue) return false;
+  const Dims& dims = g.value(n.inputs[0]).shape.dims();
+  std::vector<int64_t> perm = n.attr_ints("perm");
+  if (!n.has_attr("perm"))
+    for (size_t i = dims.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+  if (perm.size() != dims.size()) return false;
+  int64_t previous = -1;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(dims.size())) return false;
+    if (dims[static_cast<size_t>(p)] == 1) continue;
+    if (p < previous) return false;
+    previous = p;
+  }
+  return true;
+}
+
 // The profile's name for a step: its op, plus what the epilogue pass fused into it.
 std::string profile_key(const ir::Node& n) {
   std::string key = n.op;
@@ -384,10 +403,43 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
   for (ir::ValueId out : g.outputs) last_use[static_cast<size_t>(out)] = end_step;
 
+  std::vector<int32_t> alias_of(g.values.size(), -1);  // value -> the value whose memory it takes
+  auto root = [&](int32_t v) {
+    while (alias_of[static_cast<size_t>(v)] >= 0) v = alias_of[static_cast<size_t>(v)];
+    return v;
+  };
+  // The last step that reads the memory of `v`, through any value that shares it.
+  auto last_read_of_memory = [&](int32_t v) {
+    const int32_t r = root(v);
+    int32_t last = -1;
+    for (int32_t a : arena_values)
+      if (root(a) == r) last = std::max(last, last_use[static_cast<size_t>(a)]);
+    return last;
+  };
+
+  // Reshape and its kin only give the same bytes other dims. Where input and output are both
+  // plain activations in the arena, the output takes the input's memory and the step does
+  // nothing: no kernel writes an activation after the step that produced it, so the two
+  // names can share the bytes for as long as either is read (a transformer encoder layer
+  // copied 128 x 512 floats five times for its Reshapes).
+  for (Step& st : plan->steps_) {
+    const ir::Node& n = *st.node;
+    const bool renames = n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" ||
+                         n.op == "Identity" || (n.op == "Transpose" && moves_only_unit_dims(n, g));
+    if (!st.kernel || !renames || n.inputs.empty() || n.outputs.size() != 1) continue;
+    const ir::ValueId in = n.inputs[0], out = n.outputs[0];
+    if (in == ir::kNoValue || binding[static_cast<size_t>(in)].where != Where::kArena ||
+        binding[static_cast<size_t>(out)].where != Where::kArena || layout_of(in) != cpu::Layout::kPlain ||
+        layout_of(out) != cpu::Layout::kPlain || g.value(in).dtype != g.value(out).dtype)
+      continue;
+    alias_of[static_cast<size_t>(out)] = in;
+    st.renames_only = true;
+  }
+
   // A Conv with a fused residual whose residual value dies there writes its output over it:
   // the sum post-op then adds to the residual where it lies, instead of the kernel first
   // copying it into the output (one thread; 16 copies of up to 3 MB per ResNet-50 inference).
-  std::vector<int32_t> alias_of(g.values.size(), -1);  // value -> the value whose memory it takes
+  // "Dies": no value sharing its memory is read later, and no other input of the Conv is one.
   for (size_t si = 0; si < plan->steps_.size(); ++si) {
     const Step& st = plan->steps_[si];
     const ir::Node& n = *st.node;
@@ -396,19 +448,18 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
     if (res == ir::kNoValue || binding[static_cast<size_t>(res)].where != Where::kArena ||
         binding[static_cast<size_t>(out)].where != Where::kArena || graph_outputs.count(res))
       continue;
-    if (last_use[static_cast<size_t>(res)] != static_cast<int32_t>(si) ||
-        std::count(n.inputs.begin(), n.inputs.end(), res) != 1)
-      continue;
+    if (last_read_of_memory(res) != static_cast<int32_t>(si)) continue;
+    bool shared = false;
+    for (size_t i = 0; i + 1 < n.inputs.size(); ++i)
+      shared = shared || (n.inputs[i] != ir::kNoValue && binding[static_cast<size_t>(n.inputs[i])].where == Where::kArena &&
+                          root(n.inputs[i]) == root(res));
+    if (shared) continue;
     const ir::Value &rv = g.value(res), &ov = g.value(out);
     if (rv.dtype != ov.dtype || rv.shape != ov.shape ||
         layout_of(res) != layout_of(out))
       continue;
     alias_of[static_cast<size_t>(out)] = res;
   }
-  auto root = [&](int32_t v) {
-    while (alias_of[static_cast<size_t>(v)] >= 0) v = alias_of[static_cast<size_t>(v)];
-    return v;
-  };
 
   // Place activations (an aliased value's lifetime extends its root's); scratch goes after them.
   std::vector<Lifetime> lifetimes;
@@ -630,6 +681,7 @@ Status Plan::run(const WeightSnapshot& weights, const std::vector<const void*>& 
   std::vector<void*>& out_ptrs = pointers->out;
   std::vector<uint64_t>& in_generations = pointers->generations;
   for (const Step& s : steps_) {
+    if (s.renames_only) continue;
     if (!s.kernel) {  // Assign
       if (s.assign_skip) continue;
       const void* src = nullptr;

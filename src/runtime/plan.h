@@ -65,6 +65,8 @@ class Plan : public ExecutionPlan {
     std::unique_ptr<cpu::Kernel> kernel;  // null for an Assign
     std::vector<Binding> inputs;
     std::vector<Binding> outputs;
+    // A Reshape-like step whose output took its input's memory: nothing to run.
+    bool renames_only = false;
     // Assign only:
     int32_t assign_slot = -1;
     uint64_t assign_bytes = 0;
