@@ -2,11 +2,14 @@
 # Packs what scripts/gpu-check.sh runs on a GPU machine (issue 8). The GPU machines lent to this
 # project run another distribution without oneDNN, FlatBuffers or ONNX's libraries and cannot
 # reach a package registry, so the CUDA build is made here and travels as one archive:
-#   bin/    test_cuda, test_e2e, test_real_models, lw_conformance, lw_gpu_bench, lw
+#   bin/    test_cuda, test_e2e, test_real_models, lw_conformance, lw_gpu_bench, lw; and for the
+#           CPU checks on that machine's CPU (AVX-512, which the build machines lack):
+#           test_backends, test_runtime, test_format, lw_bench
 #   lib/    the shared libraries they need beyond the C/C++ runtime (oneDNN, protobuf, ...)
 #   build/  the test fixtures (test_models, the small real models, the ONNX node tests)
 #   models/ ResNet-50 bundles at batch 1 and 32, graph only (--no-init: the benchmark sends the
-#           weights), so the archive stays small
+#           weights), so the archive stays small; MobileNet v2 (ONNX, 14 MB) and its input for
+#           the CPU benchmark against ONNX Runtime there
 # Usage: scripts/gpu_pack.sh [BUILD_DIR (default build-cuda)] [OUT (default .gpu/payload.tar.xz)]
 # Needs a CPU build's fixtures in build/ (make test made them) and bench models from
 # bench/export_models.py (made here if missing).
@@ -21,14 +24,17 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_CUDA=ON -DLW_PYTHON=OFF >/dev/null
 fi
 grep -q "^LW_CUDA:BOOL=ON" "$BUILD/CMakeCache.txt" || { echo "$BUILD is not a LW_CUDA=ON build" >&2; exit 2; }
-cmake --build "$BUILD" -j "$(nproc)" --target test_cuda test_e2e test_real_models lw_conformance lw_gpu_bench lw
+cmake --build "$BUILD" -j "$(nproc)" --target test_cuda test_e2e test_real_models lw_conformance lw_gpu_bench lw \
+  test_backends test_runtime test_format liveweight
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/build/real_models" "$STAGE/models"
-for b in tests/test_cuda tests/test_e2e tests/test_real_models tests/lw_conformance lw_gpu_bench lw; do
+for b in tests/test_cuda tests/test_e2e tests/test_real_models tests/lw_conformance lw_gpu_bench lw \
+         tests/test_backends tests/test_runtime tests/test_format; do
   cp "$BUILD/$b" "$STAGE/bin/"
 done
+g++ -O2 -std=c++20 -I "$ROOT/include" "$ROOT/bench/lw_bench.cc" -o "$STAGE/bin/lw_bench" -L "$BUILD" -lliveweight
 # Shared libraries outside the C/C++ runtime, which the GPU machine has in newer versions.
 for b in "$STAGE"/bin/*; do ldd "$b"; done | awk '/=> \//{print $3}' | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
@@ -67,6 +73,14 @@ for n in 1 32; do
   "$BUILD/lw" build "$WORK/resnet50_dyn.onnx" -o "$STAGE/models/resnet50_b$n.om" --no-init \
     --input-shape "input:$n,3,224,224" >/dev/null
 done
+cp -L "$BUILD/libliveweight.so.0" "$STAGE/lib/"  # lw_bench's (linked without a run path)
+# MobileNet v2 for the CPU benchmark: the bench's export (make bench made it), else exported now.
+MODELS=${BENCH_MODELS:-/tmp/lwbench2/models}
+if [ ! -f "$MODELS/mobilenet_v2.onnx" ]; then
+  MODELS=$WORK/bench_models
+  "$PY" "$ROOT/bench/export_models.py" "$MODELS" >/dev/null
+fi
+cp "$MODELS/mobilenet_v2.onnx" "$MODELS/mobilenet_v2.input.npy" "$STAGE/models/"
 mkdir -p "$(dirname "$OUT")"
 tar -C "$STAGE" -cf - . | xz -T0 -6 > "$OUT"
 ls -la "$OUT"
