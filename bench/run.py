@@ -109,6 +109,18 @@ def run_model(args, name, ort, models, exe):
                     code, out, err = sh([os.path.join(args.work, "alloc_count"), om_init, "20"], env=env)
                 if code == 0:
                     r["lw"]["allocs_per_run"] = last_json(out)["allocs_per_run"]
+                if code == 0:
+                    # First read and first load of a process, alternating fresh processes.
+                    cold = {"read": [], "load": []}
+                    for _ in range(args.cold_loads):
+                        for what in ("read", "load"):
+                            code, out, err = sh([exe, "cold", what, om_init], env=env)
+                            if code != 0:
+                                break
+                            cold[what].append(last_json(out)["ms"])
+                    if code == 0:
+                        r["lw"]["read_file_cold_ms"] = statistics.median(cold["read"])
+                        r["lw"]["load_init_cold_ms"] = statistics.median(cold["load"])
             if code != 0:
                 r["lw_error"] = err.strip()[-500:]
         code, out, err = sh(["node", os.path.join(HERE, "ort_bench.js"), ort, onnx, x, str(threads), str(args.runs)], env=env)
@@ -162,6 +174,7 @@ def table(results):
             "full refresh ms (in place) | memcpy ms | refresh/memcpy | first infer after it ms (/ infer) | "
             "one / 1% / 10% refresh ms (% of full) | "
             "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
+            "first load+init / first read ms (ratio) | "
             "peak RSS MB lw / ORT / PyTorch | lw allocs/run | lw-ORT max diff |")
     lines.append(head)
     lines.append("|" + "---|" * (head.count("|") - 1))
@@ -178,7 +191,7 @@ def table(results):
             if not lw:
                 why = res.get("lw_error") or r.get("lw_error", "failed")
                 lines.append(f"| {name} | {thr} | not yet supported: {why} | {ort_s} | {pt_s} | - | - | - | - | - | - | - | "
-                             f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - / {rss_o} / {rss_p} | - | - |")
+                             f"{fmt(ort.get('recreate_ms'))} | - | - | - | - | - | - / {rss_o} / {rss_p} | - | - |")
                 continue
             li = lw["infer"]
             full = lw["refresh"]["full"]["ms"]
@@ -200,6 +213,8 @@ def table(results):
                 f"{fmt(after)} ({fmt(ratio(after, li['median']))}) | {' / '.join(parts)} | "
                 f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
                 f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
+                f"{fmt(lw.get('load_init_cold_ms'))} / {fmt(lw.get('read_file_cold_ms'))} "
+                f"({fmt(ratio(lw.get('load_init_cold_ms'), lw.get('read_file_cold_ms')))}) | "
                 f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(lw.get('allocs_per_run'))} | "
                 f"{fmt(r.get('lw_vs_ort_max_abs_diff'))} |")
     return "\n".join(lines)
@@ -275,6 +290,17 @@ Notes:
   Before, glibc's heap served and reused blocks under 32 MiB but faulted them in 4 KiB at a time
   where it grew: load+init of ResNet-18 with BatchNorms and of the transformer at 2 threads
   moved between 6 and 35 ms from run to run (now 3.8-4.3 ms), the read of the file being 20 ms.
+- Load: "load+init" and "read file" are medians of 9 repeats in one process, where the second
+  and later loads find liveweight's weight blocks and oneDNN's generated code ready, and a read
+  of a file under glibc's dynamic mmap threshold (MobileNet v2's 14 MB) reuses the heap of the
+  read before, while larger files are read into fresh pages every time: warm on both sides, but
+  unevenly. "first load+init / first read": the medians over fresh processes (5 of each,
+  alternating) of the first of each, which is what a program that loads a model once pays
+  (columns added 2026-11-27 14:10).
+- The transformer's attention runs as one fused kernel since 2026-11-27 13:40 (q k^T, softmax
+  and the product with v per block of rows, reading q, k and v through the head-splitting
+  Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes), and Reshape-like steps share
+  their input's memory instead of copying it.
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).
@@ -359,6 +385,7 @@ def main():
     p.add_argument("--threads", default="2,1")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--rounds", type=int, default=5, help="alternating liveweight / ONNX Runtime inference rounds")
+    p.add_argument("--cold-loads", type=int, default=5, help="fresh processes for the first read and the first load, each")
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     # Idle OpenMP workers (liveweight's oneDNN, PyTorch) spin by default; on a shared 2-core
     # machine they steal the cores from everyone. ONNX Runtime's own pool ignores this.
