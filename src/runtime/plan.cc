@@ -18,6 +18,7 @@
 #include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
 #include "core/parallel_for.h"
+#include "graph/ops/tensor_geometry.h"
 #include "core/thread_scratch.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan_checks.h"
@@ -135,13 +136,10 @@ Result<bool> fuse_attention_here() {
 bool moves_only_unit_dims(const ir::Node& n, const ir::Graph& g) {
   if (n.inputs.empty() || n.inputs[0] == ir::kNoValue) return false;
   const Dims& dims = g.value(n.inputs[0]).shape.dims();
-  std::vector<int64_t> perm = n.attr_ints("perm");
-  if (!n.has_attr("perm"))
-    for (size_t i = dims.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
-  if (perm.size() != dims.size()) return false;
+  const std::vector<int64_t> perm = ir::perm_attribute(n, "perm", dims.size(), true);
+  if (perm.empty() && !dims.empty()) return false;
   int64_t previous = -1;
   for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(dims.size())) return false;
     if (dims[static_cast<size_t>(p)] == 1) continue;
     if (p < previous) return false;
     previous = p;

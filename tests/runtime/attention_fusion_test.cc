@@ -103,6 +103,13 @@ const ir::Node& node_of(const ir::Graph& g, const std::string& op) {
   return g.nodes.front();
 }
 
+// `g` after the pass, which must have formed exactly one attention node.
+ir::Graph fused_once(const ir::Graph& g) {
+  ir::Graph fused = g;
+  EXPECT_EQ(passes::fuse_attention(fused), 1);
+  return fused;
+}
+
 void infer(ir::Graph& g) {
   Status st = ir::infer_graph_types(g);
   ASSERT_TRUE(st.is_ok()) << st.message();
@@ -145,8 +152,7 @@ TEST(AttentionFusion, TorchMultiheadFormMatchesDoubleReference) {
   g.outputs = {y};
   infer(g);
 
-  ir::Graph fused = g;
-  ASSERT_EQ(passes::fuse_attention(fused), 1);
+  ir::Graph fused = fused_once(g);
   EXPECT_EQ(passes::fuse_attention(fused), 0) << "nothing left to fuse";
   const ir::Node& att = node_of(fused, passes::kOpAttention);
   EXPECT_EQ(att.inputs, (std::vector<ir::ValueId>{xq, xk, xv}));
@@ -188,8 +194,7 @@ TEST(AttentionFusion, Rank4ScaledScoresAndGivenKeyTranspose) {
   g.outputs = {o};
   infer(g);
 
-  ir::Graph fused = g;
-  ASSERT_EQ(passes::fuse_attention(fused), 1);
+  ir::Graph fused = fused_once(g);
   const ir::Node& att = node_of(fused, passes::kOpAttention);
   EXPECT_EQ(att.inputs, (std::vector<ir::ValueId>{q, kt, v}));
   EXPECT_EQ(att.attr_ints(passes::kAttrQPerm), (std::vector<int64_t>{0, 1, 2, 3}));
@@ -222,8 +227,7 @@ TEST(AttentionFusion, Rank2NegativeScaleLargeScores) {
   g.outputs = {o};
   infer(g);
 
-  ir::Graph fused = g;
-  ASSERT_EQ(passes::fuse_attention(fused), 1);
+  ir::Graph fused = fused_once(g);
   const ir::Node& att = node_of(fused, passes::kOpAttention);
   EXPECT_EQ(att.inputs, (std::vector<ir::ValueId>{q, k, v}));
   EXPECT_EQ(att.attr_ints(passes::kAttrKPerm), (std::vector<int64_t>{0, 1}));
@@ -252,8 +256,7 @@ TEST(AttentionFusion, ValuesReadElsewhereStay) {
   g.outputs = {o, qs, kt};
   infer(g);
 
-  ir::Graph fused = g;
-  ASSERT_EQ(passes::fuse_attention(fused), 1);
+  ir::Graph fused = fused_once(g);
   const ir::Node& att = node_of(fused, passes::kOpAttention);
   EXPECT_EQ(att.inputs, (std::vector<ir::ValueId>{qs, kt, v}));
   EXPECT_EQ(att.attr_ints(passes::kAttrKPerm), (std::vector<int64_t>{0, 2, 1}));

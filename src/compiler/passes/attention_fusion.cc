@@ -7,6 +7,7 @@
 
 #include "compiler/passes/const_value.h"
 #include "compiler/passes/epilogue_fusion.h"
+#include "graph/ops/tensor_geometry.h"
 
 namespace lw::passes {
 
@@ -14,24 +15,6 @@ namespace {
 
 bool is_static_float(const ir::Graph& g, ir::ValueId v) {
   return v != ir::kNoValue && g.value(v).dtype == DType::kFloat32 && g.value(v).shape.is_static();
-}
-
-// The perm of a Transpose node over a rank-`rank` input (the default reverses the axes), or
-// empty when it is not a valid permutation.
-std::vector<int64_t> transpose_perm(const ir::Node& n, size_t rank) {
-  std::vector<int64_t> perm;
-  if (n.has_attr("perm")) {
-    perm = n.attr_ints("perm");
-  } else {
-    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
-  }
-  if (perm.size() != rank) return {};
-  std::vector<bool> seen(rank, false);
-  for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return {};
-    seen[static_cast<size_t>(p)] = true;
-  }
-  return perm;
 }
 
 std::vector<int64_t> identity_perm(size_t rank) {
@@ -98,7 +81,7 @@ int fuse_attention(ir::Graph& g) {
     if (!t || t->op != "Transpose" || t->inputs.size() != 1 || t->outputs.size() != 1 ||
         only_consumer(op->base) != reader || !is_static_float(g, t->inputs[0]))
       return;
-    const std::vector<int64_t> p = transpose_perm(*t, op->perm.size());
+    const std::vector<int64_t> p = ir::perm_attribute(*t, "perm", op->perm.size(), true);
     if (p.empty()) return;
     std::vector<int64_t> composed(op->perm.size());
     for (size_t i = 0; i < composed.size(); ++i) composed[i] = p[static_cast<size_t>(op->perm[i])];
@@ -180,7 +163,7 @@ int fuse_attention(ir::Graph& g) {
     if (mt->v.base != q && mt->v.base != kt) absorb_transpose(&mt->v, mm2_i, true, &mt->gone);
     if (const int32_t t_i = only_consumer(o); t_i >= 0) {
       const ir::Node& t = g.nodes[static_cast<size_t>(t_i)];
-      std::vector<int64_t> perm = t.op == "Transpose" ? transpose_perm(t, rank) : std::vector<int64_t>{};
+      std::vector<int64_t> perm = t.op == "Transpose" ? ir::perm_attribute(t, "perm", rank, true) : std::vector<int64_t>{};
       if (t.inputs.size() == 1 && t.outputs.size() == 1 && !perm.empty() &&
           perm.back() == static_cast<int64_t>(rank) - 1 && is_static_float(g, t.outputs[0])) {
         mt->gone.push_back(mm2_i);

@@ -102,4 +102,20 @@ Result<Dims> resize_output_dims(const Node& node, const Dims& in, const std::vec
   return out;
 }
 
+std::vector<int64_t> perm_attribute(const Node& node, const std::string& name, size_t rank, bool reversed_by_default) {
+  std::vector<int64_t> perm;
+  if (node.has_attr(name)) {
+    perm = node.attr_ints(name);
+  } else {
+    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(reversed_by_default ? rank - 1 - i : i));
+  }
+  if (perm.size() != rank) return {};
+  std::vector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return {};
+    seen[static_cast<size_t>(p)] = true;
+  }
+  return perm;
+}
+
 }  // namespace lw::ir

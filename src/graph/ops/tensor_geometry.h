@@ -1,5 +1,6 @@
 // Index geometry shared by the schemas and the CPU kernels of Slice, Pad and Resize, so both
-// agree on every output size. Pure functions; thread-safe.
+// agree on every output size, and permutation attributes as the fusion passes and kernels read
+// them. Pure functions; thread-safe.
 #pragma once
 
 #include <string>
@@ -29,5 +30,10 @@ Result<Dims> pad_output_dims(const Node& node, const Dims& in, const Dims& pads)
 // Resize (opset 11-17) output dims from `scales` (floor(in * scale)) or `sizes`; exactly one
 // must be non-empty. Errors name the node.
 Result<Dims> resize_output_dims(const Node& node, const Dims& in, const std::vector<float>& scales, const Dims& sizes);
+
+// The permutation attribute `name` of `node` over `rank` axes: its value, or where the node has
+// none the default (the axes reversed, as Transpose's perm, when `reversed_by_default`; else the
+// identity). Empty when the value is not a permutation of 0..rank-1.
+std::vector<int64_t> perm_attribute(const Node& node, const std::string& name, size_t rank, bool reversed_by_default);
 
 }  // namespace lw::ir

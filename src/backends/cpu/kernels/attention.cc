@@ -23,6 +23,7 @@
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/cpu/transpose_8x8.h"
 #include "compiler/passes/attention_fusion.h"
+#include "graph/ops/tensor_geometry.h"
 
 namespace lw::cpu {
 
@@ -284,20 +285,6 @@ class AttentionKernel final : public Kernel {
   int64_t key_floats_ = 0, value_floats_ = 0, score_floats_ = 0, thread_floats_ = 0;
 };
 
-// The perm attribute `name` of the node if it permutes `rank` axes; else empty.
-std::vector<int64_t> perm_attr(const ir::Node& node, const char* name, size_t rank) {
-  std::vector<int64_t> perm = node.has_attr(name) ? node.attr_ints(name) : std::vector<int64_t>{};
-  if (!node.has_attr(name))
-    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(i));
-  if (perm.size() != rank) return {};
-  std::vector<bool> seen(rank, false);
-  for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return {};
-    seen[static_cast<size_t>(p)] = true;
-  }
-  return perm;
-}
-
 Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
   if (!packed_gemm_supported())
     return kernel_error(spec, StatusCode::kFeatureUnsupported, "the fused attention kernel needs AVX2 and FMA");
@@ -318,7 +305,7 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
   const char* perm_names[4] = {passes::kAttrQPerm, passes::kAttrKPerm, passes::kAttrVPerm, passes::kAttrOutPerm};
   for (size_t x = 0; x < 4; ++x) {
     const Dims& base = x < 3 ? spec.inputs[x].shape.dims() : spec.outputs[0].shape.dims();
-    const std::vector<int64_t> perm = perm_attr(spec.node, perm_names[x], rank);
+    const std::vector<int64_t> perm = ir::perm_attribute(spec.node, perm_names[x], rank, false);
     if (base.size() != rank || perm.empty())
       return kernel_error(spec, StatusCode::kInvalidArgument, "operand ", x, " of rank ", base.size(),
                           " with no valid ", perm_names[x], " for rank ", rank);
