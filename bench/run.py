@@ -296,10 +296,11 @@ Notes:
   read before, while larger files are read into fresh pages every time: warm on both sides, but
   unevenly. "first load+init / first read": the medians over fresh processes (5 of each,
   alternating) of the first of each, which is what a program that loads a model once pays
-  (columns added 2026-11-27 14:10).
+  (columns added 2026-11-27 14:00).
 - The transformer's attention runs as one fused kernel since 2026-11-27 13:40 (q k^T, softmax
   and the product with v per block of rows, reading q, k and v through the head-splitting
-  Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes), and Reshape-like steps share
+  Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes; its batched oneDNN matmuls
+  were the 124 allocations per run the transformer showed before), and Reshape-like steps share
   their input's memory instead of copying it.
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
