@@ -18,8 +18,8 @@
 #include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
 #include "core/parallel_for.h"
-#include "graph/ops/tensor_geometry.h"
 #include "core/thread_scratch.h"
+#include "graph/ops/tensor_geometry.h"
 #include "runtime/memory_planner.h"
 #include "runtime/plan_checks.h"
 

@@ -83,6 +83,7 @@ inline void transpose_4x4(const float* s, int64_t stride, float* o0, float* o1, 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 bool has_avx512();
+bool has_avx2();
 
 // How a pack stores: streaming when asked for and every 16-byte store is aligned (`aligned16`);
 // through the AVX-512 blocks when the CPU has them, unless streaming their whole-line stores
@@ -90,13 +91,18 @@ bool has_avx512();
 // pieces of lines that other transposes finish later, and each leaves a partial line to memory:
 // on an AVX2 machine, ResNet-50's full refresh took 15-16 ms that way against 9.5 with oneDNN's
 // reorders, so there they take cached stores.
+// The 8 x 8 runs of 1 x 1 weights (transposed_run_avx2 with cb 8) do write whole lines: those
+// stream on AVX2 (`stream_runs`), every other AVX2 path keeps cached stores. ResNet-50's full
+// refresh at one thread (half its bytes in 1 x 1 convolutions) wrote its 100 MB with each line
+// read first.
 struct StorePaths {
-  bool stream = false, avx512 = false;
+  bool stream = false, avx512 = false, stream_runs = false;
 };
-StorePaths choose_paths(StoreMode mode, bool aligned16, bool aligned64) {
+StorePaths choose_paths(StoreMode mode, bool aligned16, bool aligned64, bool aligned32 = false) {
   StorePaths p;
   p.stream = mode == StoreMode::kStreaming && aligned16 && has_avx512();
   p.avx512 = has_avx512() && (!p.stream || aligned64);
+  p.stream_runs = mode == StoreMode::kStreaming && aligned32 && !has_avx512() && has_avx2();
   return p;
 }
 
@@ -191,7 +197,10 @@ LW_AVX2 void rows8_avx2(const float* s0, int64_t cols, int64_t j0, int64_t j1, c
 
 // pack_transposed_run's AVX2 path for rb and cb multiples of 8 (1 x 1 ABcd8b8a weights): 8
 // source columns by 8 rows at a time, each destination tile row of 8 columns stored whole; the
-// next 8 columns' lines are requested ahead, once per 16 rows.
+// next 8 columns' lines are requested ahead, once per 16 rows. With cb 8 the 8 stores of a
+// block are 256 contiguous bytes, whole lines: kStream writes them around the cache (32-byte
+// aligned destination), unlike the 4 x 4 code's 16-byte pieces (see choose_paths).
+template <bool kStream>
 LW_AVX2 void transposed_run_avx2(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t g,
                                  int64_t tile_stride, float* dst) {
   const int64_t len = g * rb;
@@ -202,7 +211,7 @@ LW_AVX2 void transposed_run_avx2(const float* from, int64_t sc, int64_t rb, int6
       if (ahead && (r & 15) == 0)
         for (int q = 0; q < 8; ++q) _mm_prefetch(reinterpret_cast<const char*>(col + (8 + q) * sc + r), _MM_HINT_T0);
       float* o = dst + (r / rb) * tile_stride + (r % rb) * cb + c;
-      transpose_8x8(col + r, sc, [&](int k) { return o + k * cb; });
+      transpose_8x8<kStream>(col + r, sc, [&](int k) { return o + k * cb; });
     }
   }
 }
@@ -391,14 +400,18 @@ bool transposed_run_handles_partial(bool avx512, int64_t rb, int64_t cb) {
 // one in cache: 23 -> 36 GB/s with 16 columns at a time.)
 template <bool kStream>
 void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, int64_t vc, int64_t g,
-                         int64_t tile_stride, float* dst, bool avx512) {
+                         int64_t tile_stride, float* dst, bool avx512, bool stream_runs) {
   if (transposed_run_handles_partial(avx512, rb, cb)) {
     transposed_run_avx512<kStream>(from, sc, rb, cb, vc, g, tile_stride, dst);
     return;
   }
-  if constexpr (!kStream) {  // AVX2 machines store cached (choose_paths)
+  if constexpr (!kStream) {  // AVX2 machines stream only these runs (choose_paths)
     if (!avx512 && rb % 8 == 0 && cb % 8 == 0 && has_avx2()) {
-      transposed_run_avx2(from, sc, rb, cb, g, tile_stride, dst);
+      if (stream_runs && cb == 8) {
+        transposed_run_avx2<true>(from, sc, rb, cb, g, tile_stride, dst);
+      } else {
+        transposed_run_avx2<false>(from, sc, rb, cb, g, tile_stride, dst);
+      }
       return;
     }
   }
@@ -427,7 +440,7 @@ void pack_transposed_run(const float* from, int64_t sc, int64_t rb, int64_t cb, 
 }
 
 template <bool kStream>
-void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads, bool avx512) {
+void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int threads, bool avx512, bool stream_runs) {
   const int C = p.inner, R = 1 - p.inner;
   const int64_t rb = p.block[R], cb = p.block[C];
   const int64_t nr = p.padded[R] / rb, nc = p.padded[C] / cb;
@@ -469,13 +482,13 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
     if (transposed && full_r > tr0 && vc > 0 && (vc == cb || transposed_run_handles_partial(avx512, rb, cb))) {
       float* out = dst + p.offset0 + tr0 * p.outer_stride[R] + tc * p.outer_stride[C];
       pack_transposed_run<kStream>(src + tr0 * rb + tc * cb * p.src_stride[C], p.src_stride[C], rb, cb, vc,
-                                   full_r - tr0, p.outer_stride[R], out, avx512);
+                                   full_r - tr0, p.outer_stride[R], out, avx512, stream_runs);
       for (int64_t tr = full_r; tr < tr1; ++tr) pack_one(tr, tc);
     } else {
       for (int64_t tr = tr0; tr < tr1; ++tr) pack_one(tr, tc);
     }
   }
-  if constexpr (kStream) streaming_fence();  // this thread's stores, before the region ends
+  if (kStream || stream_runs) streaming_fence();  // this thread's stores, before the region ends
   }
 }
 
@@ -490,11 +503,13 @@ void pack_blocked_2d(const Blocked2DPacking& p, const float* src, float* dst, in
   // The AVX-512 blocks store whole 64-byte lines: streaming them needs 16-float alignment.
   const bool aligned64 = reinterpret_cast<uintptr_t>(dst) % 64 == 0 && p.offset0 % 16 == 0 &&
                          p.outer_stride[R] % 16 == 0 && p.outer_stride[C] % 16 == 0 && p.block[C] % 16 == 0;
-  const StorePaths paths = choose_paths(mode, aligned, aligned64);
+  const bool aligned32 = reinterpret_cast<uintptr_t>(dst) % 32 == 0 && p.offset0 % 8 == 0 &&
+                         p.outer_stride[R] % 8 == 0 && p.outer_stride[C] % 8 == 0 && p.block[C] % 8 == 0;
+  const StorePaths paths = choose_paths(mode, aligned, aligned64, aligned32);
   if (paths.stream) {
-    pack_2d<true>(p, src, dst, threads, paths.avx512);
+    pack_2d<true>(p, src, dst, threads, paths.avx512, false);
   } else {
-    pack_2d<false>(p, src, dst, threads, paths.avx512);
+    pack_2d<false>(p, src, dst, threads, paths.avx512, paths.stream_runs);
   }
 }
 

@@ -13,8 +13,9 @@ namespace lw::cpu {
 
 // Transposes the 8 x 8 floats at `s` (rows `stride` apart) and stores column k at out(k) (8
 // floats; `out` returns a pointer, so the stores stay in this AVX2 function: a lambda does not
-// take its target).
-template <typename Out>
+// take its target). kStream: non-temporal stores, every out(k) 32-byte aligned; the caller
+// fences (core/stream_copy.h) before another thread reads the destination.
+template <bool kStream = false, typename Out>
 LW_TARGET_AVX2 __attribute__((always_inline)) inline void transpose_8x8(const float* s, int64_t stride, Out out) {
   __m256 r[8];
   for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(s + q * stride);
@@ -32,8 +33,14 @@ LW_TARGET_AVX2 __attribute__((always_inline)) inline void transpose_8x8(const fl
     u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int k = 0; k < 4; ++k) {
-    _mm256_storeu_ps(out(k), _mm256_permute2f128_ps(u[k], u[4 + k], 0x20));
-    _mm256_storeu_ps(out(4 + k), _mm256_permute2f128_ps(u[k], u[4 + k], 0x31));
+    const __m256 lo = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20), hi = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    if constexpr (kStream) {
+      _mm256_stream_ps(out(k), lo);
+      _mm256_stream_ps(out(4 + k), hi);
+    } else {
+      _mm256_storeu_ps(out(k), lo);
+      _mm256_storeu_ps(out(4 + k), hi);
+    }
   }
 }
 
