@@ -260,7 +260,11 @@ Notes:
   Variables: the convolutions and matmuls read them in oneDNN's blocked layouts (Acdb64a,
   BA16a64b, ...), held by the Variables themselves; init and update write through a tile copy
   into that layout (src/backends/cpu/blocked_pack.cc: 16 x 16 AVX-512 transposes, faster than
-  oneDNN's reorder; 8 x 8 AVX2 transposes with ordinary stores on AVX2 machines since 2026-11-27 11:50, 4 x 4 before). That transposition is why a refresh can cost more than a memcpy of the
+  oneDNN's reorder; 8 x 8 AVX2 transposes on AVX2 machines since 2026-11-27 11:50, 4 x 4
+  before, with ordinary stores except for 1 x 1 weights, whose 8 x 8 blocks are whole lines and
+  stream like the AVX-512 ones since 2026-11-27 14:45: MobileNet v2's full refresh at one
+  thread went from 1.32-1.39x to 0.93-1.11x a memcpy). That transposition is why a refresh can
+  cost more than a memcpy of the
   plain bytes, most at one thread (the conv layouts: ResNet-50). An update larger than the L3
   cache (32 MiB here, read from sysfs), or of 1 MiB or more to a model whose weights are,
   writes with non-temporal stores (src/core/stream_copy.h; LW_STREAMING_MIN_BYTES sets the
