@@ -65,5 +65,25 @@ TEST(AttentionKernel, RepeatedRunsAgree) {
   }
 }
 
+// A one-thread kernel run from inside the caller's own OpenMP parallel region (as a server's
+// worker threads might): each run keeps to its own scratch, whatever the caller's thread number.
+TEST(AttentionKernel, RunsInsideTheCallersParallelRegion) {
+  if (!cpu::packed_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+  const std::vector<int64_t> id = {0, 1, 2};
+  std::vector<TensorIn> inputs = {f32({1, 12, 8}, random_floats(96, 7)), f32({1, 40, 8}, random_floats(320, 8)),
+                                  f32({1, 40, 8}, random_floats(320, 9))};
+  auto prepared = prepare_fused_op(passes::kOpAttention, inputs, perms(id, id, id, id), DType::kFloat32, {1, 12, 8}, 1);
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  auto want = execute(*prepared, inputs);
+  ASSERT_TRUE(want.is_ok()) << want.status().message();
+  std::vector<std::vector<float>> got(4);
+#pragma omp parallel for num_threads(4)
+  for (int t = 0; t < 4; ++t) {
+    auto out = execute(*prepared, inputs);
+    if (out.is_ok()) got[static_cast<size_t>(t)] = (*out)[0].f();
+  }
+  for (const auto& g : got) EXPECT_EQ(g, (*want)[0].f());
+}
+
 }  // namespace
 }  // namespace lw::test

@@ -9,7 +9,6 @@
 // scratch, which is what the unfused graph pays for: a Transpose of k, the score matrix written
 // and read by a separate Softmax, and two batched oneDNN matmuls.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -252,13 +251,15 @@ class AttentionKernel final : public Kernel {
     float* o = static_cast<float*>(r.outputs[0]);
     const float inf = std::numeric_limits<float>::infinity();
     const int64_t items = static_cast<int64_t>(q_.batch.size()) * blocks_;
-    parallel_ranges(items, threads_, [&](int64_t begin, int64_t end) {
-      float* keys = static_cast<float*>(r.scratch) + static_cast<int64_t>(omp_get_thread_num()) * thread_floats_;
+    // One slice of the items per scratch slot, the slot by index (not omp_get_thread_num(),
+    // which names the caller's own team when the range runs inline inside its parallel region).
+    auto run_slot = [&](int64_t slot) {
+      float* keys = static_cast<float*>(r.scratch) + slot * thread_floats_;
       float* values = keys + key_floats_;
       float* scores = values + value_floats_;
       float* sums = scores + score_floats_;
-      size_t packed = SIZE_MAX;  // the batch entry whose k and v are in this thread's panels
-      for (int64_t item = begin; item < end; ++item) {
+      size_t packed = SIZE_MAX;  // the batch entry whose k and v are in this slot's panels
+      for (int64_t item = items * slot / threads_; item < items * (slot + 1) / threads_; ++item) {
         const size_t b = static_cast<size_t>(item / blocks_);
         const int64_t i0 = item % blocks_ * rows_, rows = std::min(rows_, m_ - i0);
         if (b != packed) {
@@ -272,6 +273,9 @@ class AttentionKernel final : public Kernel {
         packed_gemm(scores, n_, values, nullptr, out, o_.row, rows, n_, dv_, -inf, inf, 1);
         normalize_rows(out, rows, dv_, o_.row, sums);
       }
+    };
+    parallel_ranges(threads_, threads_, [&](int64_t s0, int64_t s1) {
+      for (int64_t slot = s0; slot < s1; ++slot) run_slot(slot);
     });
     return Status::ok();
   }
