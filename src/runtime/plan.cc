@@ -151,7 +151,7 @@ bool moves_only_unit_dims(const ir::Node& n, const ir::Graph& g) {
 std::string profile_key(const ir::Node& n) {
   std::string key = n.op;
   if (n.attr_int(passes::kAttrBatchNorm, 0) != 0) key += "+BatchNorm";
-  if (n.attr_int(passes::kAttrResidual, 0) != 0) key += "+Add";
+  if (n.attr_int(passes::kAttrResidual, 0) != 0 || n.attr_int(passes::kAttrSkip, 0) != 0) key += "+Add";
   std::string act = n.attr_string(passes::kAttrActivation, "");
   if (!act.empty()) key += "+" + act;
   return key;
@@ -198,6 +198,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
   passes::fuse_layernorms(plan->graph_);
+  passes::fuse_layernorm_skips(plan->graph_);
   LW_ASSIGN_OR_RETURN(const bool fuse_attention, fuse_attention_here());
   if (fuse_attention) passes::fuse_attention(plan->graph_);
   passes::fuse_epilogues(plan->graph_, {.matmul_bias = true, .batchnorm = true});

@@ -355,5 +355,65 @@ TEST(LayerNormFusion, TwoInSequenceBothFuse) {
   EXPECT_LT(max_diff(run(g, store, xv), want), 1e-5f);
 }
 
+// The residual Add before a LayerNormalization folds into it (kAttrSkip): with and without B,
+// against the double reference of LayerNorm(a + b); an Add whose sum is read elsewhere, or
+// that broadcasts, stays.
+TEST(LayerNormSkip, ResidualAddFoldsIntoTheLayerNorm) {
+  for (bool with_beta : {true, false}) {
+    SCOPED_TRACE(with_beta);
+    auto gamma = random_vec(kC, 5), beta = random_vec(kC, 6);
+    ir::Graph g;
+    g.name = "skip";
+    ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(kXDims));
+    ir::ValueId b = g.add_data("b", DType::kFloat32, Shape(kXDims));
+    ir::ValueId x = add_op(g, "Add", {a, b}, "x");
+    std::vector<ir::ValueId> ln_in = {x, g.add_const("gamma", tensor(gamma, {kC}))};
+    if (with_beta) ln_in.push_back(g.add_const("beta", tensor(beta, {kC})));
+    ir::ValueId y = add_op(g, "LayerNormalization", ln_in, "y", {{"axis", int64_t{-1}}, {"epsilon", kEps}});
+    g.outputs = {y};
+    {
+      Status st = ir::infer_graph_types(g);
+      ASSERT_TRUE(st.is_ok()) << st.message();
+    }
+    ir::Graph fused = g;
+    ASSERT_EQ(passes::fuse_layernorm_skips(fused), 1);
+    EXPECT_EQ(passes::fuse_layernorm_skips(fused), 0) << "nothing left to fold";
+    const ir::Node& ln = producer(fused, y);
+    ASSERT_EQ(ln.inputs.size(), 4u);
+    EXPECT_EQ(ln.inputs[0], a);
+    EXPECT_EQ(ln.inputs[2] == ir::kNoValue, !with_beta);
+    EXPECT_EQ(ln.inputs[3], b);
+    EXPECT_EQ(ln.attr_int(passes::kAttrSkip, 0), 1);
+    EXPECT_EQ(count_op(fused, "Add"), 0);
+    EXPECT_EQ(fused.value(x).producer, -1);
+
+    VariableStore store({});
+    auto plan = Plan::create(g, store, 2);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+    auto av = random_vec(static_cast<size_t>(kRows * kC), 7, 0.5f, 3.0f), bv = random_vec(av.size(), 8, 1.0f, -1.0f);
+    std::vector<float> sum(av.size()), out(av.size(), -1.0f);
+    for (size_t i = 0; i < av.size(); ++i) sum[i] = av[i] + bv[i];
+    ASSERT_TRUE((*plan)->run(*store.current(), {av.data(), bv.data()}, {out.data()}, nullptr).is_ok());
+    EXPECT_LT(max_diff(out, reference(sum, kC, kEps, gamma, with_beta ? beta : std::vector<float>{})), 1e-5f);
+  }
+
+  enum Case { kSumReadElsewhere, kBroadcast };
+  for (Case c : {kSumReadElsewhere, kBroadcast}) {
+    SCOPED_TRACE(static_cast<int>(c));
+    ir::Graph g;
+    g.name = "no_skip";
+    ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(kXDims));
+    ir::ValueId b = c == kBroadcast ? g.add_const("b", tensor(random_vec(kC, 9), {kC}))
+                                    : g.add_data("b", DType::kFloat32, Shape(kXDims));
+    ir::ValueId x = add_op(g, "Add", {a, b}, "x");
+    ir::ValueId y = add_op(g, "LayerNormalization", {x, g.add_const("gamma", tensor(random_vec(kC, 10), {kC}))}, "y");
+    g.outputs = {y};
+    if (c == kSumReadElsewhere) g.outputs.push_back(x);
+    ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+    EXPECT_EQ(passes::fuse_layernorm_skips(g), 0);
+    EXPECT_EQ(count_op(g, "Add"), 1);
+  }
+}
+
 }  // namespace
 }  // namespace lw::rt

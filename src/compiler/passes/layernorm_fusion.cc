@@ -216,4 +216,37 @@ int fuse_layernorms(ir::Graph& g) {
   return formed;
 }
 
+int fuse_layernorm_skips(ir::Graph& g) {
+  const Consumers consumers = g.consumers();
+  std::set<ir::ValueId> graph_outputs(g.outputs.begin(), g.outputs.end());
+  int folded = 0;
+  for (ir::Node& ln : g.nodes) {
+    if (ln.op != "LayerNormalization" || ln.inputs.size() < 2 || ln.inputs.size() > 3 || ln.outputs.size() != 1 ||
+        ln.attr_int(kAttrSkip, 0) != 0)
+      continue;
+    const ir::ValueId x = ln.inputs[0];
+    if (x == ir::kNoValue || graph_outputs.count(x) || consumers[static_cast<size_t>(x)].size() != 1 ||
+        g.value(x).producer < 0)
+      continue;
+    ir::Node& add = g.nodes[static_cast<size_t>(g.value(x).producer)];
+    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    const Shape& shape = g.value(x).shape;
+    if (g.value(x).dtype != DType::kFloat32 || !shape.is_static() || !is_float_with_shape(g, add.inputs[0], shape) ||
+        !is_float_with_shape(g, add.inputs[1], shape))
+      continue;
+    const ir::ValueId a = add.inputs[0], b = add.inputs[1];
+    ln.inputs[0] = a;
+    if (ln.inputs.size() == 2) ln.inputs.push_back(ir::kNoValue);
+    ln.inputs.push_back(b);
+    ln.attrs[kAttrSkip] = int64_t{1};
+    add.op = kOpFusedAway;
+    add.inputs.clear();
+    add.outputs.clear();
+    add.attrs.clear();
+    g.value(x).producer = -1;
+    ++folded;
+  }
+  return folded;
+}
+
 }  // namespace lw::passes

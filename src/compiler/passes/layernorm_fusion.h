@@ -36,4 +36,16 @@ namespace lw::passes {
 // Rewrites `g` in place; returns how many LayerNormalization nodes were formed.
 int fuse_layernorms(ir::Graph& g);
 
+// kAttrSkip (int 1) on a LayerNormalization: it has a fourth input `skip` (input 2, B, may then
+// be kNoValue) of x's dims and normalizes x + skip, as ONNX Runtime's SkipLayerNormalization.
+inline constexpr const char* kAttrSkip = "_lw_skip";
+
+// The residual Add before a LayerNormalization (x = Add(a, b), as post-norm transformer layers
+// write it) folds into it: LayerNormalization(a, gamma, beta, skip = b) with kAttrSkip, where
+// a, b and x are float32 of one static shape (no broadcasting), x is read by that
+// LayerNormalization alone and is not a graph output, and the LayerNormalization has only its
+// first output. The Add becomes kOpFusedAway and x is left with no producer. Returns how many
+// were folded. Same conditions of use as fuse_layernorms.
+int fuse_layernorm_skips(ir::Graph& g);
+
 }  // namespace lw::passes

@@ -8,6 +8,7 @@
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
+#include "compiler/passes/layernorm_fusion.h"
 
 namespace lw::cpu {
 
@@ -140,12 +141,16 @@ Result<std::unique_ptr<Kernel>> make_softmax(const KernelSpec& spec) {
 }
 
 // LayerNormalization (opset 17): normalizes each row of the dims from `axis` on, then applies
-// Scale and B broadcast over that row; optional outputs Mean and InvStdDev per row.
+// Scale and B broadcast over that row; optional outputs Mean and InvStdDev per row. With `skip`
+// (compiler/passes/layernorm_fusion.h, kAttrSkip) input 3 is added to x first: each row's sum
+// is written to the output row and normalized there, so the Add it replaces costs no pass of
+// its own.
 class LayerNormKernel final : public Kernel {
  public:
-  LayerNormKernel(int64_t rows, int64_t cols, Dims scale_strides, Dims bias_strides, Dims tail, float eps, int threads)
+  LayerNormKernel(int64_t rows, int64_t cols, Dims scale_strides, Dims bias_strides, Dims tail, float eps, int threads,
+                  bool skip)
       : rows_(rows), cols_(cols), scale_idx_(expand(scale_strides, tail)), bias_idx_(expand(bias_strides, tail)),
-        eps_(eps), threads_(threads),
+        eps_(eps), threads_(threads), skip_(skip),
         dense_params_(static_cast<int64_t>(scale_idx_.size()) == cols_ && identity(scale_idx_) &&
                       (bias_idx_.empty() || identity(bias_idx_))) {}
   Status run(const KernelRun& r) const override {
@@ -155,14 +160,15 @@ class LayerNormKernel final : public Kernel {
     float* y = static_cast<float*>(r.outputs[0]);
     float* mean_out = n_outputs_ > 1 ? static_cast<float*>(r.outputs[1]) : nullptr;
     float* inv_out = n_outputs_ > 2 ? static_cast<float*>(r.outputs[2]) : nullptr;
+    const float* skip = skip_ ? static_cast<const float*>(r.inputs[3]) : nullptr;
     if (dense_params_ && !mean_out && !inv_out) {
-      run_dense(x, scale, bias, y);
+      run_dense(x, skip, scale, bias, y);
       return Status::ok();
     }
     parallel_ranges(rows_, threads_for(rows_ * cols_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        const float* xp = x + row * cols_;
         float* yp = y + row * cols_;
+        const float* xp = skip ? add_skip(x + row * cols_, skip + row * cols_, yp) : x + row * cols_;
         double sum = 0.0;
         for (int64_t k = 0; k < cols_; ++k) sum += xp[k];
         const double mean = sum / static_cast<double>(cols_);
@@ -188,12 +194,12 @@ class LayerNormKernel final : public Kernel {
   // compiler vectorises, with kLanes partial sums per pass so a row's sum does not lose
   // precision through one long serial accumulation (the double loop above cost 0.5 us per
   // row of 512).
-  void run_dense(const float* x, const float* scale, const float* bias, float* y) const {
+  void run_dense(const float* x, const float* skip, const float* scale, const float* bias, float* y) const {
     constexpr int64_t kLanes = 16;
     parallel_ranges(rows_, threads_for(rows_ * cols_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        const float* xp = x + row * cols_;
         float* yp = y + row * cols_;
+        const float* xp = skip ? add_skip(x + row * cols_, skip + row * cols_, yp) : x + row * cols_;
         float part[kLanes] = {};
         int64_t k = 0;
         for (; k + kLanes <= cols_; k += kLanes)
@@ -222,6 +228,12 @@ class LayerNormKernel final : public Kernel {
     });
   }
 
+  // x + skip over one row into `sum` (the output row, normalized in place afterwards).
+  const float* add_skip(const float* x, const float* skip, float* sum) const {
+    for (int64_t k = 0; k < cols_; ++k) sum[k] = x[k] + skip[k];
+    return sum;
+  }
+
   static bool identity(const Dims& idx) {
     for (size_t k = 0; k < idx.size(); ++k)
       if (idx[k] != static_cast<int64_t>(k)) return false;
@@ -247,6 +259,7 @@ class LayerNormKernel final : public Kernel {
   Dims scale_idx_, bias_idx_;
   float eps_;
   int threads_;
+  bool skip_;
   bool dense_params_;
   size_t n_outputs_ = 1;
 };
@@ -270,8 +283,13 @@ Result<std::unique_ptr<Kernel>> make_layer_norm(const KernelSpec& spec) {
   LW_ASSIGN_OR_RETURN(Dims bias, param_strides(2));
   if (numel(tail) == 0) return kernel_error(spec, StatusCode::kInvalidArgument, "the normalized dims are empty");
   if (scale.empty() && tail.empty()) scale = Dims{};
+  const bool skip = spec.node.attr_int(passes::kAttrSkip, 0) != 0;
+  if (skip && (spec.inputs.size() != 4 || spec.inputs[3].dtype != DType::kFloat32 || spec.inputs[3].shape.dims() != x))
+    return kernel_error(spec, StatusCode::kInvalidArgument, "the skip input (input 3) must be float32 of X's dims ", x);
+  if (!skip && spec.inputs.size() > 3)
+    return kernel_error(spec, StatusCode::kInvalidArgument, spec.inputs.size(), " inputs, at most 3 expected");
   auto k = std::make_unique<LayerNormKernel>(numel(Dims(x.begin(), x.begin() + axis)), numel(tail), scale, bias, tail,
-                                             spec.node.attr_float("epsilon", 1e-5f), spec.num_threads);
+                                             spec.node.attr_float("epsilon", 1e-5f), spec.num_threads, skip);
   k->set_outputs(spec.outputs.size());
   return std::unique_ptr<Kernel>(std::move(k));
 }
