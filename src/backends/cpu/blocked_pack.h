@@ -61,6 +61,12 @@ struct BlockedRowsPacking {
   int64_t block_stride = 0;     // destination stride of one block of rows (or of one row, unblocked)
   int64_t offset0 = 0;
   std::vector<int64_t> column_offset;  // per column j
+  // Columns in runs of `group` (0: none) whose block of rows fills one contiguous stretch of
+  // the destination: run g's offsets are group_base[g] + block * k, k < group, in some order.
+  // AVX2's ABcd8b8a for a 3 x 3 weight has runs of 72 (8 input channels x 9 taps), 2304 bytes
+  // that can be put together in L1 and streamed out as whole lines (see pack_blocked_rows).
+  int64_t group = 0;
+  std::vector<int64_t> group_base;
 };
 
 // The packing from a dense row-major `plain` into `packed` when `packed` is float32 with no

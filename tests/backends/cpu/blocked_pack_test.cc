@@ -105,6 +105,7 @@ TEST(BlockedPack, ConvWeightLayoutsMatchOneDnnReorder) {
                              // activations), with a partial last block of output channels, and
                              // input channels blocked alone
                              with_tag({64, 32, 3, 3}, tag::ABcd8b8a), with_tag({20, 16, 3, 3}, tag::ABcd8b8a),
+                             with_tag({16, 24, 5, 5}, tag::ABcd8b8a), with_tag({8, 16, 7, 7}, tag::ABcd8b8a),
                              // 8-row groups (AVX2's 8 x 8 transposes) with a column count that is
                              // not a multiple of 8 (63 columns), and one of 8 columns
                              with_tag({24, 7, 3, 3}, tag::Acdb8a), with_tag({40, 8, 1, 1}, tag::ABcd8b8a),
@@ -167,6 +168,25 @@ TEST(BlockedPack, PointwiseConvWeightsWithTwoBlocksPackAsMatrices) {
   dnnl::memory::desc three({16, 16, 3, 3}, dt::f32, tag::ABcd8b8a);
   EXPECT_FALSE(describe_pointwise_conv_2d(plain_desc({16, 16, 3, 3}), three).has_value());
   EXPECT_FALSE(describe_pointwise_conv_2d(plain_desc({16, 16}), plain_desc({16, 16})).has_value());
+}
+
+// The column groups that AVX2 streams through an L1 buffer: ABcd8b8a's runs of 8 input channels
+// by every tap fill one stretch of 8 x 72 floats (3 x 3) or 8 x 200 (5 x 5); 7 x 7's would need
+// more than the 2048-float buffer, and Acdb8a's taps and channels interleave across the whole row.
+TEST(BlockedPack, FindsColumnGroupsThatFillContiguousStretches) {
+  using tag = dnnl::memory::format_tag;
+  auto rows = [](Dims d, tag t) {
+    return describe_blocked_rows(plain_desc(d), dnnl::memory::desc(dnnl::memory::dims(d.begin(), d.end()), dt::f32, t));
+  };
+  auto three = rows({16, 32, 3, 3}, tag::ABcd8b8a);
+  ASSERT_TRUE(three.has_value());
+  EXPECT_EQ(three->group, 72);
+  EXPECT_EQ(three->group_base, (std::vector<int64_t>{0, 576, 1152, 1728}));
+  auto five = rows({8, 16, 5, 5}, tag::ABcd8b8a);
+  ASSERT_TRUE(five.has_value());
+  EXPECT_EQ(five->group, 200);
+  EXPECT_EQ(rows({8, 16, 7, 7}, tag::ABcd8b8a)->group, 0);
+  EXPECT_EQ(rows({16, 32, 3, 3}, tag::Acdb8a)->group, 0);
 }
 
 // A destination that is not 16-byte aligned cannot take streaming stores: the pack must fall
