@@ -92,7 +92,8 @@ bool has_avx2();
 // on an AVX2 machine, ResNet-50's full refresh took 15-16 ms that way against 9.5 with oneDNN's
 // reorders, so there they take cached stores.
 // The 8 x 8 runs of 1 x 1 weights (transposed_run_avx2 with cb 8) do write whole lines: those
-// stream on AVX2 (`stream_runs`), every other AVX2 path keeps cached stores. ResNet-50's full
+// stream on AVX2 (`stream_runs`), and so do the 3 x 3 weights' groups put together in L1
+// (pack_rows_grouped_avx2); every other AVX2 path keeps cached stores. ResNet-50's full
 // refresh at one thread (half its bytes in 1 x 1 convolutions) wrote its 100 MB with each line
 // read first.
 struct StorePaths {
