@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -306,6 +307,106 @@ TEST(AttentionFusion, LookalikesStayUnfused) {
       EXPECT_EQ(passes::fuse_attention(fused), 0);
       EXPECT_EQ(count_op(fused, passes::kOpFusedAway), 0);
       EXPECT_EQ(count_op(fused, "Softmax"), 1);
+    }
+  }
+}
+
+// int64 constant [values.size()].
+ir::ValueId int_const(ir::Graph& g, const std::string& name, const std::vector<int64_t>& values) {
+  return g.add_const(name, ir::TensorData{DType::kInt64, Dims{static_cast<int64_t>(values.size())},
+                                          Blob::copy_of(values.data(), values.size() * sizeof(int64_t))});
+}
+
+// 7. torch's packed projection: one [S, 1, 3E] tensor cut into q, k and v by Slices of its last
+//    axis, each split into heads by a Reshape to [S, H, D]. The Slices and Reshapes fold into
+//    views of that one tensor (row stride 3E), so the fused node reads it three times. Lookalikes
+//    keep their Slice (and its Reshape) and still fuse the rest: a Slice read elsewhere, one with
+//    step 2, one of the first axis.
+TEST(AttentionFusion, SlicedProjectionBecomesViews) {
+  const int64_t s = 37, h = 3, d = 10, e = h * d;
+  enum Case { kFolded, kSliceReadElsewhere, kStep2, kFirstAxis };
+  for (Case c : {kFolded, kSliceReadElsewhere, kStep2, kFirstAxis}) {
+    SCOPED_TRACE(static_cast<int>(c));
+    ir::Graph g;
+    g.name = "packed";
+    ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{s, 1, 3 * e}));
+    const ir::ValueId last_axis = int_const(g, "axis2", {2});
+    // q from x, or from a second input that the lookalike's Slice cuts differently.
+    ir::ValueId xq = x, q_cut;
+    if (c == kStep2) {
+      xq = g.add_data("xq", DType::kFloat32, Shape(Dims{s, 1, 2 * e}));
+      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {0}), int_const(g, "q1", {2 * e}), last_axis, int_const(g, "two", {2})}, "q_cut");
+    } else if (c == kFirstAxis) {
+      xq = g.add_data("xq", DType::kFloat32, Shape(Dims{2 * s, 1, e}));
+      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {s}), int_const(g, "q1", {2 * s}), int_const(g, "axis0", {0})}, "q_cut");
+    } else {
+      q_cut = add_op(g, "Slice", {x, int_const(g, "q0", {0}), int_const(g, "q1", {e}), last_axis}, "q_cut");
+    }
+    ir::ValueId k_cut = add_op(g, "Slice", {x, int_const(g, "k0", {e}), int_const(g, "k1", {2 * e}), int_const(g, "minus1", {-1}), int_const(g, "one", {1})}, "k_cut");
+    ir::ValueId v_cut = add_op(g, "Slice", {x, int_const(g, "v0", {2 * e}), int_const(g, "v1", {INT64_MAX}), last_axis}, "v_cut");
+    const ir::ValueId heads = int_const(g, "heads", {s, h, d});
+    ir::ValueId qr = add_op(g, "Reshape", {q_cut, heads}, "qr"), kr = add_op(g, "Reshape", {k_cut, heads}, "kr"),
+                vr = add_op(g, "Reshape", {v_cut, heads}, "vr");
+    const std::vector<int64_t> heads_first = {1, 0, 2};
+    ir::ValueId q = add_op(g, "Transpose", {qr}, "q", {{"perm", heads_first}});
+    ir::ValueId qs = add_op(g, "Div", {q, g.add_const("root_d", tensor({std::sqrt(10.0f)}, {}))}, "qs");
+    ir::ValueId kt = add_op(g, "Transpose", {kr}, "kt", {{"perm", std::vector<int64_t>{1, 2, 0}}});
+    ir::ValueId v = add_op(g, "Transpose", {vr}, "v", {{"perm", heads_first}});
+    ir::ValueId sc = add_op(g, "MatMul", {qs, kt}, "scores");
+    ir::ValueId p = add_op(g, "Softmax", {sc}, "p", {{"axis", int64_t{-1}}});
+    ir::ValueId o = add_op(g, "MatMul", {p, v}, "o");
+    ir::ValueId y = add_op(g, "Transpose", {o}, "y", {{"perm", heads_first}});
+    g.outputs = {y};
+    if (c == kSliceReadElsewhere) g.outputs.push_back(k_cut);
+    infer(g);
+
+    ir::Graph fused = fused_once(g);
+    const ir::Node& att = node_of(fused, passes::kOpAttention);
+    auto view = [&](int64_t offset) { return std::vector<int64_t>{offset, s, h, d, 3 * e, d, 1}; };
+    const bool q_folded = c == kFolded || c == kSliceReadElsewhere, k_folded = c != kSliceReadElsewhere;
+    EXPECT_EQ(att.inputs[0], q_folded ? x : qr);
+    EXPECT_EQ(att.inputs[1], k_folded ? x : kr);
+    EXPECT_EQ(att.inputs[2], x);
+    EXPECT_EQ(att.attr_ints(passes::kAttrQView), q_folded ? view(0) : std::vector<int64_t>{});
+    EXPECT_EQ(att.attr_ints(passes::kAttrKView), k_folded ? view(e) : std::vector<int64_t>{});
+    EXPECT_EQ(att.attr_ints(passes::kAttrVView), view(2 * e));
+    EXPECT_EQ(att.attr_ints(passes::kAttrQPerm), heads_first);
+    EXPECT_EQ(count_op(fused, "Slice"), c == kFolded ? 0 : 1);
+    EXPECT_EQ(count_op(fused, "Reshape"), c == kFolded ? 0 : 1);
+    Status st = fused.verify();
+    EXPECT_TRUE(st.is_ok()) << st.message();
+
+    auto ax = random_vec(static_cast<size_t>(s * 3 * e), 21, 2.0f);
+    std::vector<std::vector<float>> inputs = {ax};
+    // Rows r < S of `from` (rows row_len apart), e columns from `first`, `step` apart; and the
+    // same as the logical [H, S, D] operand.
+    auto cut = [&](const std::vector<float>& from, int64_t row_len, int64_t first, int64_t step) {
+      std::vector<float> out(static_cast<size_t>(s * e));
+      for (int64_t r = 0; r < s; ++r)
+        for (int64_t col = 0; col < e; ++col)
+          out[static_cast<size_t>(r * e + col)] = from[static_cast<size_t>(r * row_len + first + col * step)];
+      return out;
+    };
+    auto heads_of = [&](const std::vector<float>& rows) { return permute(rows, {s, h, d}, heads_first); };
+    std::vector<float> lq = heads_of(cut(ax, 3 * e, 0, 1));
+    if (c == kStep2) {
+      inputs.push_back(random_vec(static_cast<size_t>(s * 2 * e), 22, 2.0f));
+      lq = heads_of(cut(inputs[1], 2 * e, 0, 2));
+    } else if (c == kFirstAxis) {
+      inputs.push_back(random_vec(static_cast<size_t>(2 * s * e), 23, 2.0f));
+      lq = heads_of(cut(inputs[1], e, s * e, 1));
+    }
+    auto want = permute(reference(lq, heads_of(cut(ax, 3 * e, e, 1)), heads_of(cut(ax, 3 * e, 2 * e, 1)), h, s, s, d, d,
+                                  1.0 / std::sqrt(10.0)),
+                        {h, s, d}, heads_first);
+    if (c == kSliceReadElsewhere) {
+      if (!cpu::packed_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+      auto outs = run(g, inputs, {want.size(), static_cast<size_t>(s * e)});
+      ASSERT_EQ(outs.size(), 2u);
+      EXPECT_LT(max_diff(outs[0], want), 2e-6f);
+      EXPECT_EQ(outs[1], cut(ax, 3 * e, e, 1));
+    } else {
+      expect_matches(g, inputs, want);
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "compiler/passes/attention_fusion.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -23,10 +24,12 @@ std::vector<int64_t> identity_perm(size_t rank) {
   return perm;
 }
 
-// An operand of the fused node: Transpose(base, perm).
+// An operand of the fused node: Transpose(base, perm), where base is `base` itself or, with a
+// `view`, the strided view of it that attention_fusion.h describes.
 struct Operand {
   ir::ValueId base = ir::kNoValue;
   std::vector<int64_t> perm;
+  std::vector<int64_t> view;  // empty, or [offset, dims.., strides..]
 };
 
 struct Match {
@@ -75,20 +78,86 @@ int fuse_attention(ir::Graph& g) {
   };
 
   // Folds the Transpose that produces op.base, read only by node `reader`, into op, if it
-  // keeps the last axis last where `keep_last` asks for it.
-  auto absorb_transpose = [&](Operand* op, int32_t reader, bool keep_last, std::vector<int32_t>* gone) {
+  // keeps the last axis last where `keep_last` asks for it. Returns the node that now reads
+  // op.base in the chain: the Transpose, or `reader` when nothing was folded.
+  auto absorb_transpose = [&](Operand* op, int32_t reader, bool keep_last, std::vector<int32_t>* gone) -> int32_t {
     const ir::Node* t = producer(op->base);
     if (!t || t->op != "Transpose" || t->inputs.size() != 1 || t->outputs.size() != 1 ||
         only_consumer(op->base) != reader || !is_static_float(g, t->inputs[0]))
-      return;
+      return reader;
     const std::vector<int64_t> p = ir::perm_attribute(*t, "perm", op->perm.size(), true);
-    if (p.empty()) return;
+    if (p.empty()) return reader;
     std::vector<int64_t> composed(op->perm.size());
     for (size_t i = 0; i < composed.size(); ++i) composed[i] = p[static_cast<size_t>(op->perm[i])];
-    if (keep_last && composed.back() != static_cast<int64_t>(composed.size()) - 1) return;
-    gone->push_back(g.value(op->base).producer);
+    if (keep_last && composed.back() != static_cast<int64_t>(composed.size()) - 1) return reader;
+    const int32_t t_i = g.value(op->base).producer;
+    gone->push_back(t_i);
     op->base = t->inputs[0];
     op->perm = std::move(composed);
+    return t_i;
+  };
+
+  // Folds a Slice of x's last axis (step 1, every other axis whole) that produces op.base,
+  // directly or through a Reshape that splits only that axis, into a view of x, when each
+  // value on the way has only the chain's reader (`reader` reads op.base).
+  auto absorb_slice = [&](Operand* op, int32_t reader, std::vector<int32_t>* gone) {
+    if (!op->view.empty() || only_consumer(op->base) != reader) return;
+    const Dims vdims = g.value(op->base).shape.dims();
+    ir::ValueId sliced = op->base;
+    int32_t reshape_i = -1;
+    if (const ir::Node* r = producer(op->base); r && r->op == "Reshape" && r->outputs.size() == 1 && !r->inputs.empty()) {
+      reshape_i = g.value(op->base).producer;
+      sliced = r->inputs[0];
+      if (only_consumer(sliced) != reshape_i) return;
+    }
+    const ir::Node* sl = producer(sliced);
+    if (!sl || sl->op != "Slice" || sl->inputs.size() < 3 || sl->outputs.size() != 1 || !is_static_float(g, sliced) ||
+        !is_static_float(g, sl->inputs[0]))
+      return;
+    const ir::ValueId x = sl->inputs[0];
+    Dims starts, ends, axes, steps;
+    if (!const_ints(g, sl->inputs[1], &starts) || !const_ints(g, sl->inputs[2], &ends)) return;
+    if (sl->inputs.size() > 3 && sl->inputs[3] != ir::kNoValue && !const_ints(g, sl->inputs[3], &axes)) return;
+    if (sl->inputs.size() > 4 && sl->inputs[4] != ir::kNoValue && !const_ints(g, sl->inputs[4], &steps)) return;
+    const Dims& xd = g.value(x).shape.dims();
+    const Dims& sd = g.value(sliced).shape.dims();
+    auto geo = ir::slice_geometry(*sl, xd, starts, ends, axes, steps);
+    if (!geo.is_ok() || xd.empty() || sd.size() != xd.size()) return;
+    const size_t last = xd.size() - 1;
+    for (size_t i = 0; i < xd.size(); ++i) {
+      const ir::SliceAxis& a = (*geo)[i];
+      if (a.step != 1 || a.out != sd[i] || (i < last && (a.start != 0 || a.out != xd[i]))) return;
+    }
+    // op.base's dims: x's leading dims (give or take dims of size 1), then the sliced last axis
+    // split into the rest (torch's [S, 1, E] slice to [S, H, E / H]).
+    size_t split_at = vdims.size();
+    for (int64_t product = 1; split_at > 0 && product < sd[last];) product *= vdims[--split_at];
+    int64_t split = 1;
+    for (size_t i = split_at; i < vdims.size(); ++i) split *= vdims[i];
+    if (split != sd[last]) return;
+    std::vector<int64_t> strides(vdims.size(), 0);  // dims of size 1: any stride
+    int64_t inner = 1;
+    for (size_t i = vdims.size(); i-- > split_at;) {
+      strides[i] = inner;
+      inner *= vdims[i];
+    }
+    std::vector<int64_t> x_strides(xd.size(), 1);
+    for (size_t i = last; i-- > 0;) x_strides[i] = x_strides[i + 1] * xd[i + 1];
+    size_t xi = 0;
+    for (size_t i = 0; i < split_at; ++i) {
+      if (vdims[i] == 1) continue;
+      while (xi < last && xd[xi] == 1) ++xi;
+      if (xi == last || xd[xi] != vdims[i]) return;
+      strides[i] = x_strides[xi++];
+    }
+    while (xi < last && xd[xi] == 1) ++xi;
+    if (xi != last) return;
+    op->view = {(*geo)[last].start};
+    op->view.insert(op->view.end(), vdims.begin(), vdims.end());
+    op->view.insert(op->view.end(), strides.begin(), strides.end());
+    if (reshape_i >= 0) gone->push_back(reshape_i);
+    gone->push_back(g.value(sliced).producer);
+    op->base = x;
   };
 
   auto match = [&](size_t i, Match* mt) -> bool {
@@ -109,7 +178,7 @@ int fuse_attention(ir::Graph& g) {
         mm2.inputs[1] == p || !mm2.attrs.empty())
       return false;
     const ir::ValueId o = mm2.outputs[0];
-    mt->v = {mm2.inputs[1], identity_perm(rank)};
+    mt->v = {mm2.inputs[1], identity_perm(rank), {}};
     mt->out = o;
     mt->out_perm = identity_perm(rank);
     mt->last = mm2_i;
@@ -147,7 +216,7 @@ int fuse_attention(ir::Graph& g) {
     if (sd[rank - 2] != m || sd[rank - 1] != n || od[rank - 2] != m || od[rank - 1] != dv) return false;
 
     // q [scaled] and its Transpose; kt and its Transpose; v's; o's.
-    mt->q = {q, identity_perm(rank)};
+    mt->q = {q, identity_perm(rank), {}};
     int32_t q_reader = mm1_i;
     if (q != kt) {
       if (ir::ValueId x = unscaled(q, mm1_i, &mt->scale); x != ir::kNoValue) {
@@ -156,11 +225,12 @@ int fuse_attention(ir::Graph& g) {
         mt->q.base = x;
       }
     }
-    if (mt->q.base != kt) absorb_transpose(&mt->q, q_reader, true, &mt->gone);
-    mt->k = {kt, identity_perm(rank)};
+    if (mt->q.base != kt) absorb_slice(&mt->q, absorb_transpose(&mt->q, q_reader, true, &mt->gone), &mt->gone);
+    mt->k = {kt, identity_perm(rank), {}};
     std::swap(mt->k.perm[rank - 2], mt->k.perm[rank - 1]);
-    if (kt != q) absorb_transpose(&mt->k, mm1_i, false, &mt->gone);
-    if (mt->v.base != q && mt->v.base != kt) absorb_transpose(&mt->v, mm2_i, true, &mt->gone);
+    if (kt != q) absorb_slice(&mt->k, absorb_transpose(&mt->k, mm1_i, false, &mt->gone), &mt->gone);
+    if (mt->v.base != q && mt->v.base != kt)
+      absorb_slice(&mt->v, absorb_transpose(&mt->v, mm2_i, true, &mt->gone), &mt->gone);
     if (const int32_t t_i = only_consumer(o); t_i >= 0) {
       const ir::Node& t = g.nodes[static_cast<size_t>(t_i)];
       std::vector<int64_t> perm = t.op == "Transpose" ? ir::perm_attribute(t, "perm", rank, true) : std::vector<int64_t>{};
@@ -199,6 +269,9 @@ int fuse_attention(ir::Graph& g) {
     fused.attrs[kAttrKPerm] = mt.k.perm;
     fused.attrs[kAttrVPerm] = mt.v.perm;
     fused.attrs[kAttrOutPerm] = mt.out_perm;
+    if (!mt.q.view.empty()) fused.attrs[kAttrQView] = mt.q.view;
+    if (!mt.k.view.empty()) fused.attrs[kAttrKView] = mt.k.view;
+    if (!mt.v.view.empty()) fused.attrs[kAttrVView] = mt.v.view;
     g.value(mt.out).producer = mt.last;
     ++formed;
     consumers = g.consumers();

@@ -27,7 +27,12 @@
 // its base by the perm in kAttrQPerm, kAttrKPerm, kAttrVPerm (ONNX Transpose semantics: operand
 // dim i is base dim perm[i]), where k is taken as [.., N, D] (k^T transposed back); the output
 // value is a Transpose of o by kAttrOutPerm (output dim i is o's dim perm[i]): the identity when
-// o itself is written. kAttrScale (float) is the product of the folded constants (c or 1/c
+// o itself is written. An input's base may also be a view of the node's input x: where q, k
+// or v comes from a Slice of x's last axis (step 1, the other axes whole), directly or through
+// a Reshape that splits only that axis (the [S, B, 3E] projection of torch's attention cut into
+// q, k and v and each split into heads), kAttrQView, kAttrKView or kAttrVView holds
+// [offset, dims (rank), strides (rank)]: base element i lies at x + offset + sum(i_d * stride_d),
+// and the Slice and Reshape are folded away like the Transposes. kAttrScale (float) is the product of the folded constants (c or 1/c
 // each). The fused node sits where the second MatMul was (or the Transpose after it); the other
 // nodes of the chain become kOpFusedAway (epilogue_fusion.h), and the values they produced are
 // left with no producer and no reader.
@@ -43,6 +48,9 @@ inline constexpr const char* kAttrQPerm = "_lw_q_perm";
 inline constexpr const char* kAttrKPerm = "_lw_k_perm";
 inline constexpr const char* kAttrVPerm = "_lw_v_perm";
 inline constexpr const char* kAttrOutPerm = "_lw_out_perm";
+inline constexpr const char* kAttrQView = "_lw_q_view";
+inline constexpr const char* kAttrKView = "_lw_k_view";
+inline constexpr const char* kAttrVView = "_lw_v_view";
 
 // Rewrites `g` in place; returns how many attention nodes were formed.
 int fuse_attention(ir::Graph& g);

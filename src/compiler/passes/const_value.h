@@ -19,4 +19,18 @@ inline bool const_number(const ir::Graph& g, ir::ValueId v, double* out) {
   return true;
 }
 
+// The integers held by the Const node that produces `v` (an integer dtype); false when `v` is
+// absent or not produced by a Const of integers.
+inline bool const_ints(const ir::Graph& g, ir::ValueId v, Dims* out) {
+  if (v == ir::kNoValue || g.value(v).producer < 0) return false;
+  const ir::Node& p = g.nodes[static_cast<size_t>(g.value(v).producer)];
+  if (p.op != ir::kOpConst) return false;
+  const ir::TensorData* t = p.attr_tensor("value");
+  if (!t || (t->dtype != DType::kInt64 && t->dtype != DType::kInt32)) return false;
+  auto ints = ir::tensor_to_ints(*t);
+  if (!ints.is_ok()) return false;
+  *out = Dims(ints->begin(), ints->end());
+  return true;
+}
+
 }  // namespace lw::passes

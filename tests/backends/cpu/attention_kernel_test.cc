@@ -1,6 +1,6 @@
 // The fused attention kernel (kernels/attention.cc) created directly, as the attention fusion
-// pass would not leave it: operands whose shapes disagree, or whose perms are not permutations,
-// are refused at creation with an error naming the node; a valid node runs many times alike.
+// pass would not leave it: operands whose shapes disagree, whose perms are not permutations, or
+// whose views reach outside their input are refused at creation with an error naming the node; a valid node runs many times alike.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -16,6 +16,11 @@ namespace {
 Attrs perms(std::vector<int64_t> q, std::vector<int64_t> k, std::vector<int64_t> v, std::vector<int64_t> out) {
   return {{passes::kAttrQPerm, q}, {passes::kAttrKPerm, k}, {passes::kAttrVPerm, v}, {passes::kAttrOutPerm, out},
           {passes::kAttrScale, 0.5f}};
+}
+
+Attrs with(Attrs attrs, const char* name, std::vector<int64_t> value) {
+  attrs[name] = std::move(value);
+  return attrs;
 }
 
 TEST(AttentionKernel, RefusesOperandsThatDisagree) {
@@ -37,6 +42,10 @@ TEST(AttentionKernel, RefusesOperandsThatDisagree) {
       {{q, k, v}, perms({0, 2, 1}, id, id, id), {2, 4, 3}, "do not agree"},         // q read as [2, 8, 4]
       {{q, k, v}, perms(id, id, {0, 2, 1}, {0, 1, 2}), {2, 4, 3}, "do not agree"},  // v read as [2, 3, 5]
       {{q, k}, perms(id, id, id, id), {2, 4, 3}, "expects inputs q, k, v"},
+      // Views of q's 64 floats: one past its end, a negative offset, too few values.
+      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},
+      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {-1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},
+      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {0, 2, 4, 8}), {2, 4, 3}, "not 1 + 2 x rank"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE(i);

@@ -302,28 +302,52 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
     return kernel_error(spec, StatusCode::kUnsupportedDtype, "the output must be plain float32");
   const size_t rank = spec.outputs[0].shape.rank();
   if (rank < 2) return kernel_error(spec, StatusCode::kInvalidArgument, "rank ", rank, " is below 2");
-  // Logical dims and strides of each operand: inputs are Transpose(base, perm), the output
-  // value is Transpose(o, perm).
+  // Logical dims and strides of each operand: inputs are Transpose(base, perm), where base is
+  // the input itself or the view of it in the operand's view attribute; the output value is
+  // Transpose(o, perm).
   Dims dims[4];
   std::vector<int64_t> strides[4];
+  int64_t offsets[4] = {0, 0, 0, 0};
   const char* perm_names[4] = {passes::kAttrQPerm, passes::kAttrKPerm, passes::kAttrVPerm, passes::kAttrOutPerm};
+  const char* view_names[3] = {passes::kAttrQView, passes::kAttrKView, passes::kAttrVView};
   for (size_t x = 0; x < 4; ++x) {
-    const Dims& base = x < 3 ? spec.inputs[x].shape.dims() : spec.outputs[0].shape.dims();
+    Dims base = x < 3 ? spec.inputs[x].shape.dims() : spec.outputs[0].shape.dims();
+    std::vector<int64_t> base_strides = contiguous_strides(base);
+    if (x < 3 && spec.node.has_attr(view_names[x])) {
+      const std::vector<int64_t>& view = spec.node.attr_ints(view_names[x]);
+      if (view.size() != 1 + 2 * rank)
+        return kernel_error(spec, StatusCode::kInvalidArgument, view_names[x], " has ", view.size(),
+                            " values, not 1 + 2 x rank ", rank);
+      // Every element of the view must lie inside the input.
+      int64_t extent = view[0], numel = 1;
+      bool valid = view[0] >= 0;
+      for (size_t i = 0; i < rank; ++i) {
+        const int64_t d = view[1 + i], st = view[1 + rank + i];
+        valid = valid && d >= 1 && st >= 0 && (d == 1 || st <= (int64_t{1} << 40) / (d - 1));
+        if (valid) extent += (d - 1) * st;
+      }
+      for (int64_t d : base) numel *= d;
+      if (!valid || extent >= numel)
+        return kernel_error(spec, StatusCode::kInvalidArgument, view_names[x], " reaches outside input ", x, " (",
+                            numel, " elements)");
+      offsets[x] = view[0];
+      base.assign(view.begin() + 1, view.begin() + 1 + static_cast<int64_t>(rank));
+      base_strides.assign(view.begin() + 1 + static_cast<int64_t>(rank), view.end());
+    }
     const std::vector<int64_t> perm = ir::perm_attribute(spec.node, perm_names[x], rank, false);
     if (base.size() != rank || perm.empty())
       return kernel_error(spec, StatusCode::kInvalidArgument, "operand ", x, " of rank ", base.size(),
                           " with no valid ", perm_names[x], " for rank ", rank);
-    const std::vector<int64_t> contiguous = contiguous_strides(base);
     dims[x].resize(rank);
     strides[x].resize(rank);
     for (size_t i = 0; i < rank; ++i) {
       const size_t p = static_cast<size_t>(perm[i]);
       if (x < 3) {
         dims[x][i] = base[p];
-        strides[x][i] = contiguous[p];
+        strides[x][i] = base_strides[p];
       } else {
         dims[x][p] = base[i];
-        strides[x][p] = contiguous[i];
+        strides[x][p] = base_strides[i];
       }
     }
   }
@@ -337,8 +361,12 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
   if (m <= 0 || n <= 0 || d <= 0 || dv <= 0) return kernel_error(spec, StatusCode::kInvalidArgument, "empty attention dims");
   if (strides[0][rank - 1] != 1 || strides[2][rank - 1] != 1 || strides[3][rank - 1] != 1)
     return kernel_error(spec, StatusCode::kInvalidArgument, "the rows of q, v and the output must be contiguous");
-  return make_kernel<AttentionKernel>(strided(dims[0], strides[0]), strided(dims[1], strides[1]),
-                                      strided(dims[2], strides[2]), strided(dims[3], strides[3]), m, n, d, dv,
+  Strided views[4];
+  for (size_t x = 0; x < 4; ++x) {
+    views[x] = strided(dims[x], strides[x]);
+    for (int64_t& b : views[x].batch) b += offsets[x];
+  }
+  return make_kernel<AttentionKernel>(std::move(views[0]), std::move(views[1]), std::move(views[2]), std::move(views[3]), m, n, d, dv,
                                       spec.node.attr_float(passes::kAttrScale, 1.0f), spec.num_threads);
 }
 
