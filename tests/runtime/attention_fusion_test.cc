@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,9 +49,12 @@ std::vector<float> permute(const std::vector<float>& x, const Dims& dims, const 
   return y;
 }
 
-// softmax(scale * q k^T) v per batch entry in double: q [B, M, D], k [B, N, D], v [B, N, Dv].
+// softmax(scale * q k^T [+ mask(b, i, j)]) v per batch entry in double: q [B, M, D], k [B, N, D],
+// v [B, N, Dv].
+using MaskFn = std::function<double(int64_t b, int64_t i, int64_t j)>;
 std::vector<float> reference(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                             int64_t batch, int64_t m, int64_t n, int64_t d, int64_t dv, double scale) {
+                             int64_t batch, int64_t m, int64_t n, int64_t d, int64_t dv, double scale,
+                             const MaskFn& mask = nullptr) {
   std::vector<float> o(static_cast<size_t>(batch * m * dv));
   std::vector<double> s(static_cast<size_t>(n));
   for (int64_t b = 0; b < batch; ++b)
@@ -60,7 +64,7 @@ std::vector<float> reference(const std::vector<float>& q, const std::vector<floa
         double dot = 0;
         for (int64_t c = 0; c < d; ++c)
           dot += static_cast<double>(q[static_cast<size_t>((b * m + i) * d + c)]) * k[static_cast<size_t>((b * n + j) * d + c)];
-        s[static_cast<size_t>(j)] = scale * dot;
+        s[static_cast<size_t>(j)] = scale * dot + (mask ? mask(b, i, j) : 0.0);
         mx = std::max(mx, s[static_cast<size_t>(j)]);
       }
       double sum = 0;
@@ -277,12 +281,12 @@ TEST(AttentionFusion, ValuesReadElsewhereStay) {
   EXPECT_EQ(outs[2], permute(ak, {b, n, d}, {0, 2, 1}));
 }
 
-// 5. Lookalikes stay unfused: a mask added to the scores, a softmax over another axis, the
+// 5. Lookalikes stay unfused: a mask added to the scores before their scaling, a softmax over another axis, the
 //    scores read elsewhere, batch dims that broadcast, a Transpose of o that moves the last axis.
 TEST(AttentionFusion, LookalikesStayUnfused) {
   const int64_t b = 2, m = 4, n = 6, d = 8;
-  enum Case { kMask, kOtherAxis, kScoresOut, kBroadcast, kLastAxisMoved };
-  for (Case c : {kMask, kOtherAxis, kScoresOut, kBroadcast, kLastAxisMoved}) {
+  enum Case { kMaskBeforeScale, kOtherAxis, kScoresOut, kBroadcast, kLastAxisMoved };
+  for (Case c : {kMaskBeforeScale, kOtherAxis, kScoresOut, kBroadcast, kLastAxisMoved}) {
     SCOPED_TRACE(static_cast<int>(c));
     ir::Graph g;
     g.name = "lookalike";
@@ -290,7 +294,10 @@ TEST(AttentionFusion, LookalikesStayUnfused) {
     ir::ValueId kt = g.add_data("kt", DType::kFloat32, Shape(Dims{c == kBroadcast ? 1 : b, d, n}));
     ir::ValueId v = g.add_data("v", DType::kFloat32, Shape(Dims{b, n, d}));
     ir::ValueId sc = add_op(g, "MatMul", {q, kt}, "scores");
-    if (c == kMask) sc = add_op(g, "Add", {sc, g.add_const("mask", tensor(std::vector<float>(n, -1.0f), {n}))}, "masked");
+    if (c == kMaskBeforeScale) {
+      sc = add_op(g, "Add", {sc, g.add_const("mask", tensor(std::vector<float>(n, -1.0f), {n}))}, "masked");
+      sc = add_op(g, "Div", {sc, g.add_const("c", tensor({2.0f}, {}))}, "scaled");
+    }
     ir::ValueId p = add_op(g, "Softmax", {sc}, "p", {{"axis", int64_t{c == kOtherAxis ? 1 : -1}}});
     ir::ValueId o = add_op(g, "MatMul", {p, v}, "o");
     if (c == kLastAxisMoved) o = add_op(g, "Transpose", {o}, "y", {{"perm", std::vector<int64_t>{0, 2, 1}}});
@@ -408,6 +415,74 @@ TEST(AttentionFusion, SlicedProjectionBecomesViews) {
     } else {
       expect_matches(g, inputs, want);
     }
+  }
+}
+
+// 8. BERT's additive mask, added to the scaled scores: [B, 1, 1, N] as BERT builds it (a graph
+//    input here), also added the other way round, a rank-1 [N] constant, a full [B, H, M, N]
+//    one, [1, H, M, 1] (one value per row: its column stride is 0), and a full one that a Mul
+//    makes, first in the Add. The Add joins the fused node, the mask as its fourth input; 21
+//    keys take the kernel's tail paths.
+TEST(AttentionFusion, AdditiveMaskAfterTheScale) {
+  const int64_t b = 2, h = 3, m = 13, n = 21, d = 8;
+  enum Case { kBert, kMaskFirst, kRank1Const, kFull, kPerRow, kComputedFirst };
+  for (Case c : {kBert, kMaskFirst, kRank1Const, kFull, kPerRow, kComputedFirst}) {
+    SCOPED_TRACE(static_cast<int>(c));
+    const Dims mask_dims = c == kBert || c == kMaskFirst ? Dims{b, 1, 1, n}
+                           : c == kRank1Const            ? Dims{n}
+                           : c == kFull || c == kComputedFirst ? Dims{b, h, m, n}
+                                                         : Dims{1, h, m, 1};
+    int64_t mask_size = 1;
+    for (int64_t x : mask_dims) mask_size *= x;
+    // -10000 as BERT's (1 - attention_mask) * -10000 at every third value, random ones between.
+    // Not where one value covers a whole row: that shifts every score of the row alike, which
+    // leaves the softmax as it was, but the float sums of -10000 and a score keep only about
+    // three decimals of the score, against the double reference.
+    std::vector<float> mask_values = random_vec(static_cast<size_t>(mask_size), 31, 3.0f);
+    for (size_t i = 0; c != kPerRow && i < mask_values.size(); i += 3) mask_values[i] = -10000.0f;
+    ir::Graph g;
+    g.name = "masked";
+    ir::ValueId q = g.add_data("q", DType::kFloat32, Shape(Dims{b, h, m, d}));
+    ir::ValueId k = g.add_data("k", DType::kFloat32, Shape(Dims{b, h, n, d}));
+    ir::ValueId v = g.add_data("v", DType::kFloat32, Shape(Dims{b, h, n, d}));
+    ir::ValueId mask = c == kRank1Const ? g.add_const("mask", tensor(mask_values, mask_dims))
+                                        : g.add_data("mask", DType::kFloat32, Shape(mask_dims));
+    // A full-size mask that a Mul of its own makes, first in the Add: the scores are told from
+    // it by the MatMul behind them, not by position or shape.
+    if (c == kComputedFirst) mask = add_op(g, "Mul", {mask, g.add_const("one", tensor({1.0f}, {}))}, "mask_made");
+    ir::ValueId kt = add_op(g, "Transpose", {k}, "kt", {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    ir::ValueId sc = add_op(g, "MatMul", {q, kt}, "scores");
+    ir::ValueId scaled = add_op(g, "Div", {sc, g.add_const("root_d", tensor({std::sqrt(8.0f)}, {}))}, "scaled");
+    ir::ValueId masked = add_op(g, "Add", c == kMaskFirst || c == kComputedFirst ? std::vector<ir::ValueId>{mask, scaled}
+                                                          : std::vector<ir::ValueId>{scaled, mask}, "masked");
+    ir::ValueId p = add_op(g, "Softmax", {masked}, "p", {{"axis", int64_t{-1}}});
+    ir::ValueId o = add_op(g, "MatMul", {p, v}, "o");
+    g.outputs = {o};
+    infer(g);
+
+    ir::Graph fused = fused_once(g);
+    const ir::Node& att = node_of(fused, passes::kOpAttention);
+    EXPECT_EQ(att.inputs, (std::vector<ir::ValueId>{q, k, v, mask}));
+    EXPECT_EQ(count_op(fused, "Add") + count_op(fused, "Div") + count_op(fused, "Softmax"), 0);
+    EXPECT_EQ(count_op(fused, "Mul"), c == kComputedFirst ? 1 : 0);
+    EXPECT_FLOAT_EQ(att.attr_float(passes::kAttrScale, 0), 1.0f / std::sqrt(8.0f));
+
+    auto aq = random_vec(static_cast<size_t>(b * h * m * d), 32, 2.0f), ak = random_vec(static_cast<size_t>(b * h * n * d), 33, 2.0f),
+         av = random_vec(static_cast<size_t>(b * h * n * d), 34);
+    // The mask's value for score (batch entry e = (bi, hi), row i, column j), broadcast by hand.
+    const MaskFn mask_of = [&](int64_t e, int64_t i, int64_t j) {
+      const int64_t index[4] = {e / h, e % h, i, j};
+      int64_t at = 0;
+      for (size_t x = 0; x < mask_dims.size(); ++x) {
+        const size_t dim = 4 - mask_dims.size() + x;
+        at = at * mask_dims[x] + (mask_dims[x] == 1 ? 0 : index[dim]);
+      }
+      return static_cast<double>(mask_values[static_cast<size_t>(at)]);
+    };
+    auto want = reference(aq, ak, av, b * h, m, n, d, d, 1.0 / std::sqrt(8.0), mask_of);
+    std::vector<std::vector<float>> inputs = {aq, ak, av};
+    if (c != kRank1Const) inputs.push_back(mask_values);
+    expect_matches(g, inputs, want);
   }
 }
 

@@ -34,6 +34,7 @@ struct Operand {
 
 struct Match {
   Operand q, k, v;  // k as [.., N, D]
+  ir::ValueId mask = ir::kNoValue;  // added to the scaled scores, broadcasting
   ir::ValueId out = ir::kNoValue;
   std::vector<int64_t> out_perm;
   double scale = 1.0;
@@ -160,6 +161,18 @@ int fuse_attention(ir::Graph& g) {
     op->base = x;
   };
 
+  // Whether a MatMul makes `t`, directly or through one Div or Mul (the scores, scaled or not,
+  // as opposed to a mask that a computation of its own made).
+  auto made_by_matmul = [&](ir::ValueId t) {
+    const ir::Node* n = producer(t);
+    if (n && (n->op == "Div" || n->op == "Mul") && !n->inputs.empty()) {
+      const ir::Node* a = producer(n->inputs[0]);
+      const ir::Node* b = n->op == "Mul" && n->inputs.size() == 2 ? producer(n->inputs[1]) : nullptr;
+      n = a && a->op == "MatMul" ? a : b;
+    }
+    return n && n->op == "MatMul";
+  };
+
   auto match = [&](size_t i, Match* mt) -> bool {
     const ir::Node& sm = g.nodes[i];
     if (sm.op != "Softmax" || sm.inputs.size() != 1 || sm.outputs.size() != 1) return false;
@@ -184,15 +197,31 @@ int fuse_attention(ir::Graph& g) {
     mt->last = mm2_i;
     mt->name = mm2.name;
 
-    // s [-> Div/Mul by a constant] -> Softmax
+    // s [-> Div/Mul by a constant] [-> Add(., mask) or Add(mask, .)] -> Softmax
     ir::ValueId s = s_in;
-    if (ir::ValueId x = unscaled(s_in, static_cast<int32_t>(i), &mt->scale); x != ir::kNoValue) {
-      mt->gone.push_back(g.value(s_in).producer);
+    int32_t s_reader = static_cast<int32_t>(i);
+    if (const ir::Node* add = producer(s_in); add && add->op == "Add" && add->inputs.size() == 2 && add->outputs.size() == 1) {
+      // The scores are the operand a MatMul or a scaling makes with the sum's own shape; the
+      // mask, the other, may broadcast (BERT's [B, 1, 1, N]) but not widen the scores.
+      for (int side = 0; side < 2 && mt->mask == ir::kNoValue; ++side) {
+        const ir::ValueId t = add->inputs[static_cast<size_t>(side)], mask = add->inputs[static_cast<size_t>(1 - side)];
+        if (t == mask || !made_by_matmul(t) || !is_static_float(g, t) ||
+            !is_static_float(g, mask) || g.value(t).shape != g.value(s_in).shape ||
+            g.value(mask).shape.rank() > rank || only_consumer(s_in) != static_cast<int32_t>(i))
+          continue;
+        mt->mask = mask;
+        s_reader = g.value(s_in).producer;
+        mt->gone.push_back(s_reader);
+        s = t;
+      }
+    }
+    if (ir::ValueId x = unscaled(s, s_reader, &mt->scale); x != ir::kNoValue) {
+      s_reader = g.value(s).producer;
+      mt->gone.push_back(s_reader);
       s = x;
     }
     const ir::Node* mm1 = producer(s);
     const int32_t mm1_i = g.value(s).producer;
-    const int32_t s_reader = s == s_in ? static_cast<int32_t>(i) : mt->gone.back();
     if (!mm1 || mm1->op != "MatMul" || mm1->inputs.size() != 2 || mm1->outputs.size() != 1 || !mm1->attrs.empty() ||
         only_consumer(s) != s_reader)
       return false;
@@ -242,6 +271,11 @@ int fuse_attention(ir::Graph& g) {
         mt->out_perm = std::move(perm);
       }
     }
+    // The mask must outlive the chain: not made by a node that goes.
+    if (mt->mask != ir::kNoValue) {
+      const int32_t mp = g.value(mt->mask).producer;
+      if (mp == mt->last || std::find(mt->gone.begin(), mt->gone.end(), mp) != mt->gone.end()) return false;
+    }
     return true;
   };
 
@@ -262,6 +296,7 @@ int fuse_attention(ir::Graph& g) {
     fused.name = mt.name;
     fused.op = kOpAttention;
     fused.inputs = {mt.q.base, mt.k.base, mt.v.base};
+    if (mt.mask != ir::kNoValue) fused.inputs.push_back(mt.mask);
     fused.outputs = {mt.out};
     fused.attrs.clear();
     fused.attrs[kAttrScale] = static_cast<float>(mt.scale);

@@ -11,7 +11,9 @@
 //   [q  = Div(q0, c) | Mul(q0, c) | Mul(c, q0)]   optional; c a one-element constant
 //   s  = MatMul(q, kt)                    q [.., M, D], kt [.., D, N]
 //   [s2 = Div(s, c) | Mul(s, c) | Mul(c, s)]      optional; c a one-element constant
-//   p  = Softmax(s or s2, axis = -1 or rank - 1)
+//   [s3 = Add(s or s2, mask) | Add(mask, s or s2)] optional; mask broadcasts to s (BERT's
+//                                         additive [B, 1, 1, N]) without widening it
+//   p  = Softmax(s, s2 or s3, axis = -1 or rank - 1)
 //   o  = MatMul(p, v)                     v [.., N, Dv], o [.., M, Dv]
 // and the Transposes around it, which become strides of the fused node's operands: one that
 // makes q (before its scaling), kt or v out of another value, and one that o feeds. Those of q
@@ -20,10 +22,10 @@
 // the batch dims; rank 2 or more. Every intermediate value (the scaled q, s, s2, p, and what a
 // folded Transpose produced) must have exactly the consumer above and must not be a graph
 // output; a scaled q read elsewhere enters the fused node scaled (the constant is not folded),
-// and a Transpose whose result is read elsewhere stays. No mask and no dropout: a graph with an
-// Add between the MatMul and the Softmax is left alone.
+// and a Transpose whose result is read elsewhere stays. No dropout; a mask added before the
+// scaling (scale * (s + mask)) leaves the chain alone.
 //
-// The fused node is kOpAttention(q_base, k_base, v_base) -> out. Each operand is a Transpose of
+// The fused node is kOpAttention(q_base, k_base, v_base[, mask]) -> out. Each operand is a Transpose of
 // its base by the perm in kAttrQPerm, kAttrKPerm, kAttrVPerm (ONNX Transpose semantics: operand
 // dim i is base dim perm[i]), where k is taken as [.., N, D] (k^T transposed back); the output
 // value is a Transpose of o by kAttrOutPerm (output dim i is o's dim perm[i]): the identity when

@@ -42,6 +42,9 @@ TEST(AttentionKernel, RefusesOperandsThatDisagree) {
       {{q, k, v}, perms({0, 2, 1}, id, id, id), {2, 4, 3}, "do not agree"},         // q read as [2, 8, 4]
       {{q, k, v}, perms(id, id, {0, 2, 1}, {0, 1, 2}), {2, 4, 3}, "do not agree"},  // v read as [2, 3, 5]
       {{q, k}, perms(id, id, id, id), {2, 4, 3}, "expects inputs q, k, v"},
+      // A mask that does not broadcast to the scores [2, 4, 5], and one of a higher rank.
+      {{q, k, v, f32({2, 1, 4}, random_floats(8, 4))}, perms(id, id, id, id), {2, 4, 3}, "does not broadcast"},
+      {{q, k, v, f32({1, 2, 4, 5}, random_floats(40, 4))}, perms(id, id, id, id), {2, 4, 3}, "exceeds the scores'"},
       // Views of q's 64 floats: one past its end, a negative offset, too few values.
       {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},
       {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {-1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},

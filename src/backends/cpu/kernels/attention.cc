@@ -1,5 +1,5 @@
-// The fused attention node (compiler/passes/attention_fusion.h): o = softmax(scale * q k^T) v
-// per batch entry, q [M, D], k [N, D], v [N, Dv], o [M, Dv], each a strided view of its tensor
+// The fused attention node (compiler/passes/attention_fusion.h): o = softmax(scale * q k^T
+// [+ mask]) v per batch entry, q [M, D], k [N, D], v [N, Dv], o [M, Dv], each a strided view of its tensor
 // (the Transposes the pass folded): q's, v's and o's rows contiguous, k's any way round.
 //
 // Work items are (batch entry, block of q's rows); a thread packs the entry's k^T and v into
@@ -176,6 +176,40 @@ LW_TARGET_AVX2 void pack_values(const float* v, int64_t n, int64_t dv, int64_t r
   }
 }
 
+// exp_row for scores with an additive mask: s[j] = e^(x_j - max x) with x_j = scale * s[j] +
+// mask[j * mask_col] (mask_col 0: one value for the whole row). Two passes, since the mask moves
+// the maximum.
+__attribute__((target("avx2,fma"))) float exp_row_masked(float* s, int64_t n, float scale, const float* mask,
+                                                        int64_t mask_col) {
+  const int64_t n8 = n / 8 * 8;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n8; j += 8) {
+    const __m256 m = mask_col ? _mm256_loadu_ps(mask + j) : _mm256_set1_ps(mask[0]);
+    const __m256 x = _mm256_fmadd_ps(_mm256_loadu_ps(s + j), vscale, m);
+    _mm256_storeu_ps(s + j, x);
+    vmax = _mm256_max_ps(vmax, x);
+  }
+  float mx = horizontal_max(vmax);
+  for (int64_t j = n8; j < n; ++j) {
+    s[j] = std::fma(s[j], scale, mask[j * mask_col]);
+    mx = std::max(mx, s[j]);
+  }
+  const __m256 vshift = _mm256_set1_ps(-mx);
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n8; j += 8) {
+    const __m256 e = exp_nonpositive(_mm256_add_ps(_mm256_loadu_ps(s + j), vshift));
+    _mm256_storeu_ps(s + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float sum = horizontal_sum(vsum);
+  for (int64_t j = n8; j < n; ++j) {
+    s[j] = std::exp(s[j] - mx);
+    sum += s[j];
+  }
+  return sum;
+}
+
 // Divides each of `rows` output rows (dv floats, `stride` apart) by its row's sum.
 LW_TARGET_AVX2 void normalize_rows(float* o, int64_t rows, int64_t dv, int64_t stride, const float* sums) {
   const int64_t dv8 = dv / 8 * 8;
@@ -220,10 +254,12 @@ std::vector<int64_t> contiguous_strides(const Dims& dims) {
 
 class AttentionKernel final : public Kernel {
  public:
-  AttentionKernel(Strided q, Strided k, Strided v, Strided o, int64_t m, int64_t n, int64_t d, int64_t dv, float scale,
-                  int threads)
-      : q_(std::move(q)), k_(std::move(k)), v_(std::move(v)), o_(std::move(o)), m_(m), n_(n), d_(d), dv_(dv),
-        scale_(scale) {
+  // `mask`: where the additive mask's values for each score are (its batch offsets, row and
+  // column strides, 0 along dims it broadcasts), when `has_mask`.
+  AttentionKernel(Strided q, Strided k, Strided v, Strided o, bool has_mask, Strided mask, int64_t m, int64_t n,
+                  int64_t d, int64_t dv, float scale, int threads)
+      : q_(std::move(q)), k_(std::move(k)), v_(std::move(v)), o_(std::move(o)), mask_(std::move(mask)), m_(m), n_(n),
+        d_(d), dv_(dv), scale_(scale), has_mask_(has_mask) {
     const int64_t batch = static_cast<int64_t>(q_.batch.size());
     // Blocks of q's rows: as many rows as keep a block's scores within kScoreFloats, and enough
     // blocks that every thread gets work when the batch alone does not give it.
@@ -249,6 +285,7 @@ class AttentionKernel final : public Kernel {
     const float* k = static_cast<const float*>(r.inputs[1]);
     const float* v = static_cast<const float*>(r.inputs[2]);
     float* o = static_cast<float*>(r.outputs[0]);
+    const float* mask = has_mask_ ? static_cast<const float*>(r.inputs[3]) : nullptr;
     const float inf = std::numeric_limits<float>::infinity();
     const int64_t items = static_cast<int64_t>(q_.batch.size()) * blocks_;
     // One slice of the items per scratch slot, the slot by index (not omp_get_thread_num(),
@@ -268,7 +305,13 @@ class AttentionKernel final : public Kernel {
           packed = b;
         }
         packed_gemm(q + q_.batch[b] + i0 * q_.row, q_.row, keys, nullptr, scores, n_, rows, d_, n_, -inf, inf, 1);
-        for (int64_t i = 0; i < rows; ++i) sums[i] = exp_row(scores + i * n_, n_, scale_);
+        if (mask) {
+          const float* mask_rows = mask + mask_.batch[b] + i0 * mask_.row;
+          for (int64_t i = 0; i < rows; ++i)
+            sums[i] = exp_row_masked(scores + i * n_, n_, scale_, mask_rows + i * mask_.row, mask_.col);
+        } else {
+          for (int64_t i = 0; i < rows; ++i) sums[i] = exp_row(scores + i * n_, n_, scale_);
+        }
         float* out = o + o_.batch[b] + i0 * o_.row;
         packed_gemm(scores, n_, values, nullptr, out, o_.row, rows, n_, dv_, -inf, inf, 1);
         normalize_rows(out, rows, dv_, o_.row, sums);
@@ -281,9 +324,10 @@ class AttentionKernel final : public Kernel {
   }
 
  private:
-  Strided q_, k_, v_, o_;
+  Strided q_, k_, v_, o_, mask_;
   int64_t m_, n_, d_, dv_;
   float scale_;
+  bool has_mask_;
   int64_t rows_ = 1, blocks_ = 1;
   int threads_ = 1;
   int64_t key_floats_ = 0, value_floats_ = 0, score_floats_ = 0, thread_floats_ = 0;
@@ -292,9 +336,9 @@ class AttentionKernel final : public Kernel {
 Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
   if (!packed_gemm_supported())
     return kernel_error(spec, StatusCode::kFeatureUnsupported, "the fused attention kernel needs AVX2 and FMA");
-  if (spec.inputs.size() != 3 || spec.outputs.size() != 1)
-    return kernel_error(spec, StatusCode::kInvalidArgument, "expects inputs q, k, v and one output");
-  for (size_t i = 0; i < 3; ++i) {
+  if (spec.inputs.size() < 3 || spec.inputs.size() > 4 || spec.outputs.size() != 1)
+    return kernel_error(spec, StatusCode::kInvalidArgument, "expects inputs q, k, v, an optional mask and one output");
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
     if (spec.inputs[i].dtype != DType::kFloat32 || spec.input_layout(i) != Layout::kPlain)
       return kernel_error(spec, StatusCode::kUnsupportedDtype, "input ", i, " must be plain float32");
   }
@@ -366,7 +410,30 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
     views[x] = strided(dims[x], strides[x]);
     for (int64_t& b : views[x].batch) b += offsets[x];
   }
-  return make_kernel<AttentionKernel>(std::move(views[0]), std::move(views[1]), std::move(views[2]), std::move(views[3]), m, n, d, dv,
+  // The mask broadcasts to the scores [batch.., m, n] as ONNX's Add does (dims aligned at the
+  // end, each 1 or the scores' own).
+  const bool has_mask = spec.inputs.size() == 4;
+  Strided mask_view;
+  if (has_mask) {
+    const Dims& md = spec.inputs[3].shape.dims();
+    Dims score_dims = batch_dims;
+    score_dims.push_back(m);
+    score_dims.push_back(n);
+    if (md.size() > rank)
+      return kernel_error(spec, StatusCode::kInvalidArgument, "the mask's rank ", md.size(), " exceeds the scores' ", rank);
+    const std::vector<int64_t> contiguous = contiguous_strides(md);
+    std::vector<int64_t> mask_strides(rank, 0);
+    for (size_t i = 0; i < md.size(); ++i) {
+      const size_t at = rank - md.size() + i;
+      if (md[i] != 1 && md[i] != score_dims[at])
+        return kernel_error(spec, StatusCode::kInvalidArgument, "the mask ", Shape(md).to_string(),
+                            " does not broadcast to the scores ", Shape(score_dims).to_string());
+      mask_strides[at] = md[i] == 1 ? 0 : contiguous[i];
+    }
+    mask_view = strided(score_dims, mask_strides);
+  }
+  return make_kernel<AttentionKernel>(std::move(views[0]), std::move(views[1]), std::move(views[2]), std::move(views[3]),
+                                      has_mask, std::move(mask_view), m, n, d, dv,
                                       spec.node.attr_float(passes::kAttrScale, 1.0f), spec.num_threads);
 }
 
