@@ -263,7 +263,10 @@ Notes:
   oneDNN's reorder; 8 x 8 AVX2 transposes on AVX2 machines since 2026-11-27 11:50, 4 x 4
   before, with ordinary stores except for 1 x 1 weights, whose 8 x 8 blocks are whole lines and
   stream like the AVX-512 ones since 2026-11-27 14:45: MobileNet v2's full refresh at one
-  thread went from 1.32-1.39x to 0.93-1.11x a memcpy). That transposition is why a refresh can
+  thread went from 1.32-1.39x to 0.93-1.11x a memcpy; since 2026-11-27 16:40 the 3 x 3 weights'
+  8 x 8 blocks are put together in L1 by runs of 8 input channels, 2304 bytes the layout
+  stores contiguously, and streamed from there as whole lines: ResNet-18's full refresh at one
+  thread went from 1.06-1.27x to 0.74-0.77x a memcpy). That transposition is why a refresh can
   cost more than a memcpy of the
   plain bytes, most at one thread (the conv layouts: ResNet-50). An update larger than the L3
   cache (32 MiB here, read from sysfs), or of 1 MiB or more to a model whose weights are,
@@ -305,7 +308,10 @@ Notes:
   and the product with v per block of rows, reading q, k and v through the head-splitting
   Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes; its batched oneDNN matmuls
   were the 124 allocations per run the transformer showed before), and Reshape-like steps share
-  their input's memory instead of copying it.
+  their input's memory instead of copying it. Since 2026-11-27 16:45 the kernel also reads q, k
+  and v straight out of the packed [S, 1, 3E] projection, where three Slices a layer copied
+  them out before, and the products request the next panel of their weight ahead of use (3-8%
+  faster products in a micro-benchmark).
 - One small tensor refreshed alone at two threads costs a few microseconds. Tables before
   2026-11-26 13:30 show up to 0.1 ms there: each such update started a thread (its copy ran in
   a parallel region nested in a one-thread one, and libgomp starts nested teams afresh).
