@@ -106,7 +106,8 @@ int fuse_attention(ir::Graph& g) {
     const Dims vdims = g.value(op->base).shape.dims();
     ir::ValueId sliced = op->base;
     int32_t reshape_i = -1;
-    if (const ir::Node* r = producer(op->base); r && r->op == "Reshape" && r->outputs.size() == 1 && !r->inputs.empty()) {
+    const ir::Node* r = producer(op->base);
+    if (r && r->op == "Reshape" && r->outputs.size() == 1 && !r->inputs.empty()) {
       reshape_i = g.value(op->base).producer;
       sliced = r->inputs[0];
       if (only_consumer(sliced) != reshape_i) return;
@@ -200,7 +201,8 @@ int fuse_attention(ir::Graph& g) {
     // s [-> Div/Mul by a constant] [-> Add(., mask) or Add(mask, .)] -> Softmax
     ir::ValueId s = s_in;
     int32_t s_reader = static_cast<int32_t>(i);
-    if (const ir::Node* add = producer(s_in); add && add->op == "Add" && add->inputs.size() == 2 && add->outputs.size() == 1) {
+    const ir::Node* add = producer(s_in);
+    if (add && add->op == "Add" && add->inputs.size() == 2 && add->outputs.size() == 1) {
       // The scores are the operand a MatMul or a scaling makes with the sum's own shape; the
       // mask, the other, may broadcast (BERT's [B, 1, 1, N]) but not widen the scores.
       for (int side = 0; side < 2 && mt->mask == ir::kNoValue; ++side) {

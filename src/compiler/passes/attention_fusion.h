@@ -25,16 +25,17 @@
 // and a Transpose whose result is read elsewhere stays. No dropout; a mask added before the
 // scaling (scale * (s + mask)) leaves the chain alone.
 //
-// The fused node is kOpAttention(q_base, k_base, v_base[, mask]) -> out. Each operand is a Transpose of
-// its base by the perm in kAttrQPerm, kAttrKPerm, kAttrVPerm (ONNX Transpose semantics: operand
-// dim i is base dim perm[i]), where k is taken as [.., N, D] (k^T transposed back); the output
-// value is a Transpose of o by kAttrOutPerm (output dim i is o's dim perm[i]): the identity when
-// o itself is written. An input's base may also be a view of the node's input x: where q, k
-// or v comes from a Slice of x's last axis (step 1, the other axes whole), directly or through
-// a Reshape that splits only that axis (the [S, B, 3E] projection of torch's attention cut into
-// q, k and v and each split into heads), kAttrQView, kAttrKView or kAttrVView holds
-// [offset, dims (rank), strides (rank)]: base element i lies at x + offset + sum(i_d * stride_d),
-// and the Slice and Reshape are folded away like the Transposes. kAttrScale (float) is the product of the folded constants (c or 1/c
+// The fused node is kOpAttention(q_base, k_base, v_base[, mask]) -> out. Each operand is a
+// Transpose of its base by the perm in kAttrQPerm, kAttrKPerm, kAttrVPerm (ONNX Transpose
+// semantics: operand dim i is base dim perm[i]), where k is taken as [.., N, D] (k^T transposed
+// back); the output value is a Transpose of o by kAttrOutPerm (output dim i is o's dim
+// perm[i]): the identity when o itself is written. An input's base may also be a view of the
+// node's input x: where q, k or v comes from a Slice of x's last axis (step 1, the other axes
+// whole), directly or through a Reshape that splits only that axis (give or take dims of size
+// 1: the [S, 1, 3E] projection of torch's attention cut into q, k and v and each split into
+// heads), kAttrQView, kAttrKView or kAttrVView holds [offset, dims (rank), strides (rank)]: base
+// element i lies at x + offset + sum(i_d * stride_d), and the Slice and Reshape are folded away
+// like the Transposes. kAttrScale (float) is the product of the folded constants (c or 1/c
 // each). The fused node sits where the second MatMul was (or the Transpose after it); the other
 // nodes of the chain become kOpFusedAway (epilogue_fusion.h), and the values they produced are
 // left with no producer and no reader.

@@ -1,6 +1,7 @@
 // The fused attention node (compiler/passes/attention_fusion.h): o = softmax(scale * q k^T
-// [+ mask]) v per batch entry, q [M, D], k [N, D], v [N, Dv], o [M, Dv], each a strided view of its tensor
-// (the Transposes the pass folded): q's, v's and o's rows contiguous, k's any way round.
+// [+ mask]) v per batch entry, q [M, D], k [N, D], v [N, Dv], o [M, Dv], each a strided view of
+// its tensor (the Transposes, Slices and Reshapes the pass folded): q's, v's and o's rows
+// contiguous, k's any way round; the mask broadcast to the scores.
 //
 // Work items are (batch entry, block of q's rows); a thread packs the entry's k^T and v into
 // packed_gemm's panels once and keeps them for its following blocks of the same entry, then per
