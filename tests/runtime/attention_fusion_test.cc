@@ -342,15 +342,19 @@ TEST(AttentionFusion, SlicedProjectionBecomesViews) {
     ir::ValueId xq = x, q_cut;
     if (c == kStep2) {
       xq = g.add_data("xq", DType::kFloat32, Shape(Dims{s, 1, 2 * e}));
-      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {0}), int_const(g, "q1", {2 * e}), last_axis, int_const(g, "two", {2})}, "q_cut");
+      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {0}), int_const(g, "q1", {2 * e}), last_axis,
+                                  int_const(g, "two", {2})}, "q_cut");
     } else if (c == kFirstAxis) {
       xq = g.add_data("xq", DType::kFloat32, Shape(Dims{2 * s, 1, e}));
-      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {s}), int_const(g, "q1", {2 * s}), int_const(g, "axis0", {0})}, "q_cut");
+      q_cut = add_op(g, "Slice", {xq, int_const(g, "q0", {s}), int_const(g, "q1", {2 * s}), int_const(g, "axis0", {0})},
+                     "q_cut");
     } else {
       q_cut = add_op(g, "Slice", {x, int_const(g, "q0", {0}), int_const(g, "q1", {e}), last_axis}, "q_cut");
     }
-    ir::ValueId k_cut = add_op(g, "Slice", {x, int_const(g, "k0", {e}), int_const(g, "k1", {2 * e}), int_const(g, "minus1", {-1}), int_const(g, "one", {1})}, "k_cut");
-    ir::ValueId v_cut = add_op(g, "Slice", {x, int_const(g, "v0", {2 * e}), int_const(g, "v1", {INT64_MAX}), last_axis}, "v_cut");
+    ir::ValueId k_cut = add_op(g, "Slice", {x, int_const(g, "k0", {e}), int_const(g, "k1", {2 * e}),
+                                            int_const(g, "minus1", {-1}), int_const(g, "one", {1})}, "k_cut");
+    ir::ValueId v_cut = add_op(g, "Slice", {x, int_const(g, "v0", {2 * e}), int_const(g, "v1", {INT64_MAX}), last_axis},
+                               "v_cut");
     const ir::ValueId heads = int_const(g, "heads", {s, h, d});
     ir::ValueId qr = add_op(g, "Reshape", {q_cut, heads}, "qr"), kr = add_op(g, "Reshape", {k_cut, heads}, "kr"),
                 vr = add_op(g, "Reshape", {v_cut, heads}, "vr");
@@ -453,8 +457,9 @@ TEST(AttentionFusion, AdditiveMaskAfterTheScale) {
     ir::ValueId kt = add_op(g, "Transpose", {k}, "kt", {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
     ir::ValueId sc = add_op(g, "MatMul", {q, kt}, "scores");
     ir::ValueId scaled = add_op(g, "Div", {sc, g.add_const("root_d", tensor({std::sqrt(8.0f)}, {}))}, "scaled");
-    ir::ValueId masked = add_op(g, "Add", c == kMaskFirst || c == kComputedFirst ? std::vector<ir::ValueId>{mask, scaled}
-                                                          : std::vector<ir::ValueId>{scaled, mask}, "masked");
+    const bool mask_first = c == kMaskFirst || c == kComputedFirst;
+    ir::ValueId masked = add_op(g, "Add", mask_first ? std::vector<ir::ValueId>{mask, scaled}
+                                                     : std::vector<ir::ValueId>{scaled, mask}, "masked");
     ir::ValueId p = add_op(g, "Softmax", {masked}, "p", {{"axis", int64_t{-1}}});
     ir::ValueId o = add_op(g, "MatMul", {p, v}, "o");
     g.outputs = {o};
@@ -467,8 +472,8 @@ TEST(AttentionFusion, AdditiveMaskAfterTheScale) {
     EXPECT_EQ(count_op(fused, "Mul"), c == kComputedFirst ? 1 : 0);
     EXPECT_FLOAT_EQ(att.attr_float(passes::kAttrScale, 0), 1.0f / std::sqrt(8.0f));
 
-    auto aq = random_vec(static_cast<size_t>(b * h * m * d), 32, 2.0f), ak = random_vec(static_cast<size_t>(b * h * n * d), 33, 2.0f),
-         av = random_vec(static_cast<size_t>(b * h * n * d), 34);
+    auto aq = random_vec(static_cast<size_t>(b * h * m * d), 32, 2.0f);
+    auto ak = random_vec(static_cast<size_t>(b * h * n * d), 33, 2.0f), av = random_vec(ak.size(), 34);
     // The mask's value for score (batch entry e = (bi, hi), row i, column j), broadcast by hand.
     const MaskFn mask_of = [&](int64_t e, int64_t i, int64_t j) {
       const int64_t index[4] = {e / h, e % h, i, j};

@@ -1,6 +1,7 @@
 // The fused attention kernel (kernels/attention.cc) created directly, as the attention fusion
 // pass would not leave it: operands whose shapes disagree, whose perms are not permutations, or
-// whose views reach outside their input are refused at creation with an error naming the node; a valid node runs many times alike.
+// whose views reach outside their input are refused at creation with an error naming the node;
+// a valid node runs many times alike.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -46,8 +47,10 @@ TEST(AttentionKernel, RefusesOperandsThatDisagree) {
       {{q, k, v, f32({2, 1, 4}, random_floats(8, 4))}, perms(id, id, id, id), {2, 4, 3}, "does not broadcast"},
       {{q, k, v, f32({1, 2, 4, 5}, random_floats(40, 4))}, perms(id, id, id, id), {2, 4, 3}, "exceeds the scores'"},
       // Views of q's 64 floats: one past its end, a negative offset, too few values.
-      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},
-      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {-1, 2, 4, 8, 32, 8, 1}), {2, 4, 3}, "reaches outside"},
+      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {1, 2, 4, 8, 32, 8, 1}), {2, 4, 3},
+       "reaches outside"},
+      {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {-1, 2, 4, 8, 32, 8, 1}), {2, 4, 3},
+       "reaches outside"},
       {{q, k, v}, with(perms(id, id, id, id), passes::kAttrQView, {0, 2, 4, 8}), {2, 4, 3}, "not 1 + 2 x rank"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {

@@ -421,7 +421,8 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
     score_dims.push_back(m);
     score_dims.push_back(n);
     if (md.size() > rank)
-      return kernel_error(spec, StatusCode::kInvalidArgument, "the mask's rank ", md.size(), " exceeds the scores' ", rank);
+      return kernel_error(spec, StatusCode::kInvalidArgument, "the mask's rank ", md.size(), " exceeds the scores' ",
+                          rank);
     const std::vector<int64_t> contiguous = contiguous_strides(md);
     std::vector<int64_t> mask_strides(rank, 0);
     for (size_t i = 0; i < md.size(); ++i) {
@@ -433,8 +434,8 @@ Result<std::unique_ptr<Kernel>> make_attention(const KernelSpec& spec) {
     }
     mask_view = strided(score_dims, mask_strides);
   }
-  return make_kernel<AttentionKernel>(std::move(views[0]), std::move(views[1]), std::move(views[2]), std::move(views[3]),
-                                      has_mask, std::move(mask_view), m, n, d, dv,
+  return make_kernel<AttentionKernel>(std::move(views[0]), std::move(views[1]), std::move(views[2]),
+                                      std::move(views[3]), has_mask, std::move(mask_view), m, n, d, dv,
                                       spec.node.attr_float(passes::kAttrScale, 1.0f), spec.num_threads);
 }
 
