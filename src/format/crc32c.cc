@@ -96,10 +96,22 @@ __attribute__((target("sse4.2"))) uint32_t update_hardware(uint32_t c, const uin
     static const ZeroShift shift = make_zero_shift();
     while (n >= 3 * kBlock) {
       uint64_t a = c, b = 0, d = 0;
-      for (size_t i = 0; i < kBlock; i += 8) {
-        a = _mm_crc32_u64(a, load_le64(p + i));
-        b = _mm_crc32_u64(b, load_le64(p + kBlock + i));
-        d = _mm_crc32_u64(d, load_le64(p + 2 * kBlock + i));
+      // The next three blocks' lines are requested meanwhile, a line of each per line of these:
+      // each block is a page of its own, and the hardware prefetchers do not cross pages, so
+      // every block started with misses (14 MB, one thread: 8.4-10.9 -> 16-16.5 GB/s; 64 MB
+      // from memory 8.1-9.3 -> 11-11.8 GB/s; 1 MB in L2 16 -> 19-20 GB/s).
+      const bool ahead = n >= 6 * kBlock;
+      for (size_t line = 0; line < kBlock; line += 64) {
+        if (ahead) {
+          _mm_prefetch(reinterpret_cast<const char*>(p + 3 * kBlock + line), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + 4 * kBlock + line), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + 5 * kBlock + line), _MM_HINT_T0);
+        }
+        for (size_t i = line; i < line + 64; i += 8) {
+          a = _mm_crc32_u64(a, load_le64(p + i));
+          b = _mm_crc32_u64(b, load_le64(p + kBlock + i));
+          d = _mm_crc32_u64(d, load_le64(p + 2 * kBlock + i));
+        }
       }
       c = shift.apply(shift.apply(static_cast<uint32_t>(a)) ^ static_cast<uint32_t>(b)) ^ static_cast<uint32_t>(d);
       p += 3 * kBlock;
