@@ -303,7 +303,10 @@ Notes:
   read before, while larger files are read into fresh pages every time: warm on both sides, but
   unevenly. "first load+init / first read": the medians over fresh processes (5 of each,
   alternating) of the first of each, which is what a program that loads a model once pays
-  (columns added 2026-11-27 14:00).
+  (columns added 2026-11-27 14:00). A load with init also verifies the checksums of the
+  weights it reads (about 16 GB/s a thread since 2026-11-27 17:15, when the checksum loop began
+  requesting its next pages ahead; 8-11 GB/s before), creates the primitives and packs the
+  weights, which a read of the file does not.
 - The transformer's attention runs as one fused kernel since 2026-11-27 13:40 (q k^T, softmax
   and the product with v per block of rows, reading q, k and v through the head-splitting
   Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes; its batched oneDNN matmuls
