@@ -730,6 +730,32 @@ void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int th
   }
 }
 
+// One group gi of the 8 rows at s0 (`valid` of them real) into the L1 buffer `stage`, then to
+// `out` + the group's base with streaming stores. Its own AVX2 function: clang compiles no AVX
+// code in the body of an OpenMP region, which does not inherit the caller's target.
+LW_AVX2 void pack_group_avx2(const BlockedRowsPacking& p, const float* s0, int64_t valid, int64_t gi, float* out,
+                             float* stage) {
+  constexpr int64_t kBlock = 8;
+  const int64_t g = p.group, j0 = gi * g, base = p.group_base[static_cast<size_t>(gi)];
+  const int64_t* offset = p.column_offset.data();
+  if (valid == kBlock) {
+    // The source lines of the group after next, one request per 64-byte line of each row:
+    // eight short runs a row apart, too scattered for the hardware prefetcher alone.
+    const int64_t ahead = j0 + 2 * g;
+    for (int64_t j = j0; j < j0 + g; j += 8) {
+      if (((j - j0) & 15) == 0 && ahead + (j - j0) < p.cols)
+        for (int q = 0; q < 8; ++q)
+          _mm_prefetch(reinterpret_cast<const char*>(s0 + q * p.cols + ahead + (j - j0)), _MM_HINT_T0);
+      transpose_8x8(s0 + j, p.cols, [&](int k) { return stage + (offset[j + k] - base); });
+    }
+  } else {  // the last, partial block: its padding rows are zeros
+    for (int64_t j = j0; j < j0 + g; ++j)
+      for (int64_t r = 0; r < kBlock; ++r) stage[offset[j] - base + r] = r < valid ? s0[r * p.cols + j] : 0.0f;
+  }
+  float* o = out + base;
+  for (int64_t i = 0; i < kBlock * g; i += 8) _mm256_stream_ps(o + i, _mm256_load_ps(stage + i));
+}
+
 // pack_rows for AVX2 blocks of 8 rows whose columns come in groups (p.group, a multiple of 8):
 // an 8-row block's group is transposed 8 x 8 at a time into an L1 buffer laid out as its
 // destination stretch, which then goes out with 32-byte streaming stores, whole lines in order.
@@ -737,43 +763,23 @@ void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int th
 // come a transpose later, so there the lines take cached stores, each read from memory before it
 // is written: ResNet-18's full refresh (3 x 3 weights in ABcd8b8a) at one thread took 1.3-1.4x
 // a memcpy of its bytes. Destination 32-byte aligned at every group (pack_blocked_rows checks).
-LW_AVX2 void pack_rows_grouped_avx2(const BlockedRowsPacking& p, const float* src, float* dst, int threads) {
+void pack_rows_grouped_avx2(const BlockedRowsPacking& p, const float* src, float* dst, int threads) {
   constexpr int64_t kBlock = 8;
-  const int64_t g = p.group, group_floats = kBlock * g;
+  const int64_t g = p.group;
   // Work units: one block of rows by a stretch of whole groups, about 512 columns.
   const int64_t per_unit = std::max<int64_t>(1, 512 / g), groups = p.cols / g;
   const int64_t blocks = p.padded_rows / kBlock, chunks = (groups + per_unit - 1) / per_unit;
   const int64_t units = blocks * chunks;
-  const int64_t* offset = p.column_offset.data();
 #pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
   {
     alignas(64) float stage[2048];  // find_column_groups' kMaxGroupFloats
 #pragma omp for schedule(static)
     for (int64_t u = 0; u < units; ++u) {
       const int64_t ob = u / chunks, g0 = u % chunks * per_unit, g1 = std::min(groups, g0 + per_unit);
-      float* out = dst + p.offset0 + ob * p.block_stride;
-      const int64_t r0 = ob * kBlock, valid = std::min(kBlock, p.rows - r0);
-      const float* s0 = src + r0 * p.cols;
-      for (int64_t gi = g0; gi < g1; ++gi) {
-        const int64_t j0 = gi * g, base = p.group_base[static_cast<size_t>(gi)];
-        if (valid == kBlock) {
-          // The source lines of the group after next, one request per 64-byte line of each row:
-          // eight short runs a row apart, too scattered for the hardware prefetcher alone.
-          const int64_t ahead = j0 + 2 * g;
-          for (int64_t j = j0; j < j0 + g; j += 8) {
-            if (((j - j0) & 15) == 0 && ahead + (j - j0) < p.cols)
-              for (int q = 0; q < 8; ++q)
-                _mm_prefetch(reinterpret_cast<const char*>(s0 + q * p.cols + ahead + (j - j0)), _MM_HINT_T0);
-            transpose_8x8(s0 + j, p.cols, [&](int k) { return stage + (offset[j + k] - base); });
-          }
-        } else {  // the last, partial block: its padding rows are zeros
-          for (int64_t j = j0; j < j0 + g; ++j)
-            for (int64_t r = 0; r < kBlock; ++r)
-              stage[offset[j] - base + r] = r < valid ? s0[r * p.cols + j] : 0.0f;
-        }
-        float* o = out + base;
-        for (int64_t i = 0; i < group_floats; i += 8) _mm256_stream_ps(o + i, _mm256_load_ps(stage + i));
-      }
+      const int64_t r0 = ob * kBlock;
+      for (int64_t gi = g0; gi < g1; ++gi)
+        pack_group_avx2(p, src + r0 * p.cols, std::min(kBlock, p.rows - r0), gi, dst + p.offset0 + ob * p.block_stride,
+                        stage);
     }
     streaming_fence();  // this thread's stores, before the region ends
   }
