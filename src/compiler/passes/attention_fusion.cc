@@ -102,7 +102,7 @@ int fuse_attention(ir::Graph& g) {
   // directly or through a Reshape that splits only that axis, into a view of x, when each
   // value on the way has only the chain's reader (`reader` reads op.base).
   auto absorb_slice = [&](Operand* op, int32_t reader, std::vector<int32_t>* gone) {
-    if (!op->view.empty() || only_consumer(op->base) != reader) return;
+    if (only_consumer(op->base) != reader) return;
     const Dims vdims = g.value(op->base).shape.dims();
     ir::ValueId sliced = op->base;
     int32_t reshape_i = -1;

@@ -73,6 +73,35 @@ __attribute__((target("avx2,fma"))) inline float horizontal_max(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// s[j] = e^(scale * s[j] + shift) over one row of n values, in place (every exponent <= 0);
+// returns their sum. Two vectors a step: the exponential is a chain of about 15 dependent
+// operations, so two independent ones keep more of the FMA units busy.
+__attribute__((target("avx2,fma"))) float exp_sum_row(float* s, int64_t n, float scale, float shift) {
+  const int64_t n8 = n / 8 * 8;
+  const __m256 vscale = _mm256_set1_ps(scale), vshift = _mm256_set1_ps(shift);
+  __m256 vsum = _mm256_setzero_ps(), vsum2 = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= n8; j += 16) {
+    const __m256 e = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j), vscale, vshift));
+    const __m256 e2 = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j + 8), vscale, vshift));
+    _mm256_storeu_ps(s + j, e);
+    _mm256_storeu_ps(s + j + 8, e2);
+    vsum = _mm256_add_ps(vsum, e);
+    vsum2 = _mm256_add_ps(vsum2, e2);
+  }
+  for (; j < n8; j += 8) {
+    const __m256 e = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j), vscale, vshift));
+    _mm256_storeu_ps(s + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float sum = horizontal_sum(_mm256_add_ps(vsum, vsum2));
+  for (; j < n; ++j) {
+    s[j] = std::exp(std::fma(s[j], scale, shift));
+    sum += s[j];
+  }
+  return sum;
+}
+
 // s[j] = e^(scale * s[j] - max_j(scale * s[j])) over one row of n scores, in place; returns
 // their sum, by which the caller divides the row's output (fewer columns than n, and no third
 // pass over the scores). A NaN score escapes the maximum but not the exponentials: it makes the
@@ -92,31 +121,7 @@ __attribute__((target("avx2,fma"))) float exp_row(float* s, int64_t n, float sca
     mn = std::min(mn, s[j]);
   }
   // The largest of scale * s: scale times the largest s, or times the smallest for scale < 0.
-  const float shift = -scale * (scale >= 0 ? mx : mn);
-  const __m256 vscale = _mm256_set1_ps(scale), vshift = _mm256_set1_ps(shift);
-  // Two vectors a step: the exponential is a chain of about 15 dependent operations, so two
-  // independent ones keep more of the FMA units busy.
-  __m256 vsum = _mm256_setzero_ps(), vsum2 = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 16 <= n8; j += 16) {
-    const __m256 e = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j), vscale, vshift));
-    const __m256 e2 = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j + 8), vscale, vshift));
-    _mm256_storeu_ps(s + j, e);
-    _mm256_storeu_ps(s + j + 8, e2);
-    vsum = _mm256_add_ps(vsum, e);
-    vsum2 = _mm256_add_ps(vsum2, e2);
-  }
-  for (; j < n8; j += 8) {
-    const __m256 e = exp_nonpositive(_mm256_fmadd_ps(_mm256_loadu_ps(s + j), vscale, vshift));
-    _mm256_storeu_ps(s + j, e);
-    vsum = _mm256_add_ps(vsum, e);
-  }
-  float sum = horizontal_sum(_mm256_add_ps(vsum, vsum2));
-  for (int64_t j = n8; j < n; ++j) {
-    s[j] = std::exp(std::fma(s[j], scale, shift));
-    sum += s[j];
-  }
-  return sum;
+  return exp_sum_row(s, n, scale, -scale * (scale >= 0 ? mx : mn));
 }
 
 // k^T [d, n] into packed_gemm's panels (16 keys each, d rows of 16, zeros past n), from k with
@@ -196,19 +201,7 @@ __attribute__((target("avx2,fma"))) float exp_row_masked(float* s, int64_t n, fl
     s[j] = std::fma(s[j], scale, mask[j * mask_col]);
     mx = std::max(mx, s[j]);
   }
-  const __m256 vshift = _mm256_set1_ps(-mx);
-  __m256 vsum = _mm256_setzero_ps();
-  for (int64_t j = 0; j < n8; j += 8) {
-    const __m256 e = exp_nonpositive(_mm256_add_ps(_mm256_loadu_ps(s + j), vshift));
-    _mm256_storeu_ps(s + j, e);
-    vsum = _mm256_add_ps(vsum, e);
-  }
-  float sum = horizontal_sum(vsum);
-  for (int64_t j = n8; j < n; ++j) {
-    s[j] = std::exp(s[j] - mx);
-    sum += s[j];
-  }
-  return sum;
+  return exp_sum_row(s, n, 1.0f, -mx);
 }
 
 // Divides each of `rows` output rows (dv floats, `stride` apart) by its row's sum.
