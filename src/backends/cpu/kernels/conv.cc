@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cpu/conv_pd_cache.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
@@ -297,7 +298,7 @@ dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const d
                        : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                          dnnl::algorithm::convolution_direct, src, wei, dst, g.strides,
                                                          g.dilates, g.pl, g.pr);
-  return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
+  return cached_conv_primitive_desc(desc, attr);
 }
 
 // Which convolutions may replace oneDNN's where they apply (LW_CPU_CONV): auto (or unset) lets
