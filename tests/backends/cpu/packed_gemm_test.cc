@@ -1,7 +1,7 @@
 // packed_gemm (A against B in panels of 16 columns) against a naive double loop: row counts
 // around the 6-row register block, K in one and in several passes (over 512), N with and without
 // a partial last panel, B packed from [k, n] and from a transposed [n, k], with and without a
-// bias, plain, Relu and Clip ranges, one and two threads; then a Gemm and a MatMul with Const B
+// bias, plain, Relu and Clip ranges, one, two and five threads; then a Gemm and a MatMul with Const B
 // through the kernel registry, which take it on AVX2 machines.
 #include <gtest/gtest.h>
 
@@ -66,7 +66,7 @@ TEST(PackedGemm, MatchesNaiveLoop) {
   };
   int checked = 0;
   for (Size sz : {Size{1, 1, 1}, Size{5, 7, 3}, Size{6, 64, 16}, Size{13, 300, 40}, Size{40, 1100, 33},
-                  Size{128, 512, 48}, Size{7, 513, 70}}) {
+                  Size{128, 512, 48}, Size{7, 513, 70}, Size{30, 1100, 400}}) {
     const int64_t m = sz.m, k = sz.k, n = sz.n;
     auto a = random_floats(static_cast<size_t>(m * k), 1);
     auto b = random_floats(static_cast<size_t>(k * n), 2);
@@ -76,7 +76,9 @@ TEST(PackedGemm, MatchesNaiveLoop) {
       EXPECT_EQ(pack_b(b, k, n, from_transpose, StoreMode::kStreaming), packed) << "streamed";
       for (bool with_bias : {false, true})
         for (Range r : {Range{-inf, inf}, Range{0.0f, inf}, Range{-0.3f, 0.4f}})
-          for (int threads : {1, 2}) {
+          // 5 threads on fewer cores: some are descheduled mid-product, and the others take
+          // their panels (packed_gemm's PanelShares).
+          for (int threads : {1, 2, 5}) {
             std::vector<float> y(static_cast<size_t>(m * n), 99.0f);
             cpu::packed_gemm(a.data(), k, packed.data(), with_bias ? bias.data() : nullptr, y.data(), n, m, k, n, r.lo,
                              r.hi, threads);
@@ -94,7 +96,7 @@ TEST(PackedGemm, MatchesNaiveLoop) {
           }
     }
   }
-  EXPECT_EQ(checked, 7 * 2 * 2 * 3 * 2);
+  EXPECT_EQ(checked, 8 * 2 * 2 * 3 * 3);
 }
 
 // A NaN in A reaches the output through a Relu, as through oneDNN's and the other kernels'.

@@ -4,7 +4,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
@@ -181,46 +183,142 @@ dnnl::memory::desc packed_gemm_b_desc(int64_t k, int64_t n, bool b_rows_are_colu
   return dnnl::memory::desc(d);
 }
 
+// The panels of each pass, shared out among the threads of one product: a thread starts on its
+// own contiguous share (the same on every pass, so that the Y it accumulates stays in its
+// cache) and takes panels from its front; a thread whose share is done takes panels from the
+// back of the share with the most left. A static split left one thread waiting for the other
+// at the end of each product: on the 2-core machines the transformer's main thread spent 6% of
+// its time in the products' closing barrier, as the two cores' speeds drift with their
+// neighbours' load. Each share is one word, front and back, changed by compare-and-swap.
+class PanelShares {
+ public:
+  // Storage for `passes` x `threads` shares, reused by later products on the calling thread.
+  static PanelShares& for_this_thread(int64_t passes, int threads) {
+    thread_local PanelShares shares;
+    const size_t need = static_cast<size_t>(passes) * static_cast<size_t>(threads);
+    if (need > shares.capacity_) {
+      shares.slots_.reset(new Slot[need]);
+      shares.capacity_ = need;
+    }
+    return shares;
+  }
+
+  // Pass `pass`'s shares of `panels` among `threads`: thread t's is [panels t / n, panels (t + 1) / n).
+  void reset(int64_t pass, int64_t panels, int threads) {
+    for (int t = 0; t < threads; ++t) {
+      const uint64_t front = static_cast<uint64_t>(panels * t / threads);
+      const uint64_t back = static_cast<uint64_t>(panels * (t + 1) / threads);
+      slot(pass, t, threads).store(front << 32 | back, std::memory_order_relaxed);
+    }
+  }
+  // The front panel of thread t's share, or -1 when it is empty.
+  int64_t take_front(int64_t pass, int t, int threads) { return take(slot(pass, t, threads), true); }
+  // The front panel thread t would take next, without taking it (-1 when none).
+  int64_t peek_front(int64_t pass, int t, int threads) {
+    const uint64_t v = slot(pass, t, threads).load(std::memory_order_relaxed);
+    return (v >> 32) < (v & 0xffffffffu) ? static_cast<int64_t>(v >> 32) : -1;
+  }
+  // The back panel of the share (other than t's) with the most left, or -1 when every share is empty.
+  int64_t steal(int64_t pass, int t, int threads) {
+    for (;;) {
+      int victim = -1;
+      uint64_t most = 0;
+      for (int u = 0; u < threads; ++u) {
+        if (u == t) continue;
+        const uint64_t v = slot(pass, u, threads).load(std::memory_order_relaxed);
+        const uint64_t left = (v & 0xffffffffu) > (v >> 32) ? (v & 0xffffffffu) - (v >> 32) : 0;
+        if (left > most) most = left, victim = u;
+      }
+      if (victim < 0) return -1;
+      const int64_t p = take(slot(pass, victim, threads), false);
+      if (p >= 0) return p;  // else its owner took the last one first: look again
+    }
+  }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> v{0};
+  };
+  std::atomic<uint64_t>& slot(int64_t pass, int t, int threads) {
+    return slots_[static_cast<size_t>(pass) * static_cast<size_t>(threads) + static_cast<size_t>(t)].v;
+  }
+  static int64_t take(std::atomic<uint64_t>& s, bool front) {
+    uint64_t v = s.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t f = v >> 32, b = v & 0xffffffffu;
+      if (f >= b) return -1;
+      const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
+      // Relaxed: the panels' data is ordered by the barriers around the passes, not by this word.
+      if (s.compare_exchange_weak(v, next, std::memory_order_relaxed)) return static_cast<int64_t>(front ? f : b - 1);
+    }
+  }
+  std::unique_ptr<Slot[]> slots_;
+  size_t capacity_ = 0;
+};
+
 void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias, float* y, int64_t ldc, int64_t m,
                  int64_t k, int64_t n, float lo, float hi, int threads) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
   const int64_t passes = (k + kDepth - 1) / kDepth;
-  // Work item: one panel of one pass, all rows; each thread takes the same range of panels on
-  // every pass, so the Y it accumulates stays in its own cache.
   const int64_t row_blocks = (m + kRows - 1) / kRows;
-  auto run = [&](int64_t p0, int64_t p1) {
-    for (int64_t pass = 0; pass < passes; ++pass) {
-      const int64_t q0 = k * pass / passes, q1 = k * (pass + 1) / passes;
-      const bool first = pass == 0, last = pass + 1 == passes;
-      for (int64_t p = p0; p < p1; ++p) {
-        const int cols = static_cast<int>(std::min(kPanel, n - p * kPanel));
-        const float* bp = b + p * k * kPanel + q0 * kPanel;
-        const float* bias_p = bias ? bias + p * kPanel : nullptr;
-        // The slice of B this thread takes next (the next panel, or the first of the next
-        // pass) is requested into L2 a share per row block, so it is not fetched from memory
-        // when its first row block starts: a model's weights are read once per inference and
-        // mostly come from DRAM. One thread, the transformer's products with B rotated among
-        // 16 copies: 3-8% more GFLOPS. Only with enough row blocks to spread the requests over:
-        // with few rows (the MLP's batch of 8) the product streams B at memory bandwidth and
-        // bursts of requests cost 5-10%.
-        const float* next = row_blocks < 8  ? nullptr
-                            : p + 1 < p1        ? b + (p + 1) * k * kPanel + q0 * kPanel
-                            : pass + 1 < passes ? b + p0 * k * kPanel + q1 * kPanel
-                                                : nullptr;
-        const int64_t next_depth = p + 1 < p1 ? q1 - q0 : k * (pass + 2) / passes - q1;
-        const int64_t next_lines = next ? next_depth * kPanel * static_cast<int64_t>(sizeof(float)) / 64 : 0;
-        const int64_t lines_per_block = (next_lines + row_blocks - 1) / row_blocks;
-        for (int64_t i = 0, blk = 0; i < m; i += kRows, ++blk) {
-          for (int64_t l = blk * lines_per_block, end = std::min(next_lines, l + lines_per_block); l < end; ++l)
-            _mm_prefetch(reinterpret_cast<const char*>(next) + l * 64, _MM_HINT_T1);
-          const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i));
-          kBlocks[rows](a + i * lda + q0, lda, bp, q1 - q0, y + i * ldc + p * kPanel, ldc, cols, bias_p, first, last,
-                        lo, hi);
-        }
-      }
+  // One panel of one pass, all rows. `next`: the slice of B the thread takes after it (the next
+  // panel, or the first of the next pass), requested into L2 a share per row block, so it is not
+  // fetched from memory when its first row block starts: a model's weights are read once per
+  // inference and mostly come from DRAM. One thread, the transformer's products with B rotated
+  // among 16 copies: 3-8% more GFLOPS. Only with enough row blocks to spread the requests over:
+  // with few rows (the MLP's batch of 8) the product streams B at memory bandwidth and bursts of
+  // requests cost 5-10%.
+  auto panel = [&](int64_t pass, int64_t p, const float* next, int64_t next_depth) {
+    const int64_t q0 = k * pass / passes, q1 = k * (pass + 1) / passes;
+    const bool first = pass == 0, last = pass + 1 == passes;
+    const int cols = static_cast<int>(std::min(kPanel, n - p * kPanel));
+    const float* bp = b + p * k * kPanel + q0 * kPanel;
+    const float* bias_p = bias ? bias + p * kPanel : nullptr;
+    if (row_blocks < 8) next = nullptr;
+    const int64_t next_lines = next ? next_depth * kPanel * static_cast<int64_t>(sizeof(float)) / 64 : 0;
+    const int64_t lines_per_block = (next_lines + row_blocks - 1) / row_blocks;
+    for (int64_t i = 0, blk = 0; i < m; i += kRows, ++blk) {
+      for (int64_t l = blk * lines_per_block, end = std::min(next_lines, l + lines_per_block); l < end; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(next) + l * 64, _MM_HINT_T1);
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i));
+      kBlocks[rows](a + i * lda + q0, lda, bp, q1 - q0, y + i * ldc + p * kPanel, ldc, cols, bias_p, first, last, lo,
+                    hi);
     }
   };
-  parallel_ranges(panels, static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels)), run);
+  auto slice = [&](int64_t pass, int64_t p) { return b + p * k * kPanel + k * pass / passes * kPanel; };
+  auto depth = [&](int64_t pass) { return k * (pass + 1) / passes - k * pass / passes; };
+  const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels));
+  if (want <= 1) {
+    for (int64_t pass = 0; pass < passes; ++pass)
+      for (int64_t p = 0; p < panels; ++p) {
+        const bool more = p + 1 < panels, later = pass + 1 < passes;
+        panel(pass, p, more ? slice(pass, p + 1) : later ? slice(pass + 1, 0) : nullptr,
+              more ? depth(pass) : later ? depth(pass + 1) : 0);
+      }
+    return;
+  }
+  PanelShares& shares = PanelShares::for_this_thread(passes, want);
+#pragma omp parallel num_threads(want)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+    for (int64_t pass = 0; pass < passes; ++pass) shares.reset(pass, panels, nt);
+    // (the single's closing barrier: every share is set before any is taken)
+    for (int64_t pass = 0; pass < passes; ++pass) {
+      for (int64_t p; (p = shares.take_front(pass, t, nt)) >= 0;) {
+        const int64_t own_next = shares.peek_front(pass, t, nt);
+        const bool later = pass + 1 < passes;
+        const int64_t next_start = panels * t / nt;
+        panel(pass, p, own_next >= 0 ? slice(pass, own_next) : later ? slice(pass + 1, next_start) : nullptr,
+              own_next >= 0 ? depth(pass) : later ? depth(pass + 1) : 0);
+      }
+      for (int64_t p; (p = shares.steal(pass, t, nt)) >= 0;) panel(pass, p, nullptr, 0);
+      // A later pass adds to the Y an earlier one wrote, possibly on another thread.
+      if (pass + 1 < passes) {
+#pragma omp barrier
+      }
+    }
+  }
 }
 
 }  // namespace lw::cpu
