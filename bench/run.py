@@ -173,7 +173,8 @@ def table(results):
     head = ("| model | thr | lw infer med/p90 ms | ORT med/p90 ms | PyTorch med/p90 ms | lw/ORT | lw/PyTorch | "
             "full refresh ms (in place) | memcpy ms | refresh/memcpy | first infer after it ms (/ infer) | "
             "one / 1% / 10% refresh ms (% of full) | "
-            "ORT new session ms | load+init ms | load no-init ms | read file ms | load+init/read | "
+            "ORT new session ms | load+init ms | load no-init ms | read file ms (fresh / reused buffer) | "
+            "load+init/read (fresh / reused) | "
             "first load+init / first read ms (ratio) | "
             "peak RSS MB lw / ORT / PyTorch | lw allocs/run | lw-ORT max diff |")
     lines.append(head)
@@ -212,7 +213,9 @@ def table(results):
                 f"{fmt(full)} ({fmt(lw.get('refresh_full_in_place_ms'))}) | {fmt(lw['memcpy_ms'])} | {fmt(ratio(full, lw['memcpy_ms']))} | "
                 f"{fmt(after)} ({fmt(ratio(after, li['median']))}) | {' / '.join(parts)} | "
                 f"{fmt(ort.get('recreate_ms'))} | {fmt(lw['load_init_ms'])} | {fmt(lw['load_noinit_ms'])} | "
-                f"{fmt(lw['read_file_ms'])} | {fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} | "
+                f"{fmt(lw['read_file_ms'])} / {fmt(lw.get('read_file_reused_ms'))} | "
+                f"{fmt(ratio(lw['load_init_ms'], lw['read_file_ms']))} / "
+                f"{fmt(ratio(lw['load_init_ms'], lw.get('read_file_reused_ms')))} | "
                 f"{fmt(lw.get('load_init_cold_ms'))} / {fmt(lw.get('read_file_cold_ms'))} "
                 f"({fmt(ratio(lw.get('load_init_cold_ms'), lw.get('read_file_cold_ms')))}) | "
                 f"{fmt(lw.get('peak_rss_kb', 0) / 1024)} / {rss_o} / {rss_p} | {fmt(lw.get('allocs_per_run'))} | "
@@ -298,11 +301,17 @@ Notes:
   where it grew: load+init of ResNet-18 with BatchNorms and of the transformer at 2 threads
   moved between 6 and 35 ms from run to run (now 3.8-4.3 ms), the read of the file being 20 ms.
 - Load: "load+init" and "read file" are medians of 9 repeats in one process, where the second
-  and later loads find liveweight's weight blocks and oneDNN's generated code ready, and a read
-  of a file under glibc's dynamic mmap threshold (MobileNet v2's 14 MB) reuses the heap of the
-  read before, while larger files are read into fresh pages every time: warm on both sides, but
-  unevenly. "first load+init / first read": the medians over fresh processes (5 of each,
-  alternating) of the first of each, which is what a program that loads a model once pays
+  and later loads find liveweight's weight blocks, oneDNN's generated code and (since 2026-11-27 20:50)
+  the convolutions' primitive descriptors ready. The file is
+  read twice over: into fresh memory each time (an anonymous mapping of its own, whose pages the
+  kernel zeroes and maps as the read fills them, as in a program's first read of the file), and
+  into one buffer every repeat reuses (the page cache's copy alone, the least a read can cost).
+  Before 2026-11-27 21:00 there was one read, into new[] memory: glibc's heap reused the last
+  read's pages for files under its dynamic mmap threshold (MobileNet v2's 14 MB) and handed out
+  fresh pages for the larger ones, so that MobileNet v2 was measured against the reused buffer
+  and the other models against fresh memory. "first load+init / first read": the medians over
+  fresh processes (5 of each, alternating) of the first of each, which is what a program that
+  loads a model once pays
   (columns added 2026-11-27 14:00). A load with init also verifies the checksums of the
   weights it reads (about 16 GB/s a thread since 2026-11-27 17:15, when the checksum loop began
   requesting its next pages ahead; 8-11 GB/s before), creates the primitives and packs the
@@ -384,7 +393,8 @@ def write_doc(path, out, text):
                 "against the median inference; one / 1% / 10% = one median-size tensor and about 1% and 10% of the weight bytes "
                 "(percent of the full refresh in brackets); ORT new session = creating a second session, "
                 "which is what a weight change costs ONNX Runtime; load = Session::open (+ init) of the bundle "
-                "from `lw build`; read file = reading the bundle file into fresh memory; both timed from the file "
+                "from `lw build`; read file = reading the bundle file into fresh memory, and into a reused buffer "
+                "(see the notes); both timed from the file "
                 "to ready, closing the session and freeing the buffer untimed (tables before 2026-11-26 21:30 "
                 "timed those too: 0.2-0.3 ms of MobileNet v2's load), medians of 9 (5 before 2026-11-26 23:40). "
                 "lw-ORT max diff = largest "
