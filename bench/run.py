@@ -301,12 +301,12 @@ Notes:
   where it grew: load+init of ResNet-18 with BatchNorms and of the transformer at 2 threads
   moved between 6 and 35 ms from run to run (now 3.8-4.3 ms), the read of the file being 20 ms.
 - Load: "load+init" and "read file" are medians of 9 repeats in one process, where the second
-  and later loads find liveweight's weight blocks, oneDNN's generated code and (since 2026-11-27 20:50)
+  and later loads find liveweight's weight blocks, oneDNN's generated code and (since 2026-11-27 20:10)
   the convolutions' primitive descriptors ready. The file is
   read twice over: into fresh memory each time (an anonymous mapping of its own, whose pages the
   kernel zeroes and maps as the read fills them, as in a program's first read of the file), and
   into one buffer every repeat reuses (the page cache's copy alone, the least a read can cost).
-  Before 2026-11-27 21:00 there was one read, into new[] memory: glibc's heap reused the last
+  Before 2026-11-27 20:25 there was one read, into new[] memory: glibc's heap reused the last
   read's pages for files under its dynamic mmap threshold (MobileNet v2's 14 MB) and handed out
   fresh pages for the larger ones, so that MobileNet v2 was measured against the reused buffer
   and the other models against fresh memory. "first load+init / first read": the medians over
