@@ -3,8 +3,8 @@
 // output blocks per tile, strides, asymmetric pads, kernels from 1 x 1 to 7 x 7, outputs that
 // read only padding, input channels in several chunks and rows in several passes; Winograd's
 // 3 x 3 stride-1 ones, odd output sizes, several steps of tiles), each epilogue (bias, a
-// BatchNorm's multiply and add, a residual, also as the output itself, Relu and Clip), 1 to 3
-// threads. Then a fused Conv through the kernel registry on blocked activations, which takes
+// BatchNorm's multiply and add, a residual, also as the output itself, Relu and Clip), 1, 2, 3
+// and 5 threads. Then a fused Conv through the kernel registry on blocked activations, which takes
 // them on AVX2 machines as LW_CPU_CONV says.
 #include <gtest/gtest.h>
 
@@ -131,7 +131,9 @@ void check_against_naive_loop(ConvFn conv, ScratchFn scratch_bytes, bool (*accep
     for (const Epilogue& e : epilogues) {
       const auto want = naive(c, x, w, e.bias ? &bias : nullptr, e.batchnorm ? &mul : nullptr, &add,
                               e.residual ? &residual : nullptr, e.lo, e.hi);
-      for (int threads : {1, 2, 3}) {
+      // 5 threads on fewer cores: some are descheduled mid-convolution, and the others take
+      // their steps (work_shares.h).
+      for (int threads : {1, 2, 3, 5}) {
         std::vector<float> y(want.size(), -777.0f);
         if (e.residual_is_output) y = rb;
         // Not zeros: a kernel must write what it reads there (the padding of a copied input).

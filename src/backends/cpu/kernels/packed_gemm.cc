@@ -4,12 +4,11 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <memory>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
+#include "backends/cpu/kernels/work_shares.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
@@ -183,79 +182,6 @@ dnnl::memory::desc packed_gemm_b_desc(int64_t k, int64_t n, bool b_rows_are_colu
   return dnnl::memory::desc(d);
 }
 
-// The panels of each pass, shared out among the threads of one product: a thread starts on its
-// own contiguous share (the same on every pass, so that the Y it accumulates stays in its
-// cache) and takes panels from its front; a thread whose share is done takes panels from the
-// back of the share with the most left. A static split left one thread waiting for the other
-// at the end of each product: on the 2-core machines the transformer's main thread spent 6% of
-// its time in the products' closing barrier, as the two cores' speeds drift with their
-// neighbours' load. Each share is one word, front and back, changed by compare-and-swap.
-class PanelShares {
- public:
-  // Storage for `passes` x `threads` shares, reused by later products on the calling thread.
-  static PanelShares& for_this_thread(int64_t passes, int threads) {
-    thread_local PanelShares shares;
-    const size_t need = static_cast<size_t>(passes) * static_cast<size_t>(threads);
-    if (need > shares.capacity_) {
-      shares.slots_.reset(new Slot[need]);
-      shares.capacity_ = need;
-    }
-    return shares;
-  }
-
-  // Pass `pass`'s shares of `panels` among `threads`: thread t's is [panels t / n, panels (t + 1) / n).
-  void reset(int64_t pass, int64_t panels, int threads) {
-    for (int t = 0; t < threads; ++t) {
-      const uint64_t front = static_cast<uint64_t>(panels * t / threads);
-      const uint64_t back = static_cast<uint64_t>(panels * (t + 1) / threads);
-      slot(pass, t, threads).store(front << 32 | back, std::memory_order_relaxed);
-    }
-  }
-  // The front panel of thread t's share, or -1 when it is empty.
-  int64_t take_front(int64_t pass, int t, int threads) { return take(slot(pass, t, threads), true); }
-  // The front panel thread t would take next, without taking it (-1 when none).
-  int64_t peek_front(int64_t pass, int t, int threads) {
-    const uint64_t v = slot(pass, t, threads).load(std::memory_order_relaxed);
-    return (v >> 32) < (v & 0xffffffffu) ? static_cast<int64_t>(v >> 32) : -1;
-  }
-  // The back panel of the share (other than t's) with the most left, or -1 when every share is empty.
-  int64_t steal(int64_t pass, int t, int threads) {
-    for (;;) {
-      int victim = -1;
-      uint64_t most = 0;
-      for (int u = 0; u < threads; ++u) {
-        if (u == t) continue;
-        const uint64_t v = slot(pass, u, threads).load(std::memory_order_relaxed);
-        const uint64_t left = (v & 0xffffffffu) > (v >> 32) ? (v & 0xffffffffu) - (v >> 32) : 0;
-        if (left > most) most = left, victim = u;
-      }
-      if (victim < 0) return -1;
-      const int64_t p = take(slot(pass, victim, threads), false);
-      if (p >= 0) return p;  // else its owner took the last one first: look again
-    }
-  }
-
- private:
-  struct alignas(64) Slot {
-    std::atomic<uint64_t> v{0};
-  };
-  std::atomic<uint64_t>& slot(int64_t pass, int t, int threads) {
-    return slots_[static_cast<size_t>(pass) * static_cast<size_t>(threads) + static_cast<size_t>(t)].v;
-  }
-  static int64_t take(std::atomic<uint64_t>& s, bool front) {
-    uint64_t v = s.load(std::memory_order_relaxed);
-    for (;;) {
-      const uint64_t f = v >> 32, b = v & 0xffffffffu;
-      if (f >= b) return -1;
-      const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
-      // Relaxed: the panels' data is ordered by the barriers around the passes, not by this word.
-      if (s.compare_exchange_weak(v, next, std::memory_order_relaxed)) return static_cast<int64_t>(front ? f : b - 1);
-    }
-  }
-  std::unique_ptr<Slot[]> slots_;
-  size_t capacity_ = 0;
-};
-
 void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias, float* y, int64_t ldc, int64_t m,
                  int64_t k, int64_t n, float lo, float hi, int threads) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
@@ -297,24 +223,23 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
       }
     return;
   }
-  PanelShares& shares = PanelShares::for_this_thread(passes, want);
+  // The panels of each pass shared out among the threads (work_shares.h): a thread's own share is
+  // the same on every pass, so the Y it accumulates stays in its cache.
+  WorkShares shares(passes, panels, want);
 #pragma omp parallel num_threads(want)
   {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#pragma omp single
-    for (int64_t pass = 0; pass < passes; ++pass) shares.reset(pass, panels, nt);
-    // (the single's closing barrier: every share is set before any is taken)
+    const int t = omp_get_thread_num();
+    const int64_t next_pass_start = panels * t / want;
     for (int64_t pass = 0; pass < passes; ++pass) {
-      for (int64_t p; (p = shares.take_front(pass, t, nt)) >= 0;) {
-        const int64_t own_next = shares.peek_front(pass, t, nt);
-        const bool later = pass + 1 < passes;
-        const int64_t next_start = panels * t / nt;
-        panel(pass, p, own_next >= 0 ? slice(pass, own_next) : later ? slice(pass + 1, next_start) : nullptr,
+      const bool later = pass + 1 < passes;
+      for (int64_t p; (p = shares.take_front(pass, t)) >= 0;) {
+        const int64_t own_next = shares.peek_front(pass, t);
+        panel(pass, p, own_next >= 0 ? slice(pass, own_next) : later ? slice(pass + 1, next_pass_start) : nullptr,
               own_next >= 0 ? depth(pass) : later ? depth(pass + 1) : 0);
       }
-      for (int64_t p; (p = shares.steal(pass, t, nt)) >= 0;) panel(pass, p, nullptr, 0);
+      for (int64_t p; (p = shares.steal(pass, t)) >= 0;) panel(pass, p, nullptr, 0);
       // A later pass adds to the Y an earlier one wrote, possibly on another thread.
-      if (pass + 1 < passes) {
+      if (later) {
 #pragma omp barrier
       }
     }

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/kernels/work_shares.h"
 
 namespace lw::cpu {
 
@@ -209,34 +210,32 @@ void winograd_conv_transformed(const float* x, const float* u, float* y, const B
   const int used = static_cast<int>(std::min<int64_t>(threads, step_count));
   const int64_t v_point = kTiles * s.in_channels, m_point = kTiles * s.out_channels;
   const int64_t x_block = s.in_h * s.in_w * kBlock, y_block = s.out_h * s.out_w * kBlock;
-  parallel_ranges(used, used, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      float* v = steps + static_cast<size_t>(t) * g.step_floats;
-      float* m = v + kPoints * v_point;
-      for (int64_t step = step_count * t / used; step < step_count * (t + 1) / used; ++step) {
-        const int64_t first = all_tiles * step / step_count, count = all_tiles * (step + 1) / step_count - first;
-        // 1. The input tiles: V[p] is [count x in_channels].
-        for (int64_t i = 0; i < count; ++i) {
-          const int64_t tile = first + i, n = tile / g.tiles, ty = tile % g.tiles / g.tiles_w, tx = tile % g.tiles_w;
-          for (int64_t ib = 0; ib < g.in_blocks; ++ib)
-            transform_input(x + (n * g.in_blocks + ib) * x_block, s.in_h, s.in_w, 2 * ty - s.pad_top, 2 * tx - s.pad_left,
-                            v + i * s.in_channels + ib * kBlock, v_point);
-        }
-        // 2. M[p] = V[p] U[p], [count x out_channels].
-        for (int64_t p = 0; p < kPoints; ++p)
-          packed_gemm(v + p * v_point, s.in_channels, u + p * s.in_channels * g.out_cols, nullptr, m + p * m_point,
-                      s.out_channels, count, s.in_channels, s.out_channels, -INFINITY, INFINITY, 1);
-        // 3. The output tiles, with the epilogue.
-        for (int64_t i = 0; i < count; ++i) {
-          const int64_t tile = first + i, n = tile / g.tiles, ty = tile % g.tiles / g.tiles_w, tx = tile % g.tiles_w;
-          const int rows = static_cast<int>(std::min<int64_t>(2, s.out_h - 2 * ty));
-          const int cols = static_cast<int>(std::min<int64_t>(2, s.out_w - 2 * tx));
-          for (int64_t ob = 0; ob < g.out_blocks; ++ob) {
-            const int64_t at = (n * g.out_blocks + ob) * y_block + (2 * ty * s.out_w + 2 * tx) * kBlock;
-            transform_output(m + i * s.out_channels + ob * kBlock, m_point, y + at, e.residual ? e.residual + at : nullptr,
-                             s.out_w * kBlock, rows, cols, e, ob * kBlock, clamp);
-          }
-        }
+  // Each step on the scratch of the thread that runs it; a thread whose own steps are done takes
+  // another's (work_shares.h).
+  parallel_items_balanced(step_count, used, [&](int64_t step, int t) {
+    float* v = steps + static_cast<size_t>(t) * g.step_floats;
+    float* m = v + kPoints * v_point;
+    const int64_t first = all_tiles * step / step_count, count = all_tiles * (step + 1) / step_count - first;
+    // 1. The input tiles: V[p] is [count x in_channels].
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t tile = first + i, n = tile / g.tiles, ty = tile % g.tiles / g.tiles_w, tx = tile % g.tiles_w;
+      for (int64_t ib = 0; ib < g.in_blocks; ++ib)
+        transform_input(x + (n * g.in_blocks + ib) * x_block, s.in_h, s.in_w, 2 * ty - s.pad_top, 2 * tx - s.pad_left,
+                        v + i * s.in_channels + ib * kBlock, v_point);
+    }
+    // 2. M[p] = V[p] U[p], [count x out_channels].
+    for (int64_t p = 0; p < kPoints; ++p)
+      packed_gemm(v + p * v_point, s.in_channels, u + p * s.in_channels * g.out_cols, nullptr, m + p * m_point,
+                  s.out_channels, count, s.in_channels, s.out_channels, -INFINITY, INFINITY, 1);
+    // 3. The output tiles, with the epilogue.
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t tile = first + i, n = tile / g.tiles, ty = tile % g.tiles / g.tiles_w, tx = tile % g.tiles_w;
+      const int rows = static_cast<int>(std::min<int64_t>(2, s.out_h - 2 * ty));
+      const int cols = static_cast<int>(std::min<int64_t>(2, s.out_w - 2 * tx));
+      for (int64_t ob = 0; ob < g.out_blocks; ++ob) {
+        const int64_t at = (n * g.out_blocks + ob) * y_block + (2 * ty * s.out_w + 2 * tx) * kBlock;
+        transform_output(m + i * s.out_channels + ob * kBlock, m_point, y + at, e.residual ? e.residual + at : nullptr,
+                         s.out_w * kBlock, rows, cols, e, ob * kBlock, clamp);
       }
     }
   });
