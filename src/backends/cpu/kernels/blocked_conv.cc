@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "backends/cpu/kernels/kernel_util.h"
+#include "backends/cpu/kernels/work_shares.h"
 
 namespace lw::cpu {
 
@@ -461,11 +462,12 @@ void blocked_conv(const float* x, const float* w, float* y, const BlockedConvSha
       }
     }
   };
-  // One slice of the items per thread, each with its own partial sums.
+  // One slice of the items per thread, each thread with its own partial sums; a thread whose
+  // slice is done takes items from another's (work_shares.h: where the groups go round the
+  // threads there are several items a thread).
   const size_t part_floats = partial_sum_bytes(s) / sizeof(float);
-  parallel_ranges(used, used, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      run(items * t / used, items * (t + 1) / used, part_floats > 0 ? partial_sums + t * part_floats : nullptr);
+  parallel_items_balanced(items, used, [&](int64_t item, int t) {
+    run(item, item + 1, part_floats > 0 ? partial_sums + static_cast<size_t>(t) * part_floats : nullptr);
   });
 }
 
