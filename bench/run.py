@@ -309,7 +309,11 @@ Notes:
   Before 2026-11-27 20:25 there was one read, into new[] memory: glibc's heap reused the last
   read's pages for files under its dynamic mmap threshold (MobileNet v2's 14 MB) and handed out
   fresh pages for the larger ones, so that MobileNet v2 was measured against the reused buffer
-  and the other models against fresh memory. "first load+init / first read": the medians over
+  and the other models against fresh memory. The kernel's copy out of the page cache itself
+  varies with the machine's state: MobileNet v2's 14 MB took 2.0 ms (7 GB/s) to read into a
+  reused buffer at 17:24 on 2026-11-27 and 7.5-12 ms (1.2-1.9 GB/s) from 20:00 the same evening,
+  while a user-space memcpy of as many bytes took 2-3 ms throughout; the read columns, and the
+  ratios to them, move with it. "first load+init / first read": the medians over
   fresh processes (5 of each, alternating) of the first of each, which is what a program that
   loads a model once pays
   (columns added 2026-11-27 14:00). A load with init also verifies the checksums of the
