@@ -211,16 +211,21 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
                     hi);
     }
   };
-  auto slice = [&](int64_t pass, int64_t p) { return b + p * k * kPanel + k * pass / passes * kPanel; };
-  auto depth = [&](int64_t pass) { return k * (pass + 1) / passes - k * pass / passes; };
+  // Panel p of a thread's own share, followed by own_next (-1: none left this pass, then the
+  // share's first panel, next_start, of the next pass).
+  auto own_panel = [&](int64_t pass, int64_t p, int64_t own_next, int64_t next_start) {
+    const int64_t next_pass = own_next >= 0 ? pass : pass + 1, next_p = own_next >= 0 ? own_next : next_start;
+    if (next_pass >= passes) {
+      panel(pass, p, nullptr, 0);
+    } else {
+      const int64_t q0 = k * next_pass / passes, q1 = k * (next_pass + 1) / passes;
+      panel(pass, p, b + next_p * k * kPanel + q0 * kPanel, q1 - q0);
+    }
+  };
   const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels));
   if (want <= 1) {
     for (int64_t pass = 0; pass < passes; ++pass)
-      for (int64_t p = 0; p < panels; ++p) {
-        const bool more = p + 1 < panels, later = pass + 1 < passes;
-        panel(pass, p, more ? slice(pass, p + 1) : later ? slice(pass + 1, 0) : nullptr,
-              more ? depth(pass) : later ? depth(pass + 1) : 0);
-      }
+      for (int64_t p = 0; p < panels; ++p) own_panel(pass, p, p + 1 < panels ? p + 1 : -1, 0);
     return;
   }
   // The panels of each pass shared out among the threads (work_shares.h): a thread's own share is
@@ -231,15 +236,11 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
     const int t = omp_get_thread_num();
     const int64_t next_pass_start = panels * t / want;
     for (int64_t pass = 0; pass < passes; ++pass) {
-      const bool later = pass + 1 < passes;
-      for (int64_t p; (p = shares.take_front(pass, t)) >= 0;) {
-        const int64_t own_next = shares.peek_front(pass, t);
-        panel(pass, p, own_next >= 0 ? slice(pass, own_next) : later ? slice(pass + 1, next_pass_start) : nullptr,
-              own_next >= 0 ? depth(pass) : later ? depth(pass + 1) : 0);
-      }
+      for (int64_t p; (p = shares.take_front(pass, t)) >= 0;)
+        own_panel(pass, p, shares.peek_front(pass, t), next_pass_start);
       for (int64_t p; (p = shares.steal(pass, t)) >= 0;) panel(pass, p, nullptr, 0);
       // A later pass adds to the Y an earlier one wrote, possibly on another thread.
-      if (later) {
+      if (pass + 1 < passes) {
 #pragma omp barrier
       }
     }

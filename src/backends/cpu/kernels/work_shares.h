@@ -18,8 +18,6 @@
 #include <cstdint>
 #include <memory>
 
-#include "backends/cpu/kernels/kernel_util.h"
-
 namespace lw::cpu {
 
 class WorkShares {
