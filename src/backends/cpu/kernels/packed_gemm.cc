@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/gemm_block.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/work_shares.h"
 #include "core/stream_copy.h"
@@ -16,87 +17,12 @@ namespace lw::cpu {
 namespace {
 
 constexpr int64_t kPanel = kPackedGemmPanel;
-// Rows of A per register block: 6 rows x 16 columns of Y are 12 accumulators, plus two of B
-// and one broadcast of A: 15 of the 16 ymm registers. Each step of q is 12 FMAs against two
-// loads of B and six broadcasts.
-constexpr int kRows = 6;
+static_assert(kPanel == kGemmBlockCols, "a panel is one register block wide");
+constexpr int kRows = kGemmBlockRows;
 // Depth of one pass over K: a [m, 512] slice of A (256 KB for 128 rows) stays in L2 while every
 // panel of B takes its turn, and a panel's slice (32 KB) stays in L1 while the row blocks of A
 // pass over it.
 constexpr int64_t kDepth = 512;
-
-// Y[0..R)[0..16) of one panel, over depth [q0, q0 + depth): starts from the bias (first pass) or
-// what Y holds (later passes), clamps on the last pass. `cols` of the 16 columns are real.
-// Every loop over the rows is unrolled so that the accumulators live in registers: with one
-// loop left rolled GCC kept them in memory and stored each after its FMA (30 GFLOPS on one core
-// of a 90 GFLOPS peak).
-template <int R>
-__attribute__((target("avx2,fma"))) void block(const float* a, int64_t lda, const float* b, int64_t depth,
-                                               float* y, int64_t ldc, int cols, const float* bias, bool first,
-                                               bool last, float lo, float hi) {
-  __m256 acc[R][2];
-  float tmp[R][kPanel];
-  if (first) {
-    float head[kPanel] = {};
-    if (bias) std::memcpy(head, bias, static_cast<size_t>(cols) * sizeof(float));
-    const __m256 b0 = _mm256_loadu_ps(head), b1 = _mm256_loadu_ps(head + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      acc[i][0] = b0;
-      acc[i][1] = b1;
-    }
-  } else if (cols == kPanel) {
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      acc[i][0] = _mm256_loadu_ps(y + i * ldc);
-      acc[i][1] = _mm256_loadu_ps(y + i * ldc + 8);
-    }
-  } else {
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      std::memset(tmp[i], 0, sizeof(tmp[i]));
-      std::memcpy(tmp[i], y + i * ldc, static_cast<size_t>(cols) * sizeof(float));
-      acc[i][0] = _mm256_loadu_ps(tmp[i]);
-      acc[i][1] = _mm256_loadu_ps(tmp[i] + 8);
-    }
-  }
-  for (int64_t q = 0; q < depth; ++q) {
-    const __m256 b0 = _mm256_loadu_ps(b + q * kPanel), b1 = _mm256_loadu_ps(b + q * kPanel + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      const __m256 av = _mm256_broadcast_ss(a + i * lda + q);
-      acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
-    }
-  }
-  if (last) {
-    // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
-    // passes the clamp as in the other kernels.
-    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i)
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) acc[i][h] = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc[i][h]));
-  }
-  if (cols == kPanel) {
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      _mm256_storeu_ps(y + i * ldc, acc[i][0]);
-      _mm256_storeu_ps(y + i * ldc + 8, acc[i][1]);
-    }
-  } else {
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      _mm256_storeu_ps(tmp[i], acc[i][0]);
-      _mm256_storeu_ps(tmp[i] + 8, acc[i][1]);
-      std::memcpy(y + i * ldc, tmp[i], static_cast<size_t>(cols) * sizeof(float));
-    }
-  }
-}
-
-using BlockFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int, const float*, bool, bool,
-                         float, float);
-constexpr BlockFn kBlocks[kRows + 1] = {nullptr, block<1>, block<2>, block<3>, block<4>, block<5>, block<6>};
 
 // The `full` whole 16-float pieces of one row of B to their panels (`panel_stride` floats
 // apart), streamed past the cache or stored.
@@ -207,8 +133,20 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
       for (int64_t l = blk * lines_per_block, end = std::min(next_lines, l + lines_per_block); l < end; ++l)
         _mm_prefetch(reinterpret_cast<const char*>(next) + l * 64, _MM_HINT_T1);
       const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i));
-      kBlocks[rows](a + i * lda + q0, lda, bp, q1 - q0, y + i * ldc + p * kPanel, ldc, cols, bias_p, first, last, lo,
-                    hi);
+      GemmBlockArgs g;
+      g.a = a + i * lda + q0;
+      g.lda = lda;
+      g.b = bp;
+      g.depth = q1 - q0;
+      g.y = y + i * ldc + p * kPanel;
+      g.ldc = ldc;
+      g.cols = cols;
+      g.first = first;
+      g.last = last;
+      g.bias = bias_p;
+      g.lo = lo;
+      g.hi = hi;
+      kGemmBlocks<>[rows](g);
     }
   };
   // Panel p of a thread's own share, followed by own_next (-1: none left this pass, then the
