@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends/cpu/kernels/blocked_conv.h"
+#include "backends/cpu/kernels/pointwise_conv.h"
 #include "backends/cpu/kernels/winograd_conv.h"
 #include "backends/kernel_harness.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -173,6 +174,71 @@ TEST(WinogradConv, MatchesNaiveLoop) {
   check_against_naive_loop(cpu::winograd_conv, cpu::winograd_conv_scratch_bytes, cpu::winograd_conv_accepts, cases, 8);
 }
 
+// The 1 x 1 shapes of ResNets and MobileNets: a half panel (24 and 40 channels), several
+// passes over the input channels (600: 2 passes of 304 and 296; 1040: 3), strided
+// downsampling, outputs in several bands (3136 positions), several images, and outputs of
+// fewer positions than threads. The 3 x 3 cases above are refused.
+TEST(PointwiseConv, MatchesNaiveLoop) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  std::vector<Case> cases(std::begin(kCases), std::end(kCases));
+  cases.push_back({1, 64, 256, 56, 56, 1, 1, 1, 1, 0, 0, 0, 0});   // 3136 positions: bands
+  cases.push_back({1, 600, 24, 9, 11, 1, 1, 1, 1, 0, 0, 0, 0});    // 2 passes, a half panel
+  cases.push_back({2, 1040, 40, 5, 5, 1, 1, 2, 2, 0, 0, 0, 0});    // 3 passes, stride 2, 2 images
+  cases.push_back({1, 256, 512, 14, 13, 1, 1, 2, 2, 0, 0, 0, 0});  // stride 2 from an odd width
+  cases.push_back({1, 32, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});      // one position
+  cases.push_back({1, 8, 8, 3, 7, 1, 1, 3, 2, 0, 0, 0, 0});        // strides 3 and 2
+  check_against_naive_loop(cpu::pointwise_conv, cpu::pointwise_conv_scratch_bytes, cpu::pointwise_conv_accepts,
+                           cases, 7);
+}
+
+// A NaN passes Relu's clamp, as it does through oneDNN's; on the one-pass path and the one of
+// several passes over the input channels.
+TEST(PointwiseConv, NanPassesTheClamp) {
+  if (!cpu::blocked_conv_supported()) GTEST_SKIP() << "no AVX2 + FMA";
+  for (int64_t channels : {16, 1040}) {
+    cpu::BlockedConvShape s{1, channels, 3, 3, 16, 3, 3, 1, 1, 1, 1, 0, 0};
+    std::vector<float> x(static_cast<size_t>(channels * 9), 1.0f), w(static_cast<size_t>(channels * 16), 0.1f);
+    std::vector<float> bias(16, 0.0f), y(16 * 9, 0.0f);
+    bias[3] = NAN;
+    cpu::BlockedConvEpilogue ep;
+    ep.bias = bias.data();
+    ep.lo = 0.0f;
+    std::vector<float> scratch(cpu::pointwise_conv_scratch_bytes(s, 2) / sizeof(float) + 1);
+    cpu::pointwise_conv(x.data(), w.data(), y.data(), s, ep, scratch.data(), 2);
+    for (int64_t p = 0; p < 9; ++p) {
+      EXPECT_TRUE(std::isnan(y[static_cast<size_t>(p * 8 + 3)])) << channels << " channels, position " << p;
+      EXPECT_FALSE(std::isnan(y[static_cast<size_t>(p * 8 + 2)])) << channels << " channels, position " << p;
+    }
+  }
+}
+
+// Where pointwise_conv is chosen over oneDNN's 1 x 1 kernel (with more than one thread).
+TEST(PointwiseConv, PaysOnSmallOutputsWithWholePanels) {
+  auto shape = [](int64_t in, int64_t out, int64_t hw) {
+    return cpu::BlockedConvShape{1, in, hw, hw, out, hw, hw, 1, 1, 1, 1, 0, 0};
+  };
+  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(1024, 256, 14)));
+  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(2048, 512, 7)));
+  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(96, 16, 20))) << "400 positions";
+  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(512, 128, 28))) << "784 positions";
+  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(256, 64, 56)));
+  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(96, 24, 14))) << "24 channels: a half panel";
+}
+
+TEST(PointwiseConv, RejectsWhatItCannotRun) {
+  cpu::BlockedConvShape s{1, 16, 6, 6, 8, 6, 6, 1, 1, 1, 1, 0, 0};
+  EXPECT_TRUE(cpu::pointwise_conv_accepts(s));
+  s.kernel_w = 3;
+  s.out_w = 4;
+  EXPECT_FALSE(cpu::pointwise_conv_accepts(s)) << "1 x 3";
+  s = {1, 16, 6, 6, 8, 8, 8, 1, 1, 1, 1, 1, 1};
+  EXPECT_FALSE(cpu::pointwise_conv_accepts(s)) << "padded";
+  s = {1, 16, 6, 6, 8, 5, 6, 1, 1, 1, 1, 0, 0};
+  EXPECT_FALSE(cpu::pointwise_conv_accepts(s)) << "an output row that skips the last input row";
+  s = {1, 12, 6, 6, 8, 6, 6, 1, 1, 1, 1, 0, 0};
+  EXPECT_FALSE(cpu::pointwise_conv_accepts(s)) << "12 input channels";
+}
+
 // Where Winograd is chosen: enough output tiles, or filters small enough.
 TEST(WinogradConv, PaysWhereWeightsAreSmallNextToTheOutput) {
   auto shape = [](int64_t channels, int64_t hw) {
@@ -254,7 +320,7 @@ class ConvChoice {
 // kernel each LW_CPU_CONV choice gives it on AVX2 machines (oneDNN's elsewhere): 16 -> 24
 // channels on 9 x 9 take the direct kernel under auto (too few channels for Winograd), 32 -> 32
 // on 20 x 20 Winograd's; direct never takes Winograd's, onednn neither of ours. The numbers are
-// the same each way; a 1 x 1 kernel stays with oneDNN.
+// the same each way.
 TEST(BlockedConv, FusedConvOnBlockedActivations) {
   const bool avx2_machine = cpu::blocked_conv_supported() &&
                             cpu::preferred_conv_activation_layout() == cpu::Layout::kBlocked8;
@@ -319,16 +385,75 @@ TEST(BlockedConv, FusedConvOnBlockedActivations) {
     }
   }
 
-  const Case c{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0};
-  const int64_t hw = c.h * c.w;
-  auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
-  // 1 x 1: oneDNN's blocked gemm kernel was faster there.
-  std::vector<TensorIn> one = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)),
-                               f32({c.oc, c.ic, 1, 1}, random_floats(static_cast<size_t>(c.oc * c.ic), 49))};
-  auto prepared = prepare_fused_op("Conv", one, {}, DType::kFloat32, {1, c.oc, c.h, c.w}, 2,
-                                   {cpu::Layout::kBlocked8, cpu::Layout::kPlain}, cpu::Layout::kBlocked8);
-  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-  EXPECT_NE(prepared->kernel->implementation().rfind("lw:", 0), 0u) << prepared->kernel->implementation();
+}
+
+// A fused 1 x 1 Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry, and
+// the kernel it gets on AVX2 machines: pointwise_conv where it pays (two threads, at most 400
+// output positions, whole 16-channel panels) or under LW_CPU_CONV=direct, oneDNN's otherwise and
+// under onednn. The numbers are the same each way.
+TEST(PointwiseConv, FusedConvOnBlockedActivations) {
+  const bool avx2_machine = cpu::blocked_conv_supported() &&
+                            cpu::preferred_conv_activation_layout() == cpu::Layout::kBlocked8;
+  const std::string kPointwise = "lw:pointwise_conv_avx2";
+  struct Expect {
+    Case c;
+    int threads;
+    bool pointwise_under_auto;
+  };
+  for (const Expect& ex : {Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2, true},
+                           Expect{{1, 64, 48, 14, 14, 1, 1, 2, 2, 0, 0, 0, 0}, 3, true},   // strided
+                           Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 1, false},    // one thread
+                           Expect{{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false},    // a half panel
+                           Expect{{1, 16, 32, 21, 21, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false}}) {  // 441 positions
+    const Case& c = ex.c;
+    const int64_t in_hw = c.h * c.w, out_hw = c.out_h() * c.out_w();
+    auto x = random_floats(static_cast<size_t>(c.ic * in_hw), 61);
+    auto w = random_floats(static_cast<size_t>(c.oc * c.ic), 62, -0.3f, 0.3f);
+    auto b = random_floats(static_cast<size_t>(c.oc), 63);
+    auto scale = random_floats(static_cast<size_t>(c.oc), 64, -1.5f, 1.5f);
+    auto shift = random_floats(static_cast<size_t>(c.oc), 65);
+    auto mean = random_floats(static_cast<size_t>(c.oc), 66);
+    auto var = random_floats(static_cast<size_t>(c.oc), 67, 0.2f, 2.0f);
+    auto residual = random_floats(static_cast<size_t>(c.oc * out_hw), 68, -2.0f, 2.0f);
+    constexpr float kEps = 1e-3f;
+    std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
+    for (size_t k = 0; k < mul.size(); ++k) {
+      mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
+      add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
+    }
+    const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
+
+    std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, in_hw)), f32({c.oc, c.ic, 1, 1}, w),
+                                    f32({c.oc}, b)};
+    for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
+    inputs.push_back(f32({1, c.oc, c.out_h(), c.out_w()}, to_blocked(residual, 1, c.oc, out_hw)));
+    Attrs attrs = {{"strides", std::vector<int64_t>{c.sh, c.sw}},
+                   {passes::kAttrBatchNorm, int64_t{1}},
+                   {passes::kAttrBnEpsilon, kEps},
+                   {passes::kAttrResidual, int64_t{1}},
+                   {passes::kAttrActivation, std::string("Relu")}};
+    std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
+    layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
+    for (const char* choice : {static_cast<const char*>(nullptr), "direct", "onednn"}) {
+      ConvChoice set(choice);
+      const std::string name = choice ? choice : "auto";
+      auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.out_h(), c.out_w()},
+                                       ex.threads, layouts, cpu::Layout::kBlocked8);
+      ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+      const std::string impl = prepared->kernel->implementation();
+      const bool expect_pointwise = avx2_machine && (name == "direct" || (name == "auto" && ex.pointwise_under_auto));
+      EXPECT_EQ(impl == kPointwise, expect_pointwise) << describe(c) << ", " << ex.threads << " threads, under " << name
+                                                      << ": " << impl;
+      for (int round = 0; round < 2; ++round) {
+        auto out = execute(*prepared, inputs);
+        ASSERT_TRUE(out.is_ok()) << out.status().message();
+        const auto got = from_blocked((*out)[0].f(), 1, c.oc, out_hw);
+        double worst = 0;
+        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+        EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+      }
+    }
+  }
 }
 
 TEST(BlockedConv, UnknownChoiceIsAnError) {

@@ -30,7 +30,8 @@
 // stride-1 convolution whose weights are small next to its output runs by Winograd's
 // F(2 x 2, 3 x 3) (winograd_conv.h) instead; the kernel keeps its transformed filters for as
 // long as the weights' generation (KernelRun::input_generations) stays the same, so a refresh
-// stays a copy of the weights and the first run after it transforms them.
+// stays a copy of the weights and the first run after it transforms them. A 1 x 1 convolution
+// on those layouts runs as a product (pointwise_conv.h) where that was measured faster.
 // LW_CPU_CONV (conv_choice) overrides the choice.
 #include <algorithm>
 #include <cfloat>
@@ -52,6 +53,7 @@
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/pointwise_conv.h"
 #include "backends/cpu/kernels/winograd_conv.h"
 #include "compiler/passes/epilogue_fusion.h"
 #include "core/blob.h"
@@ -100,7 +102,8 @@ struct ConvSetup {
   // liveweight's own kernel (blocked_conv.h) runs instead of `conv` on the primitive's layouts,
   // with the whole epilogue; its scratch starts at direct_offset.
   bool direct = false;
-  bool winograd = false;  // direct by winograd_conv.h rather than blocked_conv.h
+  bool winograd = false;   // direct by winograd_conv.h rather than blocked_conv.h
+  bool pointwise = false;  // direct by pointwise_conv.h (a 1 x 1 kernel) rather than blocked_conv.h
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
@@ -226,7 +229,7 @@ class ConvKernel final : public Kernel {
     return static_cast<const float*>(res);
   }
 
-  // blocked_conv or winograd_conv with the fused epilogue.
+  // blocked_conv, winograd_conv or pointwise_conv with the fused epilogue.
   void run_direct(const KernelRun& r, const void* src, const void* wei, void* dst, size_t dst_bytes,
                   uint8_t* scratch) const {
     const ConvSetup& s = *s_;
@@ -239,6 +242,10 @@ class ConvKernel final : public Kernel {
     const auto* x = static_cast<const float*>(src);
     const auto* w = static_cast<const float*>(wei);
     auto* y = static_cast<float*>(dst);
+    if (s.pointwise) {
+      pointwise_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
+      return;
+    }
     // Winograd from the kept filters where the weights have a generation (a Variable or a
     // constant) and there is memory to keep them; the direct kernel otherwise (weights computed
     // by the graph, say), so no run transforms filters it cannot keep and the scratch holds none.
@@ -302,8 +309,9 @@ dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const d
 }
 
 // Which convolutions may replace oneDNN's where they apply (LW_CPU_CONV): auto (or unset) lets
-// liveweight's kernels run, Winograd's where it pays; direct keeps to blocked_conv.h; onednn
-// keeps oneDNN's everywhere. The last two are there to compare, and so that tests run every
+// liveweight's kernels run, Winograd's and pointwise_conv.h's where they pay; direct keeps to
+// blocked_conv.h (and pointwise_conv.h for every 1 x 1 kernel it takes); onednn keeps oneDNN's
+// everywhere. The last two are there to compare, and so that tests run every
 // kernel on every machine.
 enum class ConvChoice { kAuto, kDirect, kOneDnn };
 Result<ConvChoice> conv_choice(const KernelSpec& spec) {
@@ -514,9 +522,10 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (s.residual_reorder)
         s.residual_to_dst = reorder_call(residual_user, s.dst.prim);
     }
-    // liveweight's kernel where oneDNN settled on 8-channel blocks for a plain 2-D convolution
-    // with a spatial kernel (its 1 x 1 kernel, a blocked gemm, ran those 1.2-1.9x faster).
-    if (choice != ConvChoice::kOneDnn && rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && w[2] * w[3] > 1 &&
+    // liveweight's kernels where oneDNN settled on 8-channel blocks for a plain 2-D convolution:
+    // blocked_conv (or Winograd) with a spatial kernel, pointwise_conv for 1 x 1 (blocked_conv's
+    // tiles ran those 1.4-1.9x slower than oneDNN's 1 x 1 kernel).
+    if (choice != ConvChoice::kOneDnn && rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 &&
         blocked_conv_supported()) {
       bool undilated = true;
       for (int64_t d : p.dilations) undilated = undilated && d == 1;
@@ -535,9 +544,16 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       d.pad_top = p.pads_begin[0];
       d.pad_left = p.pads_begin[1];
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
-      s.direct = undilated && blocked_conv_accepts(d) && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
-                 pd.dst_desc() == activation_desc(y, Layout::kBlocked8) && pd.weights_desc() == blocked_w;
-      s.winograd = s.direct && choice == ConvChoice::kAuto && winograd_conv_pays(d);
+      const bool blocked_layouts = undilated && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
+                                   pd.dst_desc() == activation_desc(y, Layout::kBlocked8) && pd.weights_desc() == blocked_w;
+      if (w[2] * w[3] == 1) {
+        const bool pays = spec.num_threads > 1 && pointwise_conv_pays(d);
+        s.pointwise = blocked_layouts && pointwise_conv_accepts(d) && (choice == ConvChoice::kDirect || pays);
+        s.direct = s.pointwise;
+      } else {
+        s.direct = blocked_layouts && blocked_conv_accepts(d);
+        s.winograd = s.direct && choice == ConvChoice::kAuto && winograd_conv_pays(d);
+      }
     }
     if ((s.tail != Tail::kNone || s.direct) && has_residual) {
       s.residual_offset = offset;
@@ -549,7 +565,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
       // Winograd's steps, or the direct kernel it falls back to (run_direct).
-      size_t direct_scratch = blocked_conv_scratch_bytes(s.direct_shape, s.threads);
+      size_t direct_scratch = s.pointwise ? pointwise_conv_scratch_bytes(s.direct_shape, s.threads)
+                                          : blocked_conv_scratch_bytes(s.direct_shape, s.threads);
       if (s.winograd) direct_scratch = std::max(direct_scratch, winograd_step_scratch_bytes(s.direct_shape, s.threads));
       offset += align64(direct_scratch);
     }
@@ -563,7 +580,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       return DnnlCall(dnnl::convolution_forward(p), std::move(args));
     };
     if (s.direct) {
-      s.implementation = s.winograd ? "lw:winograd_conv_avx2" : "lw:blocked_conv_avx2";
+      s.implementation = s.winograd    ? "lw:winograd_conv_avx2"
+                         : s.pointwise ? "lw:pointwise_conv_avx2"
+                                       : "lw:blocked_conv_avx2";
       return make_kernel<ConvKernel>(std::move(setup), false, spec.node);
     }
     s.conv = conv_call(pd, prim_bias(), s.bn_form);
