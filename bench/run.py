@@ -255,7 +255,11 @@ Notes:
   columns; src/backends/cpu/kernels/). Its 3 x 3 and larger convolutions on nChw8c run on
   liveweight's blocked_conv there (the BatchNorm of a refreshable pair in registers), the
   3 x 3 stride-1 ones with enough output by Winograd's F(2 x 2, 3 x 3) (winograd_conv;
-  LW_CPU_CONV=direct or onednn to compare). Since 2026-11-27 11:30 the Winograd filters are
+  LW_CPU_CONV=direct or onednn to compare). Since 2026-11-27 23:55 its 1 x 1 convolutions of up
+  to 400 output positions (ResNet-50's 14 x 14 and 7 x 7 layers, MobileNet v2's) run on
+  liveweight's pointwise_conv at two threads or more, a product whose items the threads share
+  out (0.78-1.01 of oneDNN's time there, alternating calls; the larger ones stay on oneDNN's,
+  which was faster on them). Since 2026-11-27 11:30 the Winograd filters are
   transformed once per version of the weights (on the first inference after a refresh) rather
   than on every inference, and outputs of up to 8 x 8 read a zero-padded copy of their input:
   ResNet-18's lw/ORT went from 0.98 to 0.84 at two threads.
@@ -344,10 +348,15 @@ Notes:
   the weights at session creation. Built with
   `lw build --refresh` leaving the BatchNorm and conv tensors out, they fold at build time.
 - lw allocs/run: calls to malloc and friends during one aclmdlExecute with prepared datasets
-  (bench/alloc_count.cc, every thread counted). Nearly all are oneDNN 2.6's own, inside every
-  primitive execution (its argument map: about 4 per call, more in convolutions with
-  per-channel post-ops such as resnet18_bn's fused BatchNorms), so a run of oneDNN primitives
-  cannot be allocation-free. liveweight's kernels keep their oneDNN memory objects between runs
+  (bench/alloc_count.cc, every thread counted). All are oneDNN 2.6's own, inside every
+  primitive execution (its argument map: 7 calls per convolution here, more with per-channel
+  post-ops; checked with backtraces of the counted calls on 2026-11-27), so a run of oneDNN
+  primitives cannot be allocation-free. Which convolutions still run on oneDNN: the 3-channel
+  stems, the depthwise ones, 1 x 1 ones of more than 400 output positions or with a lone
+  8-channel block (MobileNet v2's 24-channel ones), every 1 x 1 one at
+  one thread, and those oneDNN's AVX2 kernels do not block by 8 channels (tables before
+  2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
+  threads, 125 and 207 after). liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
   nothing in liveweight itself (tests/reliability/run_allocations_test.cc checks it on a graph
