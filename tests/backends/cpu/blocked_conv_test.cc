@@ -316,6 +316,68 @@ class ConvChoice {
   std::string old_;
 };
 
+// A fused Conv for case c through the registry's eyes (a BatchNorm with a pruned channel, a
+// residual, Relu; activations and residual on 8-channel blocks) and the naive loop's output.
+struct FusedConvCase {
+  std::vector<TensorIn> inputs;
+  std::vector<cpu::Layout> layouts;
+  Attrs attrs;
+  Dims out_dims;
+  std::vector<float> want;  // plain NCHW
+};
+FusedConvCase fused_conv_case(const Case& c, uint32_t seed) {
+  const int64_t in_hw = c.h * c.w, out_hw = c.out_h() * c.out_w();
+  auto x = random_floats(static_cast<size_t>(c.ic * in_hw), seed);
+  auto w = random_floats(static_cast<size_t>(c.oc * c.ic * c.kh * c.kw), seed + 1, -0.3f, 0.3f);
+  auto b = random_floats(static_cast<size_t>(c.oc), seed + 2);
+  auto scale = random_floats(static_cast<size_t>(c.oc), seed + 3, -1.5f, 1.5f);
+  auto shift = random_floats(static_cast<size_t>(c.oc), seed + 4);
+  auto mean = random_floats(static_cast<size_t>(c.oc), seed + 5);
+  auto var = random_floats(static_cast<size_t>(c.oc), seed + 6, 0.2f, 2.0f);
+  auto residual = random_floats(static_cast<size_t>(c.oc * out_hw), seed + 7, -2.0f, 2.0f);
+  constexpr float kEps = 1e-3f;
+  scale[5] = 0.0f;  // a pruned channel
+  std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
+  for (size_t k = 0; k < mul.size(); ++k) {
+    mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
+    add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
+  }
+  FusedConvCase f;
+  f.want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
+  f.out_dims = {1, c.oc, c.out_h(), c.out_w()};
+  f.inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, in_hw)), f32({c.oc, c.ic, c.kh, c.kw}, w), f32({c.oc}, b)};
+  for (const auto* v : {&scale, &shift, &mean, &var}) f.inputs.push_back(f32({c.oc}, *v));
+  f.inputs.push_back(f32(f.out_dims, to_blocked(residual, 1, c.oc, out_hw)));
+  f.attrs = {{"pads", std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr}},
+             {"strides", std::vector<int64_t>{c.sh, c.sw}},
+             {passes::kAttrBatchNorm, int64_t{1}},
+             {passes::kAttrBnEpsilon, kEps},
+             {passes::kAttrResidual, int64_t{1}},
+             {passes::kAttrActivation, std::string("Relu")}};
+  f.layouts.assign(f.inputs.size(), cpu::Layout::kPlain);
+  f.layouts[0] = f.layouts.back() = cpu::Layout::kBlocked8;
+  return f;
+}
+
+// Runs f's Conv twice on `threads` threads and checks it against the naive loop; the kernel's name.
+std::string run_fused_conv(const FusedConvCase& f, int threads) {
+  auto prepared = prepare_fused_op("Conv", f.inputs, f.attrs, DType::kFloat32, f.out_dims, threads, f.layouts,
+                                   cpu::Layout::kBlocked8);
+  EXPECT_TRUE(prepared.is_ok()) << prepared.status().message();
+  if (!prepared.is_ok()) return "";
+  const std::string impl = prepared->kernel->implementation();
+  for (int round = 0; round < 2; ++round) {
+    auto out = execute(*prepared, f.inputs);
+    EXPECT_TRUE(out.is_ok()) << out.status().message();
+    if (!out.is_ok()) return impl;
+    const auto got = from_blocked((*out)[0].f(), 1, f.out_dims[1], f.out_dims[2] * f.out_dims[3]);
+    double worst = 0;
+    for (size_t i = 0; i < f.want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - f.want[i])));
+    EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+  }
+  return impl;
+}
+
 // A fused Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry, and the
 // kernel each LW_CPU_CONV choice gives it on AVX2 machines (oneDNN's elsewhere): 16 -> 24
 // channels on 9 x 9 take the direct kernel under auto (too few channels for Winograd), 32 -> 32
@@ -331,60 +393,18 @@ TEST(BlockedConv, FusedConvOnBlockedActivations) {
   };
   for (const Expect& ex : {Expect{{1, 16, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1}, kDirect},
                            Expect{{1, 32, 32, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1}, kWinograd}}) {
-    const Case& c = ex.c;
-    const int64_t hw = c.h * c.w;
-    auto x = random_floats(static_cast<size_t>(c.ic * hw), 41);
-    auto w = random_floats(static_cast<size_t>(c.oc * c.ic * 9), 42, -0.3f, 0.3f);
-    auto b = random_floats(static_cast<size_t>(c.oc), 43);
-    auto scale = random_floats(static_cast<size_t>(c.oc), 44, -1.5f, 1.5f);
-    auto shift = random_floats(static_cast<size_t>(c.oc), 45);
-    auto mean = random_floats(static_cast<size_t>(c.oc), 46);
-    auto var = random_floats(static_cast<size_t>(c.oc), 47, 0.2f, 2.0f);
-    auto residual = random_floats(static_cast<size_t>(c.oc * hw), 48, -2.0f, 2.0f);
-    constexpr float kEps = 1e-3f;
-    scale[5] = 0.0f;  // a pruned channel
-
-    std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
-    for (size_t k = 0; k < mul.size(); ++k) {
-      mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
-      add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
-    }
-    const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
-
-    std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, hw)), f32({c.oc, c.ic, 3, 3}, w),
-                                    f32({c.oc}, b)};
-    for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
-    inputs.push_back(f32({1, c.oc, c.h, c.w}, to_blocked(residual, 1, c.oc, hw)));
-    Attrs attrs = {{"pads", std::vector<int64_t>{1, 1, 1, 1}},
-                   {passes::kAttrBatchNorm, int64_t{1}},
-                   {passes::kAttrBnEpsilon, kEps},
-                   {passes::kAttrResidual, int64_t{1}},
-                   {passes::kAttrActivation, std::string("Relu")}};
-    std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
-    layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
+    const FusedConvCase f = fused_conv_case(ex.c, 41);
     for (const char* choice : {static_cast<const char*>(nullptr), "auto", "direct", "onednn"}) {
       ConvChoice set(choice);
       const std::string name = choice ? choice : "auto";
-      auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.h, c.w}, 2, layouts,
-                                       cpu::Layout::kBlocked8);
-      ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-      const std::string impl = prepared->kernel->implementation();
+      const std::string impl = run_fused_conv(f, 2);
       if (name == "onednn") {
         EXPECT_NE(impl.rfind("lw:", 0), 0u) << impl;
       } else if (avx2_machine) {
-        EXPECT_EQ(impl, name == "direct" ? kDirect : ex.under_auto) << describe(c) << " under " << name;
-      }
-      for (int round = 0; round < 2; ++round) {
-        auto out = execute(*prepared, inputs);
-        ASSERT_TRUE(out.is_ok()) << out.status().message();
-        const auto got = from_blocked((*out)[0].f(), 1, c.oc, hw);
-        double worst = 0;
-        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
-        EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
+        EXPECT_EQ(impl, name == "direct" ? kDirect : ex.under_auto) << describe(ex.c) << " under " << name;
       }
     }
   }
-
 }
 
 // A fused 1 x 1 Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry, and
@@ -405,53 +425,14 @@ TEST(PointwiseConv, FusedConvOnBlockedActivations) {
                            Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 1, false},    // one thread
                            Expect{{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false},    // a half panel
                            Expect{{1, 16, 32, 21, 21, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false}}) {  // 441 positions
-    const Case& c = ex.c;
-    const int64_t in_hw = c.h * c.w, out_hw = c.out_h() * c.out_w();
-    auto x = random_floats(static_cast<size_t>(c.ic * in_hw), 61);
-    auto w = random_floats(static_cast<size_t>(c.oc * c.ic), 62, -0.3f, 0.3f);
-    auto b = random_floats(static_cast<size_t>(c.oc), 63);
-    auto scale = random_floats(static_cast<size_t>(c.oc), 64, -1.5f, 1.5f);
-    auto shift = random_floats(static_cast<size_t>(c.oc), 65);
-    auto mean = random_floats(static_cast<size_t>(c.oc), 66);
-    auto var = random_floats(static_cast<size_t>(c.oc), 67, 0.2f, 2.0f);
-    auto residual = random_floats(static_cast<size_t>(c.oc * out_hw), 68, -2.0f, 2.0f);
-    constexpr float kEps = 1e-3f;
-    std::vector<float> mul(static_cast<size_t>(c.oc)), add(static_cast<size_t>(c.oc));
-    for (size_t k = 0; k < mul.size(); ++k) {
-      mul[k] = static_cast<float>(scale[k] / std::sqrt(double(var[k]) + kEps));
-      add[k] = static_cast<float>(shift[k] - double(mean[k]) * mul[k]);
-    }
-    const auto want = naive(c, x, w, &b, &mul, &add, &residual, 0.0f, INFINITY);
-
-    std::vector<TensorIn> inputs = {f32({1, c.ic, c.h, c.w}, to_blocked(x, 1, c.ic, in_hw)), f32({c.oc, c.ic, 1, 1}, w),
-                                    f32({c.oc}, b)};
-    for (const auto* v : {&scale, &shift, &mean, &var}) inputs.push_back(f32({c.oc}, *v));
-    inputs.push_back(f32({1, c.oc, c.out_h(), c.out_w()}, to_blocked(residual, 1, c.oc, out_hw)));
-    Attrs attrs = {{"strides", std::vector<int64_t>{c.sh, c.sw}},
-                   {passes::kAttrBatchNorm, int64_t{1}},
-                   {passes::kAttrBnEpsilon, kEps},
-                   {passes::kAttrResidual, int64_t{1}},
-                   {passes::kAttrActivation, std::string("Relu")}};
-    std::vector<cpu::Layout> layouts(inputs.size(), cpu::Layout::kPlain);
-    layouts[0] = layouts.back() = cpu::Layout::kBlocked8;
+    const FusedConvCase f = fused_conv_case(ex.c, 61);
     for (const char* choice : {static_cast<const char*>(nullptr), "direct", "onednn"}) {
       ConvChoice set(choice);
       const std::string name = choice ? choice : "auto";
-      auto prepared = prepare_fused_op("Conv", inputs, attrs, DType::kFloat32, {1, c.oc, c.out_h(), c.out_w()},
-                                       ex.threads, layouts, cpu::Layout::kBlocked8);
-      ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-      const std::string impl = prepared->kernel->implementation();
+      const std::string impl = run_fused_conv(f, ex.threads);
       const bool expect_pointwise = avx2_machine && (name == "direct" || (name == "auto" && ex.pointwise_under_auto));
-      EXPECT_EQ(impl == kPointwise, expect_pointwise) << describe(c) << ", " << ex.threads << " threads, under " << name
-                                                      << ": " << impl;
-      for (int round = 0; round < 2; ++round) {
-        auto out = execute(*prepared, inputs);
-        ASSERT_TRUE(out.is_ok()) << out.status().message();
-        const auto got = from_blocked((*out)[0].f(), 1, c.oc, out_hw);
-        double worst = 0;
-        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
-        EXPECT_LT(worst, 1e-4) << impl << ", round " << round;
-      }
+      EXPECT_EQ(impl == kPointwise, expect_pointwise)
+          << describe(ex.c) << ", " << ex.threads << " threads, under " << name << ": " << impl;
     }
   }
 }
