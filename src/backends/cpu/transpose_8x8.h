@@ -1,7 +1,7 @@
 // An 8 x 8 float transpose in AVX2 registers, for the packers that turn rows into columns
-// (blocked_pack.cc's weight layouts, the attention kernel's K^T panels, pointwise_conv's input
-// bands). Header-only; callers
-// must run it inside functions compiled for AVX2 (LW_TARGET_AVX2) on CPUs that have it.
+// (blocked_pack.cc's weight layouts, the attention kernel's K^T panels, pointwise_conv's
+// micro-panels). Header-only; callers must run it inside functions compiled for AVX2
+// (LW_TARGET_AVX2) on CPUs that have it.
 #pragma once
 
 #include <immintrin.h>
