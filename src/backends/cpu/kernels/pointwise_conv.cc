@@ -90,18 +90,17 @@ RowBlocks row_blocks(int64_t rows) {
   return b;
 }
 
-// Copies the input of output positions [p0, p0 + rows) of image n (xn), channel blocks [ib0, ib1),
-// into `a` as one micro-panel per row block (gemm_block's interleaved A, 6 rows apart even where a
-// block has fewer): panel k holds q * 6 + i = input channel q (from ib0's first) of the block's
-// position i, for q < depth = (ib1 - ib0) * 8. A block's positions' 8 channels go through an 8 x 8
-// transpose (the missing rows zero), each channel's 6 floats stored as 4 and 2. Plane by plane, so
-// that the reads run along each plane. (Strided convolutions only: with stride 1 the rows of a
-// block are consecutive in each plane, which gemm_block reads as they are.)
-__attribute__((target("avx2,fma"))) void pack_band(const float* xn, const BlockedConvShape& s, int64_t p0, int64_t rows,
-                                                   int64_t ib0, int64_t ib1, float* a) {
+// Copies the input of image n (xn) at the output positions from p0 on, split into `blocks`, channel
+// blocks [ib0, ib1), into `a` as one micro-panel per row block (gemm_block's interleaved A, 6 rows
+// apart even where a block has fewer): panel k holds q * 6 + i = input channel q (from ib0's first)
+// of the block's position i, for q < depth = (ib1 - ib0) * 8. A block's positions' 8 channels go
+// through an 8 x 8 transpose (the missing rows zero), each channel's 6 floats stored as 4 and 2.
+// Plane by plane, so that the reads run along each plane. (Strided convolutions only: with stride
+// 1 the rows of a block are consecutive in each plane, which gemm_block reads as they are.)
+__attribute__((target("avx2,fma"))) void pack_band(const float* xn, const BlockedConvShape& s, int64_t p0,
+                                                   const RowBlocks& blocks, int64_t ib0, int64_t ib1, float* a) {
   const int64_t depth = (ib1 - ib0) * kBlock, in_plane = s.in_h * s.in_w * kBlock;
   const int64_t row_step = s.stride_h * s.in_w * kBlock, col_step = s.stride_w * kBlock;
-  const RowBlocks blocks = row_blocks(rows);
   constexpr int kRows = kGemmBlockRows;
   for (int64_t ib = ib0; ib < ib1; ++ib) {
     const float* plane = xn + ib * in_plane;
@@ -172,10 +171,11 @@ void pointwise_conv(const float* x, const float* w, float* y, const BlockedConvS
     const int64_t panel0 = p.panels * group / p.panel_groups, panel1 = p.panels * (group + 1) / p.panel_groups;
     float* a = thread_scratch + static_cast<size_t>(t) * p.thread_floats;
     const float* xn = x + n * p.in_blocks * in_plane;
+    const RowBlocks blocks = row_blocks(rows);
     for (int64_t pass = 0; pass < p.passes; ++pass) {
       const int64_t ib0 = p.in_blocks * pass / p.passes, ib1 = p.in_blocks * (pass + 1) / p.passes;
       const int64_t depth = (ib1 - ib0) * kBlock;
-      if (p.packed) pack_band(xn, s, p0, rows, ib0, ib1, a);
+      if (p.packed) pack_band(xn, s, p0, blocks, ib0, ib1, a);
       for (int64_t panel = panel0; panel < panel1; ++panel) {
         const int64_t ob = 2 * panel;
         const bool two = ob + 1 < p.out_blocks;
@@ -196,7 +196,6 @@ void pointwise_conv(const float* x, const float* w, float* y, const BlockedConvS
         g.lo = e.lo;
         g.hi = e.hi;
         // The blocks of 6 in one call, then the shorter ones.
-        const RowBlocks blocks = row_blocks(rows);
         for (int64_t k = 0, r = 0; k < blocks.count();) {
           const int64_t n_rows = blocks.size(k);
           g.count = k < blocks.sixes ? blocks.sixes : 1;
