@@ -393,7 +393,8 @@ TEST(FusedPlan, ConvClipAndGemmReluMatchNaiveLoops) {
 // Gemm (transB) with its B as a Variable (held in oneDNN's blocked layout, written through
 // blocked_pack's transposing tile copy) written through Assign, then refreshed; MatMul with a
 // Const B packed by the kernel.
-// 8 rows run on oneDNN's matmul or skinny_gemm, 40 on oneDNN's or packed_gemm (AVX2).
+// AVX-512: both row counts run on packed_gemm (its 8 x 48 and 6 x 64 blocks); AVX2: 8 rows on
+// oneDNN's matmul or skinny_gemm, 40 on oneDNN's or packed_gemm.
 class PackedWeights : public ::testing::TestWithParam<int64_t> {};
 
 TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
@@ -412,10 +413,17 @@ TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
   auto plan = Plan::create(g, store, 2);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   EXPECT_EQ(store.reads_per_run(0), static_cast<uint64_t>(m)) << "one read per row of A";
-  // B is packed where oneDNN's matmul wants blocks (AVX-512), and held as given, [n, k], where
-  // its choice has none (AVX2: transposing it to [k, n] would only slow the matmul down), unless
-  // packed_gemm takes the product (AVX2, more rows than skinny_gemm's), which holds B in panels.
-  if (test::matmul_prefers_blocked_b(m, k, n)) {
+  // B is in packed_gemm's panels for its AVX-512 path; on AVX2 packed where oneDNN's matmul
+  // wants blocks, and held as given, [n, k], where its choice has none (transposing it to [k, n]
+  // would only slow the matmul down), unless packed_gemm takes the product (more rows than
+  // skinny_gemm's), which holds B in panels.
+  if (cpu::avx512_allowed()) {
+    ASSERT_NE(store.layout(0), nullptr) << "B should be held in packed_gemm's panels";
+    const cpu::GemmPath path = cpu::packed_gemm_weight_path(m);
+    EXPECT_EQ(path, m <= 8 ? cpu::GemmPath::kAvx512Narrow : cpu::GemmPath::kAvx512Wide);
+    EXPECT_EQ(store.layout(0)->key,
+              cpu::make_weight_packing(cpu::plain_desc({n, k}), cpu::packed_gemm_b_desc(k, n, true, path))->key);
+  } else if (test::matmul_prefers_blocked_b(m, k, n)) {
     EXPECT_NE(store.layout(0), nullptr) << "B should be held in oneDNN's blocked layout";
   } else if (m > cpu::kSkinnyGemmMaxRows && cpu::packed_gemm_supported()) {
     ASSERT_NE(store.layout(0), nullptr) << "B should be held in packed_gemm's panels";
@@ -466,6 +474,60 @@ TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
 }
 
 INSTANTIATE_TEST_SUITE_P(FusedPlan, PackedWeights, ::testing::Values(int64_t{8}, int64_t{40}));
+
+// Two plans over one Variable B for 8 and 40 rows of A (an input shape each): the first fixes
+// B's layout (on AVX-512 packed_gemm's 48-column panels), the second runs on it whatever its
+// own row count would pick, and both match a naive loop after every write of B.
+TEST(FusedPlan, PlansForOtherRowsShareTheWeightsLayout) {
+  constexpr int64_t k = 70, n = 100;
+  VariableStore store({{"B", DType::kFloat32, {n, k}, static_cast<uint64_t>(n * k * 4)}});
+  auto graph_for = [&](int64_t m) {
+    ir::Graph g;
+    ir::ValueId a = g.add_data("a", DType::kFloat32, Shape(Dims{m, k}));
+    ir::ValueId bv = g.add_variable("B", DType::kFloat32, {n, k});
+    g.outputs = {add_op(g, "Gemm", {a, bv}, "y", {{"transB", int64_t{1}}})};
+    EXPECT_TRUE(ir::infer_graph_types(g).is_ok());
+    return g;
+  };
+  const ir::Graph g8 = graph_for(8), g40 = graph_for(40);
+  auto plan8 = Plan::create(g8, store, 2);
+  ASSERT_TRUE(plan8.is_ok()) << plan8.status().message();
+  auto plan40 = Plan::create(g40, store, 2);
+  ASSERT_TRUE(plan40.is_ok()) << plan40.status().message();
+  if (cpu::avx512_allowed()) {
+    ASSERT_NE(store.layout(0), nullptr);
+    EXPECT_EQ(store.layout(0)->key,
+              cpu::make_weight_packing(cpu::plain_desc({n, k}),
+                                       cpu::packed_gemm_b_desc(k, n, true, cpu::GemmPath::kAvx512Narrow))
+                  ->key);
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto b = random_vec(static_cast<size_t>(n * k), 50 + round);
+    ir::Graph init;
+    init.add_assign(init.add_variable("B", DType::kFloat32, {n, k}), init.add_const("Bc", tensor(b, {n, k})), false, "as");
+    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+    auto writer = Plan::create(init, store, 2);
+    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
+    auto update = store.begin_update();
+    ASSERT_TRUE((*writer)->run(update->base(), {}, {}, update.get()).is_ok());
+    store.commit(std::move(update));
+    for (int64_t m : {8, 40}) {
+      auto av = random_vec(static_cast<size_t>(m * k), 60 + static_cast<int>(m));
+      std::vector<float> out(static_cast<size_t>(m * n)), want(static_cast<size_t>(m * n));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double acc = 0;
+          for (int64_t q = 0; q < k; ++q)
+            acc += double(av[static_cast<size_t>(i * k + q)]) * b[static_cast<size_t>(j * k + q)];
+          want[static_cast<size_t>(i * n + j)] = static_cast<float>(acc);
+        }
+      const Plan& plan = m == 8 ? **plan8 : **plan40;
+      Status st = plan.run(*store.current(), {av.data()}, {out.data()}, nullptr);
+      ASSERT_TRUE(st.is_ok()) << st.message();
+      EXPECT_LT(max_diff(out, want), 1e-4f) << m << " rows, round " << round;
+    }
+  }
+}
 
 // MatMul of a batched A with one B matrix runs as one [batch*m, k] x [k, n] product.
 TEST(FusedPlan, BatchedMatMulWithOneMatrixMatchesNaiveLoop) {

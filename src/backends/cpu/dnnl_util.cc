@@ -73,6 +73,15 @@ Layout preferred_conv_activation_layout() {
   return preferred;
 }
 
+bool avx512_allowed() {
+  static const bool allowed = [] {
+    const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+    const auto core = static_cast<unsigned>(dnnl_cpu_isa_avx512_core);
+    return (isa & core) == core && __builtin_cpu_supports("avx512f");
+  }();
+  return allowed;
+}
+
 namespace {
 std::string desc_key(const dnnl::memory::desc& md) {
   // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes. FNV-1a over

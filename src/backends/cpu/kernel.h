@@ -33,6 +33,12 @@ inline int64_t channel_block(Layout layout) {
 // per process (dnnl_util.cc); thread-safe.
 Layout preferred_conv_activation_layout();
 
+// True when the CPU has AVX-512 (F, CD, BW, DQ, VL: oneDNN's avx512_core) and oneDNN may use it:
+// liveweight's own AVX-512 code follows the same cap, so DNNL_MAX_CPU_ISA=AVX2 makes an AVX-512
+// machine run as an AVX2 one throughout (the tests of the AVX2 paths use that). Computed once per
+// process (dnnl_util.cc); thread-safe.
+bool avx512_allowed();
+
 // A physical layout a kernel wants a weight (Variable) held in, e.g. oneDNN's blocked
 // convolution weights. Immutable once created; shared by the VariableStore and kernels.
 struct PackedLayout {

@@ -46,8 +46,10 @@ struct MatMulSetup {
   FusedBatchNorm bn;
   // Run by skinny_gemm instead of the primitive: [m, k] x [n, k]^T (+ a bias per column).
   bool skinny = false;
-  // Run by packed_gemm instead: [m, k] x B, B in its panel layout (+ a bias per column).
+  // Run by packed_gemm instead: [m, k] x B, B in its panel layout for packed_path (+ a bias per
+  // column).
   bool packed = false;
+  GemmPath packed_path = GemmPath::kAvx2;
   int64_t m = 0, k = 0, n = 0;
   std::string implementation;  // oneDNN's name for the primitive's, or liveweight's
 };
@@ -119,7 +121,7 @@ class MatMulKernel final : public Kernel {
       if (s_.skinny) {
         skinny_gemm(a, b, bias, y, s_.m, s_.k, s_.n, lo, hi, threads_);
       } else {
-        packed_gemm(a, s_.k, b, bias, y, s_.n, s_.m, s_.k, s_.n, lo, hi, threads_);
+        packed_gemm(a, s_.k, b, bias, y, s_.n, s_.m, s_.k, s_.n, lo, hi, threads_, s_.packed_path);
       }
       return Status::ok();
     }
@@ -197,10 +199,21 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     const bool panel_form = dst_dims.size() == 2 && (b_plain || b_transposed) && s.a == plain_desc({m, k}) &&
                             s.alpha == 1.0f && !s.sum_c && !s.bn.active() &&
                             (!s.has_bias || s.bias.dims() == dnnl::memory::dims{1, n}) && packed_gemm_supported();
-    const dnnl::memory::desc panels = panel_form ? packed_gemm_b_desc(k, n, b_transposed) : dnnl::memory::desc();
+    // The path for m rows; a B that arrives in another path's panels (packed by a plan for
+    // another row count) runs on that path instead.
+    GemmPath path = packed_gemm_weight_path(m);
     const PackedLayout* given = spec.packing(1);
-    const bool given_panels = panel_form && given && given->native &&
-                              *static_cast<const dnnl::memory::desc*>(given->native.get()) == panels;
+    bool given_panels = false;
+    if (panel_form && given && given->native) {
+      for (GemmPath p : {GemmPath::kAvx2, GemmPath::kAvx512Narrow, GemmPath::kAvx512Wide}) {
+        if (packed_gemm_supported(p) &&
+            *static_cast<const dnnl::memory::desc*>(given->native.get()) == packed_gemm_b_desc(k, n, b_transposed, p)) {
+          path = p;
+          given_panels = true;
+          break;
+        }
+      }
+    }
     // (B in the panel layout: oneDNN never reads it; the primitive below only names the implementation.)
     dnnl::memory::desc b_req = s.b;
     if (given && given->native && !given_panels)
@@ -256,17 +269,22 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
     }
     // More rows than that, where oneDNN runs its AVX2 gemm (which packs B on every call), with B
     // a weight whose layout is ours: packed_gemm, on B held in its panel layout (the
-    // transformer benchmark's 128-row products). A B that arrives in that layout (a plan for other
-    // shapes of the same model) takes it whatever the rows.
-    if (given_panels || (panel_form && !given && !s.skinny && (const_b || spec.can_pack(1)) &&
-                         s.implementation.rfind("gemm", 0) == 0 && m > kSkinnyGemmMaxRows)) {
+    // transformer benchmark's 128-row products). On AVX-512, any rows: oneDNN's own matmul there
+    // allocates memory on every call, and packed_gemm's AVX-512 code matches it on those
+    // products and streams the MLP's weights faster (alternating processes on a Zen 5, B/A:
+    // transformer 1.007 at two threads, MLP 0.867 at two and 0.747 at one). A B that arrives
+    // in that layout (a plan for other shapes of the same model) takes it whatever the rows.
+    const bool packed_pays =
+        path != GemmPath::kAvx2 || (s.implementation.rfind("gemm", 0) == 0 && m > kSkinnyGemmMaxRows);
+    if (given_panels || (panel_form && !given && !s.skinny && (const_b || spec.can_pack(1)) && packed_pays)) {
       s.packed = true;
+      s.packed_path = path;
       s.m = m;
       s.k = k;
       s.n = n;
-      s.implementation = "lw:packed_gemm_avx2";
+      s.implementation = path == GemmPath::kAvx2 ? "lw:packed_gemm_avx2" : "lw:packed_gemm_avx512";
       if (!given_panels) {
-        LW_RETURN_IF_ERROR(hold_b(packed_gemm_b_packing(k, n, b_transposed)));
+        LW_RETURN_IF_ERROR(hold_b(packed_gemm_b_packing(k, n, b_transposed, path)));
       }
       return make_kernel<MatMulKernel>(std::move(s), dnnl::matmul(), 0, dnnl::memory::desc(), spec.num_threads, spec.node);
     }

@@ -3,8 +3,8 @@
 // Linear). Such a product is bound by reading W: this kernel reads each row of W once, from
 // memory into FMAs against every row of A held in cache, on each thread's own range of rows.
 // oneDNN 2.6's AVX2 gemm ran the MLP benchmark's 8 x 4096 x 4096 layers at about 7.5 GB/s of W
-// where the machine reads 19 GB/s at two threads (on AVX-512 the matmul reads B from its
-// blocked layout instead, and this kernel is not used).
+// where the machine reads 19 GB/s at two threads (on AVX-512 packed_gemm's 8-row blocks take
+// such products, on B held in panels, and this kernel is not used).
 #pragma once
 
 #include <cstdint>

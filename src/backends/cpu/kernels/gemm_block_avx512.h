@@ -1,0 +1,103 @@
+// The register block of liveweight's AVX-512 products: R rows of Y by NV 16-float vectors of
+// columns (B in panels of 16 * NV columns), over one pass of the depth, with a bias and a clamp
+// on the last pass. gemm_block.h is its AVX2 counterpart (16 registers: 6 x 16); with 32
+// registers a block holds R x NV accumulators plus NV vectors of B and a broadcast. Columns past
+// `cols` are handled by masks, neither read nor written. Header-only; for the kernels' own
+// translation units.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace lw::cpu {
+
+struct GemmBlockAvx512Args {
+  const float* a = nullptr;  // row i, column q of A at a[i * lda + q]
+  int64_t lda = 0;
+  const float* b = nullptr;  // row q of the panel at b + q * b_step, 16 * NV columns
+  int64_t b_step = 0;
+  int64_t depth = 0;   // q in [0, depth)
+  float* y = nullptr;  // row i of Y at y + i * ldc
+  int64_t ldc = 0;
+  int cols = 0;                 // the real columns (<= 16 * NV)
+  bool first = true;            // starts from the bias (zeros without one), else from what Y holds
+  bool last = true;             // applies the clamp
+  const float* bias = nullptr;  // [cols] from the block's first column, or null
+  float lo = -INFINITY, hi = INFINITY;
+  // Requests B's lines this many floats ahead of the row being read (0: none): with few rows the
+  // block streams B from memory.
+  int64_t b_ahead = 0;
+};
+
+// GCC 12 reports the masked intrinsics' own undefined operands as uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+// Every loop over rows and vectors is unrolled so that the accumulators stay in registers.
+template <int R, int NV>
+__attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512Args& g) {
+  static_assert(R >= 1 && NV >= 1 && R * NV + NV + 1 <= 32, "the block must fit the 32 registers");
+  __mmask16 mask[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const int c = g.cols - 16 * v;
+    mask[v] = c >= 16 ? static_cast<__mmask16>(0xFFFF) : c <= 0 ? 0 : static_cast<__mmask16>((1u << c) - 1);
+  }
+  __m512 acc[R][NV];
+  if (g.first) {
+    __m512 start[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      start[v] = g.bias ? _mm512_maskz_loadu_ps(mask[v], g.bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = start[v];
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(mask[v], g.y + i * g.ldc + 16 * v);
+  }
+  const float* a = g.a;
+  const float* b = g.b;
+  const int64_t lda = g.lda, b_step = g.b_step;
+  for (int64_t q = 0; q < g.depth; ++q, b += b_step, ++a) {
+    __m512 bv[NV];
+    if (g.b_ahead > 0)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + g.b_ahead + 16 * v), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i * lda]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+  if (g.last) {
+    // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
+    // passes the clamp as in the other kernels.
+    const __m512 vlo = _mm512_set1_ps(g.lo), vhi = _mm512_set1_ps(g.hi);
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[i][v]));
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(g.y + i * g.ldc + 16 * v, mask[v], acc[i][v]);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+}  // namespace lw::cpu
