@@ -259,7 +259,15 @@ Notes:
   to 400 output positions (ResNet-50's 14 x 14 and 7 x 7 layers, MobileNet v2's) run on
   liveweight's pointwise_conv at two threads or more, a product whose items the threads share
   out (0.78-1.01 of oneDNN's time there, alternating calls; the larger ones stay on oneDNN's,
-  which was faster on them). Since 2026-11-27 11:30 the Winograd filters are
+  which was faster on them). On AVX-512 machines (a Zen 5 since 2026-11-28) oneDNN's matmul
+  reads B from its own blocked layout and its convolutions run on channels-last activations;
+  since 2026-11-28 02:40 every Gemm/MatMul with a weight B runs there on packed_gemm's AVX-512
+  blocks instead (8 x 48 for up to 8 rows of A, 6 x 64 for more; B held in panels of 48 or 64
+  columns): alternating processes against oneDNN's matmul, the transformer 1.007 of its time at
+  two threads and 0.99 at one, the MLP 0.87 and 0.75, and no allocation per call. The
+  convolutions stay on oneDNN's AVX-512 kernels there: 1 x 1 ones as packed_gemm products
+  measured 0.92-1.27x oneDNN's time per layer (alternating calls, two threads), so not yet.
+  Since 2026-11-27 11:30 the Winograd filters are
   transformed once per version of the weights (on the first inference after a refresh) rather
   than on every inference, and outputs of up to 8 x 8 read a zero-padded copy of their input:
   ResNet-18's lw/ORT went from 0.98 to 0.84 at two threads.
@@ -356,7 +364,10 @@ Notes:
   8-channel block (MobileNet v2's 24-channel ones), every 1 x 1 one at
   one thread, and those oneDNN's AVX2 kernels do not block by 8 channels (tables before
   2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
-  threads, 125 and 207 after). liveweight's kernels keep their oneDNN memory objects between runs
+  threads, 125 and 207 after). On AVX-512 machines every convolution runs on oneDNN (ResNet-18
+  174, ResNet-50 437, MobileNet v2 422 calls per run at two threads on 2026-11-28), the MLP's
+  and the transformer's products none since 2026-11-28 02:40 (39 and 116 calls before).
+  liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
   nothing in liveweight itself (tests/reliability/run_allocations_test.cc checks it on a graph
