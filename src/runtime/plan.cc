@@ -372,7 +372,15 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
       thrown[k] = std::current_exception();
     }
   };
+  // oneDNN fixes the thread count of some primitives when it creates their descriptors (its
+  // AVX-512 brgemm convolutions take omp_get_max_threads() then): that must be the plan's, not
+  // the calling thread's (the machine's cores by default). Before, plans for one thread ran those
+  // convolutions on every core, and the idle cores' OpenMP threads spun between them next to
+  // liveweight's own one-thread kernels.
+  const int caller_threads = omp_get_max_threads();
+  omp_set_num_threads(plan->num_threads_);
   parallel_for_each(made, plan->num_threads_, make_one);
+  omp_set_num_threads(caller_threads);
   for (size_t k = 0; k < pending.size(); ++k) {
     PendingKernel& pk = pending[k];
     const ir::Node& n = pk.spec.node;
