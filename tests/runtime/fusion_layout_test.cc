@@ -419,8 +419,8 @@ TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
   // skinny_gemm's), which holds B in panels.
   if (cpu::avx512_allowed()) {
     ASSERT_NE(store.layout(0), nullptr) << "B should be held in packed_gemm's panels";
-    const cpu::GemmPath path = cpu::packed_gemm_weight_path(m);
-    EXPECT_EQ(path, m <= 8 ? cpu::GemmPath::kAvx512Narrow : cpu::GemmPath::kAvx512Wide);
+    const cpu::GemmPath path = cpu::packed_gemm_weight_path(m, n);
+    EXPECT_EQ(path, cpu::GemmPath::kAvx512x48) << "8 rows, or 48 columns: one 48-column panel";
     EXPECT_EQ(store.layout(0)->key,
               cpu::make_weight_packing(cpu::plain_desc({n, k}), cpu::packed_gemm_b_desc(k, n, true, path))->key);
   } else if (test::matmul_prefers_blocked_b(m, k, n)) {
@@ -498,7 +498,7 @@ TEST(FusedPlan, PlansForOtherRowsShareTheWeightsLayout) {
     ASSERT_NE(store.layout(0), nullptr);
     EXPECT_EQ(store.layout(0)->key,
               cpu::make_weight_packing(cpu::plain_desc({n, k}),
-                                       cpu::packed_gemm_b_desc(k, n, true, cpu::GemmPath::kAvx512Narrow))
+                                       cpu::packed_gemm_b_desc(k, n, true, cpu::GemmPath::kAvx512x48))
                   ->key);
   }
   for (int round = 0; round < 2; ++round) {
@@ -610,6 +610,80 @@ TEST(FusedPlan, ResidualOutputOverTheResidualMatchesNaiveLoops) {
     EXPECT_LT(max_diff(got, expect), 1e-5f) << (keep ? "residuals kept alive" : "outputs over the residuals");
   }
   EXPECT_LT(arena[0], arena[1]);
+}
+
+// Two 1 x 1 convolutions with Variable weights between two with a Const weight, the third
+// adding the second's input back: on AVX-512 machines they run as packed_gemm products (the
+// weights held in its panels, written by init and by a refresh), the last in two passes over its
+// 600 input channels with its output placed over the residual (both channels-last), which it
+// then reads from a copy. Both weight versions match a naive loop.
+TEST(FusedPlan, PointwiseConvsOverTheResidualMatchNaiveLoops) {
+  constexpr int64_t c = 40, mid = 600, h = 48;
+  VariableStore store({{"w1", DType::kFloat32, {mid, c, 1, 1}, static_cast<uint64_t>(mid * c * 4)},
+                       {"w2", DType::kFloat32, {c, mid, 1, 1}, static_cast<uint64_t>(c * mid * 4)}});
+  auto b1 = random_vec(mid, 101, 0.1f), b2 = random_vec(c, 102, 0.1f);
+  auto w0 = random_vec(static_cast<size_t>(c * c), 108, 0.3f), b0 = random_vec(c, 109, 0.1f);
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, c, h, h}));
+  ir::ValueId a = add_op(
+      g, "Relu",
+      {add_op(g, "Conv", {x, g.add_const("w0", tensor(w0, {c, c, 1, 1})), g.add_const("b0", tensor(b0, {c}))}, "c0")},
+      "a");
+  ir::ValueId t = add_op(g, "Relu",
+                         {add_op(g, "Conv", {a, g.add_variable("w1", DType::kFloat32, {mid, c, 1, 1}),
+                                             g.add_const("b1", tensor(b1, {mid}))},
+                                 "c1")},
+                         "t");
+  ir::ValueId c2 = add_op(
+      g, "Conv", {t, g.add_variable("w2", DType::kFloat32, {c, mid, 1, 1}), g.add_const("b2", tensor(b2, {c}))}, "c2");
+  // A convolution after the block keeps its output channels-last, like the residual.
+  ir::ValueId y = add_op(g, "Relu", {add_op(g, "Add", {c2, a}, "s")}, "y");
+  ir::ValueId c3 =
+      add_op(g, "Conv", {y, g.add_const("w3", tensor(w0, {c, c, 1, 1})), g.add_const("b3", tensor(b0, {c}))}, "c3");
+  g.outputs = {add_op(g, "Sigmoid", {c3}, "out")};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  // (The conv_layout_* variants of this suite force other activation layouts.)
+  const char* forced = std::getenv("LW_CPU_ACTIVATION_LAYOUT");
+  const bool channels_last = cpu::preferred_conv_activation_layout() == cpu::Layout::kChannelsLast &&
+                             (!forced || std::string(forced) == "auto" || std::string(forced) == "channels_last");
+  if (cpu::packed_gemm_supported(cpu::GemmPath::kAvx512x64) && channels_last) {
+    ASSERT_NE(store.layout(1), nullptr) << "w2 should be held in packed_gemm's panels";
+    EXPECT_EQ(store.layout(1)->key,
+              cpu::make_weight_packing(cpu::plain_desc({c, mid}),
+                                       cpu::packed_gemm_b_desc(mid, c, true, cpu::packed_gemm_weight_path(h * h, c)))
+                  ->key);
+    EXPECT_GT(cpu::packed_gemm_passes(h * h, mid, cpu::packed_gemm_weight_path(h * h, c)), 1);
+  }
+  auto xv = random_vec(static_cast<size_t>(c * h * h), 103);
+  for (int version = 0; version < 2; ++version) {
+    auto w1 = random_vec(static_cast<size_t>(mid * c), 104 + version, 0.2f);
+    auto w2 = random_vec(static_cast<size_t>(c * mid), 106 + version, 0.05f);
+    ir::Graph init;
+    init.add_assign(init.add_variable("w1", DType::kFloat32, {mid, c, 1, 1}),
+                    init.add_const("w1c", tensor(w1, {mid, c, 1, 1})), false, "a1");
+    init.add_assign(init.add_variable("w2", DType::kFloat32, {c, mid, 1, 1}),
+                    init.add_const("w2c", tensor(w2, {c, mid, 1, 1})), false, "a2");
+    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+    auto writer = Plan::create(init, store, 2);
+    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
+    auto update = store.begin_update();
+    ASSERT_TRUE((*writer)->run(update->base(), {}, {}, update.get()).is_ok());
+    store.commit(std::move(update));
+
+    auto av = naive_conv(xv, w0, b0, c, c, h, 1);
+    relu(av);
+    auto tv = naive_conv(av, w1, b1, c, mid, h, 1);
+    relu(tv);
+    auto sv = naive_conv(tv, w2, b2, mid, c, h, 1);
+    for (size_t i = 0; i < sv.size(); ++i) sv[i] = std::max(sv[i] + av[i], 0.0f);
+    auto want = naive_conv(sv, w0, b0, c, c, h, 1);
+    for (float& v : want) v = 1.0f / (1.0f + std::exp(-v));
+    std::vector<float> got(want.size());
+    ASSERT_TRUE((*plan)->run(*store.current(), {xv.data()}, {got.data()}, nullptr).is_ok());
+    EXPECT_LT(max_diff(got, want), 1e-5f) << "weights version " << version;
+  }
 }
 
 // MatMul -> Add(bias, either operand order) -> Relu becomes one MatMul with a bias and a Relu

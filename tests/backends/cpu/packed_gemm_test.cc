@@ -25,13 +25,25 @@ namespace {
 // The paths this CPU runs.
 std::vector<cpu::GemmPath> supported_paths() {
   std::vector<cpu::GemmPath> paths;
-  for (cpu::GemmPath p : {cpu::GemmPath::kAvx2, cpu::GemmPath::kAvx512Narrow, cpu::GemmPath::kAvx512Wide})
+  for (cpu::GemmPath p : cpu::kAllGemmPaths)
     if (cpu::packed_gemm_supported(p)) paths.push_back(p);
   return paths;
 }
 
 const char* path_name(cpu::GemmPath p) {
-  return p == cpu::GemmPath::kAvx2 ? "avx2" : p == cpu::GemmPath::kAvx512Narrow ? "avx512 8 x 48" : "avx512 6 x 64";
+  switch (p) {
+    case cpu::GemmPath::kAvx2:
+      return "avx2 6 x 16";
+    case cpu::GemmPath::kAvx512x16:
+      return "avx512 14 x 16";
+    case cpu::GemmPath::kAvx512x32:
+      return "avx512 12 x 32";
+    case cpu::GemmPath::kAvx512x48:
+      return "avx512 8 x 48";
+    case cpu::GemmPath::kAvx512x64:
+      return "avx512 6 x 64";
+  }
+  return "?";
 }
 
 // B [k, n] (row-major) packed into `path`'s panel layout, from B itself or from its transpose.
@@ -55,7 +67,10 @@ std::vector<float> pack_b(const std::vector<float>& b, int64_t k, int64_t n, boo
   // The layout is what the kernel reads: with P columns a panel, panel p, row q, column j at
   // p * k * P + q * P + j.
   const int64_t panel = cpu::packed_gemm_panel(path);
-  EXPECT_EQ(panel, path == cpu::GemmPath::kAvx2 ? 16 : path == cpu::GemmPath::kAvx512Narrow ? 48 : 64);
+  EXPECT_EQ(panel, path == cpu::GemmPath::kAvx2 || path == cpu::GemmPath::kAvx512x16 ? 16
+                   : path == cpu::GemmPath::kAvx512x32                               ? 32
+                   : path == cpu::GemmPath::kAvx512x48                               ? 48
+                                                                                     : 64);
   EXPECT_EQ(packing->bytes, static_cast<uint64_t>((n + panel - 1) / panel * panel * k) * sizeof(float));
   for (int64_t q = 0; q < k; ++q)
     for (int64_t j = 0; j < (n + panel - 1) / panel * panel; ++j) {

@@ -1,9 +1,10 @@
 // The register block of liveweight's AVX-512 products: R rows of Y by NV 16-float vectors of
-// columns (B in panels of 16 * NV columns), over one pass of the depth, with a bias and a clamp
-// on the last pass. gemm_block.h is its AVX2 counterpart (16 registers: 6 x 16); with 32
-// registers a block holds R x NV accumulators plus NV vectors of B and a broadcast. Columns past
-// `cols` are handled by masks, neither read nor written. Header-only; for the kernels' own
-// translation units.
+// columns (B in panels of 16 * NV columns), over one pass of the depth, with the epilogue of a
+// fused Gemm or convolution (bias, a BatchNorm's multiply and add, a residual, a clamp) on the
+// last pass. gemm_block.h is its AVX2 counterpart (16 registers: 6 x 16); with 32 registers a
+// block holds R x NV accumulators plus NV vectors of B and a broadcast. Columns past `cols` are
+// handled by masks, neither read nor written. Header-only; for the kernels' own translation
+// units.
 #pragma once
 
 #include <immintrin.h>
@@ -23,12 +24,20 @@ struct GemmBlockAvx512Args {
   int64_t ldc = 0;
   int cols = 0;                 // the real columns (<= 16 * NV)
   bool first = true;            // starts from the bias (zeros without one), else from what Y holds
-  bool last = true;             // applies the clamp
+  bool last = true;             // applies the epilogue below and the clamp
   const float* bias = nullptr;  // [cols] from the block's first column, or null
+  const float* mul = nullptr;   // [cols], with add: y = y * mul + add (a BatchNorm), or null
+  const float* add = nullptr;
+  const float* residual = nullptr;  // Y's shape (rows ldc apart), added after mul/add; read
+                                    // before y's row is written, so it may be y itself
   float lo = -INFINITY, hi = INFINITY;
   // Requests B's lines this many floats ahead of the row being read (0: none): with few rows the
   // block streams B from memory.
   int64_t b_ahead = 0;
+  // Blocks of R rows in one call, each a_next floats of A and y_next of Y (and of the residual)
+  // after the one before: the masks, the bias and the clamp are set up once for them all.
+  int64_t count = 1;
+  int64_t a_next = 0, y_next = 0;
 };
 
 // GCC 12 reports the masked intrinsics' own undefined operands as uninitialized.
@@ -43,57 +52,77 @@ template <int R, int NV>
 __attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512Args& g) {
   static_assert(R >= 1 && NV >= 1 && R * NV + NV + 1 <= 32, "the block must fit the 32 registers");
   __mmask16 mask[NV];
+  __m512 start[NV];
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
     const int c = g.cols - 16 * v;
     mask[v] = c >= 16 ? static_cast<__mmask16>(0xFFFF) : c <= 0 ? 0 : static_cast<__mmask16>((1u << c) - 1);
+    start[v] = g.bias ? _mm512_maskz_loadu_ps(mask[v], g.bias + 16 * v) : _mm512_setzero_ps();
   }
-  __m512 acc[R][NV];
-  if (g.first) {
-    __m512 start[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      start[v] = g.bias ? _mm512_maskz_loadu_ps(mask[v], g.bias + 16 * v) : _mm512_setzero_ps();
+  const __m512 vlo = _mm512_set1_ps(g.lo), vhi = _mm512_set1_ps(g.hi);
+  const int64_t lda = g.lda, b_step = g.b_step, depth = g.depth, ldc = g.ldc, b_ahead = g.b_ahead;
+  const float* a_block = g.a;
+  float* y = g.y;
+  const float* residual = g.residual;
+  for (int64_t t = 0; t < g.count;
+       ++t, a_block += g.a_next, y += g.y_next, residual = residual ? residual + g.y_next : nullptr) {
+    __m512 acc[R][NV];
+    if (g.first) {
 #pragma GCC unroll 16
-    for (int i = 0; i < R; ++i)
+      for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = start[v];
-  } else {
+        for (int v = 0; v < NV; ++v) acc[i][v] = start[v];
+    } else {
 #pragma GCC unroll 16
-    for (int i = 0; i < R; ++i)
+      for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(mask[v], g.y + i * g.ldc + 16 * v);
-  }
-  const float* a = g.a;
-  const float* b = g.b;
-  const int64_t lda = g.lda, b_step = g.b_step;
-  for (int64_t q = 0; q < g.depth; ++q, b += b_step, ++a) {
-    __m512 bv[NV];
-    if (g.b_ahead > 0)
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + g.b_ahead + 16 * v), _MM_HINT_T0);
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
-#pragma GCC unroll 16
-    for (int i = 0; i < R; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i * lda]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(mask[v], y + i * ldc + 16 * v);
     }
-  }
-  if (g.last) {
-    // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
-    // passes the clamp as in the other kernels.
-    const __m512 vlo = _mm512_set1_ps(g.lo), vhi = _mm512_set1_ps(g.hi);
+    const float* a = a_block;
+    const float* b = g.b;
+    for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) {
+      __m512 bv[NV];
+      if (b_ahead > 0)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + 16 * v), _MM_HINT_T0);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const __m512 av = _mm512_set1_ps(a[i * lda]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+    if (g.last) {
+      if (g.mul) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+          const __m512 mv = _mm512_maskz_loadu_ps(mask[v], g.mul + 16 * v);
+          const __m512 av = _mm512_maskz_loadu_ps(mask[v], g.add + 16 * v);
+#pragma GCC unroll 16
+          for (int i = 0; i < R; ++i) acc[i][v] = _mm512_fmadd_ps(acc[i][v], mv, av);
+        }
+      }
+      if (residual) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v)
+            acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_maskz_loadu_ps(mask[v], residual + i * ldc + 16 * v));
+      }
+      // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
+      // passes the clamp as in the other kernels.
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[i][v]));
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[i][v]));
+      for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(y + i * ldc + 16 * v, mask[v], acc[i][v]);
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(g.y + i * g.ldc + 16 * v, mask[v], acc[i][v]);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -201,11 +201,11 @@ Result<std::unique_ptr<Kernel>> build(const KernelSpec& spec, MatMulSetup s, con
                             (!s.has_bias || s.bias.dims() == dnnl::memory::dims{1, n}) && packed_gemm_supported();
     // The path for m rows; a B that arrives in another path's panels (packed by a plan for
     // another row count) runs on that path instead.
-    GemmPath path = packed_gemm_weight_path(m);
+    GemmPath path = packed_gemm_weight_path(m, n);
     const PackedLayout* given = spec.packing(1);
     bool given_panels = false;
     if (panel_form && given && given->native) {
-      for (GemmPath p : {GemmPath::kAvx2, GemmPath::kAvx512Narrow, GemmPath::kAvx512Wide}) {
+      for (GemmPath p : kAllGemmPaths) {
         if (packed_gemm_supported(p) &&
             *static_cast<const dnnl::memory::desc*>(given->native.get()) == packed_gemm_b_desc(k, n, b_transposed, p)) {
           path = p;

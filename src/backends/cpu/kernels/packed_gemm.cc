@@ -4,7 +4,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/gemm_block.h"
@@ -18,46 +21,42 @@ namespace lw::cpu {
 namespace {
 
 static_assert(kPackedGemmPanel == kGemmBlockCols, "an AVX2 panel is one register block wide");
-// The AVX-512 blocks: 8 rows by 3 vectors of 16, and 6 rows by 4 (24 accumulators each). On a
-// Zen 5 core, against 12 x 2 and 14 x 2 (one thread, B from memory): the MLP's 8 x 4096 x 4096
-// layer 150 GFLOPS with 8 x 3 (the others 100-108; oneDNN's matmul 110), the transformer's
-// 128-row products 238-256 with either (oneDNN 250-259). 8 x 3 fits a batch of 8 rows in one
-// block, 6 x 4 splits the usual widths (512, 2048) into an even count of panels for two threads.
+// The AVX-512 blocks: R rows by NV vectors of 16 columns. On a Zen 5 core, one thread, B from
+// memory: the MLP's 8 x 4096 x 4096 layer 150 GFLOPS with 8 x 48 (6 x 64, 12 x 32 and 14 x 32:
+// 100-108; oneDNN's matmul 110), the transformer's 128-row products 238-256 with 8 x 48 or
+// 6 x 64 (oneDNN 250-259). Narrower blocks serve products with few columns, where a wide panel
+// would be mostly padding.
 using GemmBlockAvx512Fn = void (*)(const GemmBlockAvx512Args&);
+template <int NV, int... R>
+constexpr std::array<GemmBlockAvx512Fn, sizeof...(R) + 1> avx512_blocks(std::integer_sequence<int, R...>) {
+  return {nullptr, gemm_block_avx512<R + 1, NV>...};
+}
 // By rows (index 0: none).
-constexpr GemmBlockAvx512Fn kNarrowBlocks[9] = {nullptr,
-                                                gemm_block_avx512<1, 3>,
-                                                gemm_block_avx512<2, 3>,
-                                                gemm_block_avx512<3, 3>,
-                                                gemm_block_avx512<4, 3>,
-                                                gemm_block_avx512<5, 3>,
-                                                gemm_block_avx512<6, 3>,
-                                                gemm_block_avx512<7, 3>,
-                                                gemm_block_avx512<8, 3>};
-constexpr GemmBlockAvx512Fn kWideBlocks[7] = {nullptr,
-                                              gemm_block_avx512<1, 4>,
-                                              gemm_block_avx512<2, 4>,
-                                              gemm_block_avx512<3, 4>,
-                                              gemm_block_avx512<4, 4>,
-                                              gemm_block_avx512<5, 4>,
-                                              gemm_block_avx512<6, 4>};
+constexpr auto kBlocksX16 = avx512_blocks<1>(std::make_integer_sequence<int, 14>{});
+constexpr auto kBlocksX32 = avx512_blocks<2>(std::make_integer_sequence<int, 12>{});
+constexpr auto kBlocksX48 = avx512_blocks<3>(std::make_integer_sequence<int, 8>{});
+constexpr auto kBlocksX64 = avx512_blocks<4>(std::make_integer_sequence<int, 6>{});
 
 struct PathShape {
   int rows;                                // rows per block
   int64_t panel;                           // columns per panel
   const GemmBlockAvx512Fn* avx512_blocks;  // by rows, or null (AVX2: gemm_block.h)
-  // AVX-512: the block requests B's lines this many floats ahead of the row it reads (43 and 64
-  // rows of a panel). One thread, B from memory: the MLP's layer 100 -> 150 GFLOPS; the
+  // AVX-512: the block requests B's lines this many floats ahead of the row it reads (about 43
+  // to 64 rows of a panel). One thread, B from memory: the MLP's layer 100 -> 150 GFLOPS; the
   // transformer at two threads 3% faster than with none, 2% than with half as far.
   int64_t b_ahead;
 };
 
 PathShape path_shape(GemmPath path) {
   switch (path) {
-    case GemmPath::kAvx512Narrow:
-      return {8, 48, kNarrowBlocks, 2048};
-    case GemmPath::kAvx512Wide:
-      return {6, 64, kWideBlocks, 4096};
+    case GemmPath::kAvx512x16:
+      return {14, 16, kBlocksX16.data(), 1024};
+    case GemmPath::kAvx512x32:
+      return {12, 32, kBlocksX32.data(), 2048};
+    case GemmPath::kAvx512x48:
+      return {8, 48, kBlocksX48.data(), 2048};
+    case GemmPath::kAvx512x64:
+      return {6, 64, kBlocksX64.data(), 4096};
     case GemmPath::kAvx2:
       break;
   }
@@ -137,9 +136,26 @@ bool packed_gemm_supported(GemmPath path) {
   return path == GemmPath::kAvx2 ? avx2 : avx512;
 }
 
-GemmPath packed_gemm_weight_path(int64_t m) {
-  if (!packed_gemm_supported(GemmPath::kAvx512Wide)) return GemmPath::kAvx2;
-  return m <= path_shape(GemmPath::kAvx512Narrow).rows ? GemmPath::kAvx512Narrow : GemmPath::kAvx512Wide;
+GemmPath packed_gemm_weight_path(int64_t m, int64_t n) {
+  if (!packed_gemm_supported(GemmPath::kAvx512x64)) return GemmPath::kAvx2;
+  if (m <= path_shape(GemmPath::kAvx512x48).rows) return GemmPath::kAvx512x48;
+  // Per row of A and step of the depth, over all panels: NV FMAs per panel, and NV loads of B
+  // plus a broadcast shared by the block's R rows; two of each per cycle. The cheapest wins, the
+  // wider on a tie (fewer loads).
+  GemmPath best = GemmPath::kAvx512x64;
+  double best_cycles = 0;
+  for (GemmPath path : {GemmPath::kAvx512x64, GemmPath::kAvx512x48, GemmPath::kAvx512x32, GemmPath::kAvx512x16}) {
+    const PathShape shape = path_shape(path);
+    const double vectors = static_cast<double>(shape.panel / 16), rows = shape.rows;
+    const double panels = static_cast<double>((n + shape.panel - 1) / shape.panel);
+    const double fmas = panels * vectors, loads = panels * (vectors + rows) / rows;
+    const double cycles = std::max(fmas, loads) / 2;
+    if (path == GemmPath::kAvx512x64 || cycles < best_cycles - 1e-9) {
+      best = path;
+      best_cycles = cycles;
+    }
+  }
+  return best;
 }
 
 dnnl::memory::desc packed_gemm_b_desc(int64_t k, int64_t n, bool b_rows_are_columns, GemmPath path) {
@@ -165,68 +181,192 @@ dnnl::memory::desc packed_gemm_b_desc(int64_t k, int64_t n, bool b_rows_are_colu
   return dnnl::memory::desc(d);
 }
 
-void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias, float* y, int64_t ldc, int64_t m,
-                 int64_t k, int64_t n, float lo, float hi, int threads, GemmPath path) {
+int64_t packed_gemm_passes(int64_t m, int64_t k, GemmPath path) {
   const PathShape shape = path_shape(path);
-  const bool avx512 = shape.avx512_blocks != nullptr;
+  if (!shape.avx512_blocks) return (k + kDepth - 1) / kDepth;
+  if (m <= shape.rows) return 1;
+  // A's slice of a pass, [m, depth], kept to about 512 KB (half of a Zen 5 core's L2) but at
+  // least kDepth deep: fewer rows, deeper passes (a 7 x 7 convolution's 49 rows in one pass of
+  // 2048, 5-15% faster than in four of 512).
+  const int64_t depth = std::max(kDepth, (int64_t{512} << 10) / static_cast<int64_t>(sizeof(float)) / m);
+  return (k + depth - 1) / depth;
+}
+
+namespace {
+
+// The row blocks of m rows for a block of R rows: R rows each and a remainder; with
+// `split_tail` (AVX-512) the remainder is not left as a block of its own (a block of 1 or 2 rows
+// does a load of B per 1 or 2 FMAs): the last full block and the remainder become two blocks of
+// about equal height.
+class RowBlocks {
+ public:
+  RowBlocks(int64_t m, int rows, bool split_tail) : rows_(rows) {
+    const int64_t full = m / rows, rem = m % rows;
+    if (rem == 0 || full == 0 || !split_tail) {
+      count_ = full + (rem > 0 ? 1 : 0);
+      uniform_ = full;
+      last_rows_ = rem > 0 ? static_cast<int>(rem) : rows;
+      return;
+    }
+    count_ = full + 1;
+    uniform_ = full - 1;
+    split_ = static_cast<int>((rows + rem + 1) / 2);
+    last_rows_ = static_cast<int>(rows + rem - split_);
+  }
+  int64_t count() const { return count_; }
+  // Blocks [0, uniform()) are all rows() high.
+  int64_t uniform() const { return uniform_; }
+  int rows() const { return rows_; }
+  int64_t start(int64_t blk) const { return blk <= uniform_ ? blk * rows_ : uniform_ * rows_ + split_; }
+  int height(int64_t blk) const {
+    if (blk < uniform_) return rows_;
+    if (blk + 1 == count_) return last_rows_;
+    return split_;  // the first of the two tail blocks
+  }
+
+ private:
+  int rows_;
+  int64_t count_ = 0, uniform_ = 0;
+  int split_ = 0, last_rows_ = 0;
+};
+
+}  // namespace
+
+void packed_gemm(const float* a, int64_t lda, const float* b, float* y, int64_t ldc, int64_t m, int64_t k, int64_t n,
+                 const GemmEpilogue& e, int threads, GemmPath path) {
+  const PathShape shape = path_shape(path);
   const int64_t panel_cols = shape.panel;
   const int64_t panels = (n + panel_cols - 1) / panel_cols;
-  const int block_rows = shape.rows;
-  const int64_t row_blocks = (m + block_rows - 1) / block_rows;
-  const int64_t passes = avx512 && row_blocks == 1 ? 1 : (k + kDepth - 1) / kDepth;
-  // One panel of one pass, all rows. `next`: the slice of B the thread takes after it (the next
-  // panel, or the first of the next pass), requested into L2 a share per row block, so it is not
-  // fetched from memory when its first row block starts: a model's weights are read once per
-  // inference and mostly come from DRAM. One thread, the transformer's products with B rotated
-  // among 16 copies: 3-8% more GFLOPS. Only with enough row blocks to spread the requests over:
-  // with few rows (the MLP's batch of 8) the product streams B at memory bandwidth and bursts of
-  // requests cost 5-10%.
-  auto panel = [&](int64_t pass, int64_t p, const float* next, int64_t next_depth) {
+  const RowBlocks blocks(m, shape.rows, shape.avx512_blocks != nullptr);
+  const int64_t row_blocks = blocks.count();
+  const int64_t passes = packed_gemm_passes(m, k, path);
+  // `count` blocks of `rows` rows from row i, against panel p, over one pass.
+  auto call = [&](int64_t pass, int64_t p, int64_t i, int rows, int64_t count, int64_t b_ahead) {
     const int64_t q0 = k * pass / passes, q1 = k * (pass + 1) / passes;
-    const bool first = pass == 0, last = pass + 1 == passes;
-    const int cols = static_cast<int>(std::min(panel_cols, n - p * panel_cols));
+    const int64_t c0 = p * panel_cols;
+    const int cols = static_cast<int>(std::min(panel_cols, n - c0));
     const float* bp = b + p * k * panel_cols + q0 * panel_cols;
-    const float* bias_p = bias ? bias + p * panel_cols : nullptr;
-    if (row_blocks < 8) next = nullptr;
-    const int64_t next_lines = next ? next_depth * panel_cols * static_cast<int64_t>(sizeof(float)) / 64 : 0;
-    const int64_t lines_per_block = (next_lines + row_blocks - 1) / row_blocks;
-    for (int64_t i = 0, blk = 0; i < m; i += block_rows, ++blk) {
-      for (int64_t l = blk * lines_per_block, end = std::min(next_lines, l + lines_per_block); l < end; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(next) + l * 64, _MM_HINT_T1);
-      const int rows = static_cast<int>(std::min<int64_t>(block_rows, m - i));
-      if (avx512) {
-        GemmBlockAvx512Args g;
-        g.a = a + i * lda + q0;
-        g.lda = lda;
-        g.b = bp;
-        g.b_step = panel_cols;
-        g.depth = q1 - q0;
-        g.y = y + i * ldc + p * panel_cols;
-        g.ldc = ldc;
-        g.cols = cols;
-        g.first = first;
-        g.last = last;
-        g.bias = bias_p;
-        g.lo = lo;
-        g.hi = hi;
-        g.b_ahead = shape.b_ahead;
-        shape.avx512_blocks[rows](g);
-        continue;
-      }
-      GemmBlockArgs g;
+    const float* bias = e.bias ? e.bias + c0 : nullptr;
+    const float* mul = e.mul ? e.mul + c0 : nullptr;
+    const float* add = e.add ? e.add + c0 : nullptr;
+    const float* residual = e.residual ? e.residual + i * ldc + c0 : nullptr;
+    if (shape.avx512_blocks) {
+      GemmBlockAvx512Args g;
       g.a = a + i * lda + q0;
       g.lda = lda;
       g.b = bp;
+      g.b_step = panel_cols;
       g.depth = q1 - q0;
-      g.y = y + i * ldc + p * panel_cols;
+      g.y = y + i * ldc + c0;
       g.ldc = ldc;
       g.cols = cols;
-      g.first = first;
-      g.last = last;
-      g.bias = bias_p;
-      g.lo = lo;
-      g.hi = hi;
-      kGemmBlocks<>[rows](g);
+      g.first = pass == 0;
+      g.last = pass + 1 == passes;
+      g.bias = bias;
+      g.mul = mul;
+      g.add = add;
+      g.residual = residual;
+      g.lo = e.lo;
+      g.hi = e.hi;
+      g.b_ahead = b_ahead;
+      g.count = count;
+      g.a_next = rows * lda;
+      g.y_next = rows * ldc;
+      shape.avx512_blocks[rows](g);
+      return;
+    }
+    GemmBlockArgs g;
+    g.a = a + i * lda + q0;
+    g.lda = lda;
+    g.b = bp;
+    g.depth = q1 - q0;
+    g.y = y + i * ldc + c0;
+    g.ldc = ldc;
+    g.cols = cols;
+    g.first = pass == 0;
+    g.last = pass + 1 == passes;
+    g.bias = bias;
+    g.mul = mul;
+    g.add = add;
+    g.residual = residual;
+    g.lo = e.lo;
+    g.hi = e.hi;
+    g.count = count;
+    g.a_next = rows * lda;
+    g.y_next = rows * ldc;
+    kGemmBlocks<>[rows](g);
+  };
+  // Row blocks [blk0, blk1) against panel p in one pass: the run of full blocks in one call.
+  auto run_blocks = [&](int64_t pass, int64_t p, int64_t blk0, int64_t blk1, int64_t b_ahead) {
+    const int64_t uniform_end = std::min(blk1, blocks.uniform());
+    if (blk0 < uniform_end) call(pass, p, blocks.start(blk0), blocks.rows(), uniform_end - blk0, b_ahead);
+    for (int64_t blk = std::max(blk0, uniform_end); blk < blk1; ++blk)
+      call(pass, p, blocks.start(blk), blocks.height(blk), 1, b_ahead);
+  };
+  const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max(panels, row_blocks)));
+  if (shape.avx512_blocks && row_blocks >= want && row_blocks > 1) {
+    if (m > n) {
+      // More rows than columns (a 1 x 1 convolution over an image: thousands of positions
+      // against a few hundred channels): each thread takes an even share of the row blocks and
+      // every panel of B, in chunks of rows whose slice of A stays in L1 while the panels take
+      // their turns, a run of blocks per call; B, the smaller operand, comes from L2 and is not
+      // requested ahead. Against one call per block, B requested ahead: ResNet-50's and
+      // MobileNet v2's 1 x 1 convolutions on a Zen 5, one thread, 0.95-1.04 of oneDNN's time
+      // per layer (alternating calls) where they were 0.99-1.30.
+      const int64_t depth = (k + passes - 1) / passes;
+      const int64_t chunk =
+          std::max<int64_t>(1, (int64_t{32} << 10) / (depth * static_cast<int64_t>(sizeof(float))) / shape.rows);
+      auto share = [&](int t) {
+        const int64_t blk0 = row_blocks * t / want, blk1 = row_blocks * (t + 1) / want;
+        for (int64_t pass = 0; pass < passes; ++pass)
+          for (int64_t c0 = blk0; c0 < blk1; c0 += chunk)
+            for (int64_t p = 0; p < panels; ++p) run_blocks(pass, p, c0, std::min(blk1, c0 + chunk), 0);
+      };
+      if (want <= 1) {
+        share(0);
+        return;
+      }
+#pragma omp parallel num_threads(want)
+      share(omp_get_thread_num());
+      return;
+    }
+    // Otherwise each thread takes an even share of (panel, 1/T of the rows) items, panel by
+    // panel, so it reads about its share of B, and no thread is left with an extra panel (a
+    // 1 x 1 convolution on a 7 x 7 image to 320 channels: 5 panels). Against panels shared out
+    // one by one: the transformer 0.96 of the time at two threads; 7 x 7 and 14 x 14 1 x 1
+    // convolutions 0.92-1.10 of oneDNN's time where they were 1.05-1.30.
+    const int64_t items = panels * want;
+    auto share = [&](int t) {
+      const int64_t it0 = items * t / want, it1 = items * (t + 1) / want;
+      for (int64_t pass = 0; pass < passes; ++pass)
+        for (int64_t it = it0; it < it1; ++it) {
+          const int64_t p = it / want, part = it % want;
+          run_blocks(pass, p, row_blocks * part / want, row_blocks * (part + 1) / want, shape.b_ahead);
+        }
+    };
+    if (want > 1) {
+#pragma omp parallel num_threads(want)
+      share(omp_get_thread_num());
+      return;
+    }
+    // One thread: panel after panel as below, with the next panel requested ahead (1% faster on
+    // the transformer than the runs of blocks above).
+  }
+  // Panels shared out (or one thread over few rows). `next`: the slice of B the thread takes
+  // after this panel (the next panel, or the first of the next pass), requested into L2 a share
+  // per row block, so it is not fetched from memory when its first row block starts: a model's
+  // weights are read once per inference and mostly come from DRAM. One thread, the
+  // transformer's products with B rotated among 16 copies: 3-8% more GFLOPS. Only with enough
+  // row blocks to spread the requests over: with few rows (the MLP's batch of 8) the product
+  // streams B at memory bandwidth and bursts of requests cost 5-10%.
+  auto panel = [&](int64_t pass, int64_t p, const float* next, int64_t next_depth) {
+    if (row_blocks < 8) next = nullptr;
+    const int64_t next_lines = next ? next_depth * panel_cols * static_cast<int64_t>(sizeof(float)) / 64 : 0;
+    const int64_t lines_per_block = (next_lines + row_blocks - 1) / row_blocks;
+    for (int64_t blk = 0; blk < row_blocks; ++blk) {
+      for (int64_t l = blk * lines_per_block, end = std::min(next_lines, l + lines_per_block); l < end; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(next) + l * 64, _MM_HINT_T1);
+      call(pass, p, blocks.start(blk), blocks.height(blk), 1, shape.b_ahead);
     }
   };
   // Panel p of a thread's own share, followed by own_next (-1: none left this pass, then the
@@ -240,19 +380,19 @@ void packed_gemm(const float* a, int64_t lda, const float* b, const float* bias,
       panel(pass, p, b + next_p * k * panel_cols + q0 * panel_cols, q1 - q0);
     }
   };
-  const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), panels));
-  if (want <= 1) {
+  const int share = static_cast<int>(std::min<int64_t>(want, panels));
+  if (share <= 1) {
     for (int64_t pass = 0; pass < passes; ++pass)
       for (int64_t p = 0; p < panels; ++p) own_panel(pass, p, p + 1 < panels ? p + 1 : -1, 0);
     return;
   }
   // The panels of each pass shared out among the threads (work_shares.h): a thread's own share is
   // the same on every pass, so the Y it accumulates stays in its cache.
-  WorkShares shares(passes, panels, want);
-#pragma omp parallel num_threads(want)
+  WorkShares shares(passes, panels, share);
+#pragma omp parallel num_threads(share)
   {
     const int t = omp_get_thread_num();
-    const int64_t next_pass_start = panels * t / want;
+    const int64_t next_pass_start = panels * t / share;
     for (int64_t pass = 0; pass < passes; ++pass) {
       for (int64_t p; (p = shares.take_front(pass, t)) >= 0;)
         own_panel(pass, p, shares.peek_front(pass, t), next_pass_start);
