@@ -264,9 +264,14 @@ Notes:
   since 2026-11-28 02:40 every Gemm/MatMul with a weight B runs there on packed_gemm's AVX-512
   blocks instead (8 x 48 for up to 8 rows of A, 6 x 64 for more; B held in panels of 48 or 64
   columns): alternating processes against oneDNN's matmul, the transformer 1.007 of its time at
-  two threads and 0.99 at one, the MLP 0.87 and 0.75, and no allocation per call. The
-  convolutions stay on oneDNN's AVX-512 kernels there: 1 x 1 ones as packed_gemm products
-  measured 0.92-1.27x oneDNN's time per layer (alternating calls, two threads), so not yet.
+  two threads and 0.99 at one, the MLP 0.87 and 0.75, and no allocation per call. Since
+  2026-11-28 03:00 the 1 x 1 convolutions of stride 1 without padding run on it too (blocks of
+  16 to 64 columns picked by the channel count, the epilogue in registers): 0.93-1.05 of
+  oneDNN's time per layer at one thread, 0.91-1.10 at two (alternating calls), whole models
+  0.97-1.01; the other convolutions stay on oneDNN's AVX-512 kernels. Tables before 2026-11-28
+  03:00 ran a process's first one-thread session's oneDNN convolutions on both cores (their
+  thread count was fixed when created, from the process default): the speed columns were not
+  affected (their sessions came after runs that set the count), the allocation counts were.
   Since 2026-11-27 11:30 the Winograd filters are
   transformed once per version of the weights (on the first inference after a refresh) rather
   than on every inference, and outputs of up to 8 x 8 read a zero-padded copy of their input:
@@ -364,9 +369,11 @@ Notes:
   8-channel block (MobileNet v2's 24-channel ones), every 1 x 1 one at
   one thread, and those oneDNN's AVX2 kernels do not block by 8 channels (tables before
   2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
-  threads, 125 and 207 after). On AVX-512 machines every convolution runs on oneDNN (ResNet-18
-  174, ResNet-50 437, MobileNet v2 422 calls per run at two threads on 2026-11-28), the MLP's
-  and the transformer's products none since 2026-11-28 02:40 (39 and 116 calls before).
+  threads, 125 and 207 after). On AVX-512 machines the convolutions with a spatial kernel or a
+  stride, and the depthwise ones, still run on oneDNN: ResNet-18 167, ResNet-50 167, MobileNet v2
+  150 calls per run at two threads on 2026-11-28 03:00 (174, 437 and 422 with every convolution
+  and product on oneDNN that morning); the MLP's and the transformer's products none since
+  02:40 (39 and 116 calls before).
   liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
