@@ -50,6 +50,25 @@ ir::ValueId conv3x3(ir::Graph& g, ir::ValueId in, const std::vector<float>& wv, 
                 name, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
 }
 
+// Writes `values` into the store's Variables of those names as an init graph does (Assign
+// steps), so that they go through the layouts the plans asked for.
+void write_through_init(VariableStore& store, const std::map<std::string, std::vector<float>>& values) {
+  ir::Graph init;
+  init.name = "init";
+  for (const auto& [name, v] : values) {
+    const VariableSlot& s = store.slots()[static_cast<size_t>(store.find(name))];
+    init.add_assign(init.add_variable(name, DType::kFloat32, s.dims), init.add_const(name + "_c", tensor(v, s.dims)),
+                    false, name + "_assign");
+  }
+  ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
+  auto p = Plan::create(init, store, 2);
+  ASSERT_TRUE(p.is_ok()) << p.status().message();
+  auto update = store.begin_update();
+  Status st = (*p)->run(update->base(), {}, {}, update.get());
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  store.commit(std::move(update));
+}
+
 struct Weights {
   std::vector<float> w1 = random_vec(kC * kC * 9, 1, 0.1f), b1 = random_vec(kC, 2, 0.1f);
   std::vector<float> w2 = random_vec(kC * kC * 9, 3, 0.1f), b2 = random_vec(kC, 4, 0.1f);
@@ -158,22 +177,7 @@ TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
   EXPECT_EQ(store.reads_per_run(store.find("w1")), static_cast<uint64_t>(kH * kH));
   EXPECT_EQ(store.reads_per_run(store.find("b1")), 1u);
 
-  auto write = [&](const std::map<std::string, std::vector<float>>& values) {
-    ir::Graph init;
-    init.name = "init";
-    for (const auto& [name, v] : values) {
-      const VariableSlot& s = store.slots()[static_cast<size_t>(store.find(name))];
-      init.add_assign(init.add_variable(name, DType::kFloat32, s.dims), init.add_const(name + "_c", tensor(v, s.dims)),
-                      false, name + "_assign");
-    }
-    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
-    auto p = Plan::create(init, store, 2);
-    ASSERT_TRUE(p.is_ok()) << p.status().message();
-    auto update = store.begin_update();
-    Status s = (*p)->run(update->base(), {}, {}, update.get());
-    ASSERT_TRUE(s.is_ok()) << s.message();
-    store.commit(std::move(update));
-  };
+  auto write = [&](const std::map<std::string, std::vector<float>>& values) { write_through_init(store, values); };
   write({{"w1", w.w1}, {"b1", w.b1}, {"w2", w.w2}, {"b2", w.b2}});
   auto x = random_vec(static_cast<size_t>(kC * kH * kH), 11);
   EXPECT_LT(max_diff(run_plan(**plan, *store.current(), x), reference(x, w)), 1e-4f);
@@ -432,16 +436,7 @@ TEST_P(PackedWeights, GemmAndMatMulMatchNaiveLoops) {
     EXPECT_EQ(store.layout(0), nullptr) << "B should stay as the caller holds it";
   }
 
-  auto write = [&](const std::vector<float>& b) {
-    ir::Graph init;
-    init.add_assign(init.add_variable("B", DType::kFloat32, {n, k}), init.add_const("Bc", tensor(b, {n, k})), false, "as");
-    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
-    auto p = Plan::create(init, store, 2);
-    ASSERT_TRUE(p.is_ok()) << p.status().message();
-    auto update = store.begin_update();
-    ASSERT_TRUE((*p)->run(update->base(), {}, {}, update.get()).is_ok());
-    store.commit(std::move(update));
-  };
+  auto write = [&](const std::vector<float>& b) { write_through_init(store, {{"B", b}}); };
   auto reference = [&](const std::vector<float>& av, const std::vector<float>& b) {
     std::vector<float> rr(static_cast<size_t>(m * n)), out(static_cast<size_t>(m * 5));
     for (int64_t i = 0; i < m; ++i)
@@ -503,14 +498,7 @@ TEST(FusedPlan, PlansForOtherRowsShareTheWeightsLayout) {
   }
   for (int round = 0; round < 2; ++round) {
     auto b = random_vec(static_cast<size_t>(n * k), 50 + round);
-    ir::Graph init;
-    init.add_assign(init.add_variable("B", DType::kFloat32, {n, k}), init.add_const("Bc", tensor(b, {n, k})), false, "as");
-    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
-    auto writer = Plan::create(init, store, 2);
-    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
-    auto update = store.begin_update();
-    ASSERT_TRUE((*writer)->run(update->base(), {}, {}, update.get()).is_ok());
-    store.commit(std::move(update));
+    write_through_init(store, {{"B", b}});
     for (int64_t m : {8, 40}) {
       auto av = random_vec(static_cast<size_t>(m * k), 60 + static_cast<int>(m));
       std::vector<float> out(static_cast<size_t>(m * n)), want(static_cast<size_t>(m * n));
@@ -660,17 +648,7 @@ TEST(FusedPlan, PointwiseConvsOverTheResidualMatchNaiveLoops) {
   for (int version = 0; version < 2; ++version) {
     auto w1 = random_vec(static_cast<size_t>(mid * c), 104 + version, 0.2f);
     auto w2 = random_vec(static_cast<size_t>(c * mid), 106 + version, 0.05f);
-    ir::Graph init;
-    init.add_assign(init.add_variable("w1", DType::kFloat32, {mid, c, 1, 1}),
-                    init.add_const("w1c", tensor(w1, {mid, c, 1, 1})), false, "a1");
-    init.add_assign(init.add_variable("w2", DType::kFloat32, {c, mid, 1, 1}),
-                    init.add_const("w2c", tensor(w2, {c, mid, 1, 1})), false, "a2");
-    ASSERT_TRUE(ir::infer_graph_types(init).is_ok());
-    auto writer = Plan::create(init, store, 2);
-    ASSERT_TRUE(writer.is_ok()) << writer.status().message();
-    auto update = store.begin_update();
-    ASSERT_TRUE((*writer)->run(update->base(), {}, {}, update.get()).is_ok());
-    store.commit(std::move(update));
+    write_through_init(store, {{"w1", w1}, {"w2", w2}});
 
     auto av = naive_conv(xv, w0, b0, c, c, h, 1);
     relu(av);

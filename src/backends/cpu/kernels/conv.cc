@@ -556,9 +556,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                pd.dst_desc() == activation_desc(y, Layout::kChannelsLast) &&
                (given ? given_panels : const_w || spec.can_pack(1));
     }
-    if (s.gemm) {
-      s.direct = true;
-      s.gemm_passes = packed_gemm_passes(x[0] * y[2] * y[3], x[1], s.gemm_path);
+    // The shape liveweight's own kernels take (blocked_conv.h's, also pointwise_conv's and the
+    // product's below).
+    if (rank == 2) {
       BlockedConvShape& d = s.direct_shape;
       d.batch = x[0];
       d.in_channels = x[1];
@@ -567,6 +567,16 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       d.out_channels = y[1];
       d.out_h = y[2];
       d.out_w = y[3];
+      d.kernel_h = w[2];
+      d.kernel_w = w[3];
+      d.stride_h = p.strides[0];
+      d.stride_w = p.strides[1];
+      d.pad_top = p.pads_begin[0];
+      d.pad_left = p.pads_begin[1];
+    }
+    if (s.gemm) {
+      s.direct = true;
+      s.gemm_passes = packed_gemm_passes(x[0] * y[2] * y[3], x[1], s.gemm_path);
       auto packing = packed_gemm_b_packing(x[1], y[1], /*b_rows_are_columns=*/true, s.gemm_path);
       if (const_w) {
         s.owned_weights = alloc_weight_block(packing->bytes, spec.huge_pages);
@@ -601,20 +611,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
         blocked_conv_supported()) {
       bool undilated = true;
       for (int64_t d : p.dilations) undilated = undilated && d == 1;
-      BlockedConvShape& d = s.direct_shape;
-      d.batch = x[0];
-      d.in_channels = x[1];
-      d.in_h = x[2];
-      d.in_w = x[3];
-      d.out_channels = y[1];
-      d.out_h = y[2];
-      d.out_w = y[3];
-      d.kernel_h = w[2];
-      d.kernel_w = w[3];
-      d.stride_h = p.strides[0];
-      d.stride_w = p.strides[1];
-      d.pad_top = p.pads_begin[0];
-      d.pad_left = p.pads_begin[1];
+      const BlockedConvShape& d = s.direct_shape;
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
       const bool blocked_layouts = undilated && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
                                    pd.dst_desc() == activation_desc(y, Layout::kBlocked8) && pd.weights_desc() == blocked_w;

@@ -250,12 +250,11 @@ void packed_gemm(const float* a, int64_t lda, const float* b, float* y, int64_t 
     const float* mul = e.mul ? e.mul + c0 : nullptr;
     const float* add = e.add ? e.add + c0 : nullptr;
     const float* residual = e.residual ? e.residual + i * ldc + c0 : nullptr;
-    if (shape.avx512_blocks) {
-      GemmBlockAvx512Args g;
+    // The fields both blocks' arguments share.
+    auto fill = [&](auto& g) {
       g.a = a + i * lda + q0;
       g.lda = lda;
       g.b = bp;
-      g.b_step = panel_cols;
       g.depth = q1 - q0;
       g.y = y + i * ldc + c0;
       g.ldc = ldc;
@@ -268,32 +267,20 @@ void packed_gemm(const float* a, int64_t lda, const float* b, float* y, int64_t 
       g.residual = residual;
       g.lo = e.lo;
       g.hi = e.hi;
-      g.b_ahead = b_ahead;
       g.count = count;
       g.a_next = rows * lda;
       g.y_next = rows * ldc;
+    };
+    if (shape.avx512_blocks) {
+      GemmBlockAvx512Args g;
+      fill(g);
+      g.b_step = panel_cols;
+      g.b_ahead = b_ahead;
       shape.avx512_blocks[rows](g);
       return;
     }
     GemmBlockArgs g;
-    g.a = a + i * lda + q0;
-    g.lda = lda;
-    g.b = bp;
-    g.depth = q1 - q0;
-    g.y = y + i * ldc + c0;
-    g.ldc = ldc;
-    g.cols = cols;
-    g.first = pass == 0;
-    g.last = pass + 1 == passes;
-    g.bias = bias;
-    g.mul = mul;
-    g.add = add;
-    g.residual = residual;
-    g.lo = e.lo;
-    g.hi = e.hi;
-    g.count = count;
-    g.a_next = rows * lda;
-    g.y_next = rows * ldc;
+    fill(g);
     kGemmBlocks<>[rows](g);
   };
   // Row blocks [blk0, blk1) against panel p in one pass: the run of full blocks in one call.
