@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/channels_last_conv.h"
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/kernel_harness.h"
-#include "compiler/passes/epilogue_fusion.h"
 
 namespace lw::test {
 namespace {
@@ -23,30 +23,9 @@ struct Shape1x1 {
   int64_t batch, ic, oc, h, w;
 };
 
-// NCHW -> NHWC, and back.
-std::vector<float> to_nhwc(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
-  std::vector<float> out(v.size());
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p)
-        out[static_cast<size_t>((b * hw + p) * c + ch)] = v[static_cast<size_t>((b * c + ch) * hw + p)];
-  return out;
-}
-std::vector<float> from_nhwc(const std::vector<float>& v, int64_t n, int64_t c, int64_t hw) {
-  std::vector<float> out(v.size());
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p)
-        out[static_cast<size_t>((b * c + ch) * hw + p)] = v[static_cast<size_t>((b * hw + p) * c + ch)];
-  return out;
-}
-
-struct Epilogue {
-  bool batchnorm, residual, clip;
-};
-
 TEST(Conv1x1Gemm, MatchesNaiveLoopOnChannelsLast) {
-  const bool avx512 = cpu::packed_gemm_supported(cpu::GemmPath::kAvx512x64);
+  const char* expected =
+      cpu::packed_gemm_supported(cpu::GemmPath::kAvx512x64) ? "lw:conv1x1_packed_gemm_avx512" : nullptr;
   int checked = 0;
   for (const Shape1x1& s :
        {Shape1x1{1, 16, 16, 9, 9}, Shape1x1{1, 24, 24, 5, 7}, Shape1x1{2, 32, 48, 3, 3}, Shape1x1{1, 40, 96, 8, 8},
@@ -54,70 +33,29 @@ TEST(Conv1x1Gemm, MatchesNaiveLoopOnChannelsLast) {
     const int64_t hw = s.h * s.w;
     auto x = random_floats(static_cast<size_t>(s.batch * s.ic * hw), 1);
     auto w = random_floats(static_cast<size_t>(s.oc * s.ic), 2, -0.3f, 0.3f);
-    auto b = random_floats(static_cast<size_t>(s.oc), 3);
-    auto scale = random_floats(static_cast<size_t>(s.oc), 4, -1.5f, 1.5f);
-    auto shift = random_floats(static_cast<size_t>(s.oc), 5);
-    auto mean = random_floats(static_cast<size_t>(s.oc), 6);
-    auto var = random_floats(static_cast<size_t>(s.oc), 7, 0.2f, 2.0f);
-    auto residual = random_floats(static_cast<size_t>(s.batch * s.oc * hw), 8, -2.0f, 2.0f);
-    constexpr float kEps = 1e-3f;
-    scale[1] = 0.0f;  // a pruned channel
+    const ConvEpilogue epilogue(s.oc, s.batch * s.oc * hw);
     const Dims out_dims = {s.batch, s.oc, s.h, s.w};
-    for (Epilogue e : {Epilogue{false, false, false}, Epilogue{true, true, false}, Epilogue{false, true, true},
-                       Epilogue{true, false, true}}) {
-      const float lo = e.clip ? -0.5f : 0.0f, hi = e.clip ? 0.7f : INFINITY;
+    for (const EpilogueCase& e : kEpilogueCases) {
       std::vector<float> want(static_cast<size_t>(s.batch * s.oc * hw));
       for (int64_t n = 0; n < s.batch; ++n)
         for (int64_t o = 0; o < s.oc; ++o)
           for (int64_t p = 0; p < hw; ++p) {
-            double acc = b[static_cast<size_t>(o)];
+            double acc = 0;
             for (int64_t c = 0; c < s.ic; ++c)
               acc += double(w[static_cast<size_t>(o * s.ic + c)]) * x[static_cast<size_t>((n * s.ic + c) * hw + p)];
-            if (e.batchnorm) {
-              const double mul = scale[static_cast<size_t>(o)] / std::sqrt(double(var[static_cast<size_t>(o)]) + kEps);
-              acc = acc * mul + (shift[static_cast<size_t>(o)] - mean[static_cast<size_t>(o)] * mul);
-            }
             const size_t at = static_cast<size_t>((n * s.oc + o) * hw + p);
-            if (e.residual) acc += residual[at];
-            want[at] = static_cast<float>(std::min(std::max(acc, double(lo)), double(hi)));
+            want[at] = epilogue.apply(e, o, at, acc);
           }
       std::vector<TensorIn> in = {f32({s.batch, s.ic, s.h, s.w}, to_nhwc(x, s.batch, s.ic, hw)),
-                                  f32({s.oc, s.ic, 1, 1}, w, true), f32({s.oc}, b)};
-      Attrs attrs = {{passes::kAttrActivation, std::string(e.clip ? "Clip" : "Relu")}};
-      if (e.clip) {
-        attrs[passes::kAttrClipMin] = lo;
-        attrs[passes::kAttrClipMax] = hi;
-      }
-      if (e.batchnorm) {
-        for (const auto* v : {&scale, &shift, &mean, &var}) in.push_back(f32({s.oc}, *v));
-        attrs[passes::kAttrBatchNorm] = int64_t{1};
-        attrs[passes::kAttrBnEpsilon] = kEps;
-      }
-      if (e.residual) {
-        in.push_back(f32(out_dims, to_nhwc(residual, s.batch, s.oc, hw)));
-        attrs[passes::kAttrResidual] = int64_t{1};
-      }
-      std::vector<cpu::Layout> layouts(in.size(), cpu::Layout::kPlain);
-      layouts[0] = cpu::Layout::kChannelsLast;
-      if (e.residual) layouts.back() = cpu::Layout::kChannelsLast;
-      for (int threads : {1, 2}) {
-        auto prepared = prepare_fused_op("Conv", in, attrs, DType::kFloat32, out_dims, threads, layouts,
-                                         cpu::Layout::kChannelsLast);
-        ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
-        const std::string impl = prepared->kernel->implementation();
-        if (avx512) {
-          EXPECT_EQ(impl, "lw:conv1x1_packed_gemm_avx512");
-        }
-        auto out = execute(*prepared, in);
-        ASSERT_TRUE(out.is_ok()) << out.status().message();
-        const auto got = from_nhwc((*out)[0].f(), s.batch, s.oc, hw);
-        double worst = 0;
-        for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
-        EXPECT_LT(worst, 1e-4) << impl << ": batch " << s.batch << " " << s.ic << "->" << s.oc << " " << s.h << "x"
-                               << s.w << " bn " << e.batchnorm << " residual " << e.residual << " clip " << e.clip
-                               << " threads " << threads;
-        ++checked;
-      }
+                                  f32({s.oc, s.ic, 1, 1}, w, true), f32({s.oc}, epilogue.bias)};
+      std::vector<cpu::Layout> layouts = {cpu::Layout::kChannelsLast, cpu::Layout::kPlain, cpu::Layout::kPlain};
+      Attrs attrs;
+      epilogue.add_to(e, out_dims, in, attrs, layouts);
+      checked += check_channels_last_conv(
+          in, attrs, layouts, out_dims, want, expected,
+          "batch " + std::to_string(s.batch) + " " + std::to_string(s.ic) + "->" + std::to_string(s.oc) + " " +
+              std::to_string(s.h) + "x" + std::to_string(s.w) + " bn " + std::to_string(e.batchnorm) + " residual " +
+              std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
   EXPECT_EQ(checked, 7 * 4 * 2);
