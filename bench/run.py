@@ -268,7 +268,10 @@ Notes:
   2026-11-28 03:00 the 1 x 1 convolutions of stride 1 without padding run on it too (blocks of
   16 to 64 columns picked by the channel count, the epilogue in registers): 0.93-1.05 of
   oneDNN's time per layer at one thread, 0.91-1.10 at two (alternating calls), whole models
-  0.97-1.01; the other convolutions stay on oneDNN's AVX-512 kernels. Tables before 2026-11-28
+  0.97-1.01. Since 2026-11-28 03:35 the depthwise ones run on liveweight's depthwise_conv (16
+  channels a vector, 8 output positions a block): 0.43-1.0 of oneDNN's time per layer on 28 x 28
+  and larger outputs, 1.1-1.3 on 14 x 14 and 7 x 7 ones, MobileNet v2 1.01-1.05 of its time. The
+  other convolutions stay on oneDNN's AVX-512 kernels. Tables before 2026-11-28
   03:00 ran a process's first one-thread session's oneDNN convolutions on both cores (their
   thread count was fixed when created, from the process default): the speed columns were not
   affected (their sessions came after runs that set the count), the allocation counts were.
@@ -370,10 +373,10 @@ Notes:
   one thread, and those oneDNN's AVX2 kernels do not block by 8 channels (tables before
   2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
   threads, 125 and 207 after). On AVX-512 machines the convolutions with a spatial kernel or a
-  stride, and the depthwise ones, still run on oneDNN: ResNet-18 167, ResNet-50 167, MobileNet v2
-  150 calls per run at two threads on 2026-11-28 03:00 (174, 437 and 422 with every convolution
-  and product on oneDNN that morning); the MLP's and the transformer's products none since
-  02:40 (39 and 116 calls before).
+  stride still run on oneDNN: ResNet-18 167, ResNet-50 167, MobileNet v2 150 calls per run at two
+  threads on 2026-11-28 03:00, MobileNet v2 14 since its depthwise ones left oneDNN at 03:35
+  (174, 437 and 422 with every convolution and product on oneDNN that morning); the MLP's and the
+  transformer's products none since 02:40 (39 and 116 calls before).
   liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
