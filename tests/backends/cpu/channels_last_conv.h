@@ -1,6 +1,6 @@
 // What the tests of liveweight's channels-last convolution kernels share (conv1x1_gemm_test,
-// depthwise_conv_test): a fused epilogue's operands with its naive arithmetic, and running a fused
-// Conv through the registry on channels-last activations against a naive loop.
+// depthwise_conv_test, plain_conv_test): a fused epilogue's operands with its naive arithmetic,
+// and running a fused Conv through the registry with a channels-last output against a naive loop.
 #pragma once
 
 #include <gtest/gtest.h>

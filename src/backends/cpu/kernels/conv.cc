@@ -52,6 +52,7 @@
 #include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
+#include "backends/cpu/kernels/plain_conv.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/packed_gemm.h"
@@ -115,6 +116,10 @@ struct ConvSetup {
   // Direct by depthwise_conv.h (AVX-512, channels-last, group = channels, no dilation).
   bool depthwise = false;
   DepthwiseConvShape depthwise_shape;
+  // Direct by plain_conv.h (AVX-512, a few input channels on a plain NCHW input, a
+  // channels-last output), with gemm_path's blocks.
+  bool plain = false;
+  PlainConvShape plain_shape;
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
@@ -265,7 +270,7 @@ class ConvKernel final : public Kernel {
       pointwise_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
       return;
     }
-    if (s.gemm || s.depthwise) {
+    if (s.gemm || s.depthwise || s.plain) {
       GemmEpilogue g;
       g.bias = e.bias;
       g.mul = e.mul;
@@ -275,6 +280,10 @@ class ConvKernel final : public Kernel {
       g.hi = e.hi;
       if (s.depthwise) {  // each element of a residual in y's memory is read before it is written
         depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
+        return;
+      }
+      if (s.plain) {  // one pass: each element of a residual in y's memory is read before it is written
+        plain_conv(x, w, y, s.plain_shape, g, scratch + s.direct_offset, s.threads, s.gemm_path);
         return;
       }
       const BlockedConvShape& d = s.direct_shape;
@@ -579,6 +588,28 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                                    : const_w || spec.can_pack(1);
         s.depthwise = depthwise_conv_accepts(ds) && ours_dw;
       }
+      // A few input channels on a plain NCHW input (an image network's stem: 3 channels):
+      // plain_conv.h, on the weights in packed_gemm's panels. It ran MobileNet v2's 3 x 3 stem
+      // (27 taps) 20% slower than oneDNN's primitive with its input reorder (0.02 ms a run) and
+      // ResNet's 7 x 7 one (147 taps) 31%: taken up to 32 taps, which leaves MobileNet v2's
+      // run without a call to malloc.
+      if (rank == 2 && group == 1 && undilated && x[1] <= 4 && x[1] * w[2] * w[3] <= 32 &&
+          choice != ConvChoice::kOneDnn &&
+          spec.input_layout(0) == Layout::kPlain && pd.dst_desc() == activation_desc(y, Layout::kChannelsLast) &&
+          packed_gemm_supported(GemmPath::kAvx512x64)) {
+        PlainConvShape& ps = s.plain_shape;
+        ps = {x[0], x[1], x[2], x[3], y[1], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1],
+              p.pads_begin[0], p.pads_begin[1], p.pads_end[0], p.pads_end[1]};
+        const GemmPath path = packed_gemm_weight_path(x[0] * y[2] * y[3], y[1]);
+        const bool ours_plain =
+            given ? given_desc && *given_desc == packed_gemm_b_desc(plain_conv_depth(ps), y[1], true, path)
+                  : const_w || spec.can_pack(1);
+        if (plain_conv_accepts(ps) && ours_plain) {
+          s.plain = true;
+          s.src.reorder = false;  // the kernel reads the caller's NCHW input itself
+          s.gemm_path = path;
+        }
+      }
     }
     // The shape liveweight's own kernels take (blocked_conv.h's, also pointwise_conv's and the
     // product's below).
@@ -613,6 +644,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (s.depthwise) {
       LW_RETURN_IF_ERROR(
           hold_weights(make_weight_packing(plain_desc(g.wdims), depthwise_conv_weights_desc(s.depthwise_shape))));
+    } else if (s.plain) {
+      LW_RETURN_IF_ERROR(hold_weights(
+          packed_gemm_b_packing(plain_conv_depth(s.plain_shape), y[1], /*b_rows_are_columns=*/true, s.gemm_path)));
     } else if (s.gemm) {
       s.gemm_passes = packed_gemm_passes(x[0] * y[2] * y[3], x[1], s.gemm_path);
       LW_RETURN_IF_ERROR(hold_weights(packed_gemm_b_packing(x[1], y[1], /*b_rows_are_columns=*/true, s.gemm_path)));
@@ -638,8 +672,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // liveweight's kernels where oneDNN settled on 8-channel blocks for a plain 2-D convolution:
     // blocked_conv (or Winograd) with a spatial kernel, pointwise_conv for 1 x 1 (blocked_conv's
     // tiles ran those 1.4-1.9x slower than oneDNN's 1 x 1 kernel).
-    if (!s.gemm && !s.depthwise && choice != ConvChoice::kOneDnn && rank == 2 && group == 1 && x[1] % 8 == 0 &&
-        w[0] % 8 == 0 &&
+    if (!s.gemm && !s.depthwise && !s.plain && choice != ConvChoice::kOneDnn && rank == 2 && group == 1 &&
+        x[1] % 8 == 0 && w[0] % 8 == 0 &&
         blocked_conv_supported()) {
       bool undilated = true;
       for (int64_t d : p.dilations) undilated = undilated && d == 1;
@@ -666,7 +700,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
       // Winograd's steps, or the direct kernel it falls back to (run_direct).
-      size_t direct_scratch = s.gemm || s.depthwise ? 0
+      size_t direct_scratch = s.plain                 ? plain_conv_scratch_bytes(s.plain_shape)
+                              : s.gemm || s.depthwise ? 0
                               : s.pointwise ? pointwise_conv_scratch_bytes(s.direct_shape, s.threads)
                                             : blocked_conv_scratch_bytes(s.direct_shape, s.threads);
       if (s.winograd) direct_scratch = std::max(direct_scratch, winograd_step_scratch_bytes(s.direct_shape, s.threads));
@@ -684,6 +719,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (s.direct) {
       s.implementation = s.gemm        ? "lw:conv1x1_packed_gemm_avx512"
                          : s.depthwise ? "lw:depthwise_conv_avx512"
+                         : s.plain     ? "lw:plain_conv_avx512"
                          : s.winograd  ? "lw:winograd_conv_avx2"
                          : s.pointwise ? "lw:pointwise_conv_avx2"
                                        : "lw:blocked_conv_avx2";

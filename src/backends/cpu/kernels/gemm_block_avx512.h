@@ -19,7 +19,12 @@ struct GemmBlockAvx512Args {
   int64_t lda = 0;
   const float* b = nullptr;  // row q of the panel at b + q * b_step, 16 * NV columns
   int64_t b_step = 0;
-  int64_t depth = 0;   // q in [0, depth)
+  int64_t depth = 0;  // q in [0, depth) per tap
+  // The depth in taps (a convolution's kernel positions): tap t reads A from a + tap_offsets[t]
+  // for its `depth` steps, B's rows continuing from the tap before. One tap without offsets: A
+  // from a.
+  int taps = 1;
+  const int64_t* tap_offsets = nullptr;
   float* y = nullptr;  // row i of Y at y + i * ldc
   int64_t ldc = 0;
   int cols = 0;                 // the real columns (<= 16 * NV)
@@ -78,20 +83,22 @@ __attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512A
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(mask[v], y + i * ldc + 16 * v);
     }
-    const float* a = a_block;
     const float* b = g.b;
-    for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) {
-      __m512 bv[NV];
-      if (b_ahead > 0)
+    for (int tap = 0; tap < g.taps; ++tap) {
+      const float* a = g.tap_offsets ? a_block + g.tap_offsets[tap] : a_block;
+      for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) {
+        __m512 bv[NV];
+        if (b_ahead > 0)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + 16 * v), _MM_HINT_T0);
+          for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + 16 * v), _MM_HINT_T0);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
-      for (int i = 0; i < R; ++i) {
-        const __m512 av = _mm512_set1_ps(a[i * lda]);
+        for (int i = 0; i < R; ++i) {
+          const __m512 av = _mm512_set1_ps(a[i * lda]);
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+          for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
       }
     }
     if (g.last) {

@@ -26,7 +26,6 @@ static_assert(kPackedGemmPanel == kGemmBlockCols, "an AVX2 panel is one register
 // 100-108; oneDNN's matmul 110), the transformer's 128-row products 238-256 with 8 x 48 or
 // 6 x 64 (oneDNN 250-259). Narrower blocks serve products with few columns, where a wide panel
 // would be mostly padding.
-using GemmBlockAvx512Fn = void (*)(const GemmBlockAvx512Args&);
 template <int NV, int... R>
 constexpr std::array<GemmBlockAvx512Fn, sizeof...(R) + 1> avx512_blocks(std::integer_sequence<int, R...>) {
   return {nullptr, gemm_block_avx512<R + 1, NV>...};
@@ -129,6 +128,13 @@ std::shared_ptr<PackedLayout> packed_gemm_b_packing(int64_t k, int64_t n, bool b
 }
 
 int64_t packed_gemm_panel(GemmPath path) { return path_shape(path).panel; }
+
+int packed_gemm_block_rows(GemmPath path) { return path_shape(path).rows; }
+
+GemmBlockAvx512Fn packed_gemm_avx512_block(GemmPath path, int rows) {
+  const PathShape shape = path_shape(path);
+  return shape.avx512_blocks && rows >= 1 && rows <= shape.rows ? shape.avx512_blocks[rows] : nullptr;
+}
 
 bool packed_gemm_supported(GemmPath path) {
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

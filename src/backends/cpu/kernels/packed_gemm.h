@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/kernels/gemm_block_avx512.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace lw::cpu {
@@ -46,6 +47,12 @@ bool packed_gemm_supported(GemmPath path = GemmPath::kAvx2);
 // has it, then 8 x 48 for up to 8 rows, else the block that wastes the fewest FMAs on a partial
 // last panel and loads the least per FMA.
 GemmPath packed_gemm_weight_path(int64_t m, int64_t n);
+
+// Rows per register block of `path`, and the AVX-512 block function for `rows` rows (1 to that
+// count; null for kAvx2), for kernels that drive the blocks themselves (plain_conv.h).
+int packed_gemm_block_rows(GemmPath path);
+using GemmBlockAvx512Fn = void (*)(const GemmBlockAvx512Args&);
+GemmBlockAvx512Fn packed_gemm_avx512_block(GemmPath path, int rows);
 
 // The panel layout as a oneDNN descriptor, so the weight packing machinery (make_weight_packing:
 // pack, unpack, layout keys) serves it. With P = packed_gemm_panel(path), panel p holds rows
