@@ -270,8 +270,10 @@ Notes:
   oneDNN's time per layer at one thread, 0.91-1.10 at two (alternating calls), whole models
   0.97-1.01. Since 2026-11-28 03:35 the depthwise ones run on liveweight's depthwise_conv (16
   channels a vector, 8 output positions a block): 0.43-1.0 of oneDNN's time per layer on 28 x 28
-  and larger outputs, 1.1-1.3 on 14 x 14 and 7 x 7 ones, MobileNet v2 1.01-1.05 of its time. The
-  other convolutions stay on oneDNN's AVX-512 kernels. Tables before 2026-11-28
+  and larger outputs, 1.1-1.3 on 14 x 14 and 7 x 7 ones, MobileNet v2 1.01-1.05 of its time; and
+  since 04:00 a stem of up to 32 taps on a plain input (MobileNet v2's 3 x 3 one) on plain_conv,
+  20% slower than oneDNN's primitive and its input reorder (0.02 ms a run). The other
+  convolutions stay on oneDNN's AVX-512 kernels. Tables before 2026-11-28
   03:00 ran a process's first one-thread session's oneDNN convolutions on both cores (their
   thread count was fixed when created, from the process default): the speed columns were not
   affected (their sessions came after runs that set the count), the allocation counts were.
@@ -374,7 +376,8 @@ Notes:
   2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
   threads, 125 and 207 after). On AVX-512 machines the convolutions with a spatial kernel or a
   stride still run on oneDNN: ResNet-18 167, ResNet-50 167, MobileNet v2 150 calls per run at two
-  threads on 2026-11-28 03:00, MobileNet v2 14 since its depthwise ones left oneDNN at 03:35
+  threads on 2026-11-28 03:00, MobileNet v2 14 since its depthwise ones left oneDNN at 03:35 and
+  none since its stem did at 04:00
   (174, 437 and 422 with every convolution and product on oneDNN that morning); the MLP's and the
   transformer's products none since 02:40 (39 and 116 calls before).
   liveweight's kernels keep their oneDNN memory objects between runs
