@@ -52,10 +52,10 @@
 #include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
-#include "backends/cpu/kernels/plain_conv.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/kernels/plain_conv.h"
 #include "backends/cpu/kernels/pointwise_conv.h"
 #include "backends/cpu/kernels/winograd_conv.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -555,10 +555,12 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // Alternating calls on a Zen 5 against oneDNN's brgconv_1x1, ResNet-50's and MobileNet v2's
     // layers: 0.93-1.05 of its time at one thread, 0.91-1.10 at two (the 7 x 7 ones with 960
     // and more output channels the slowest); whole models 1.005-1.012 of the time.
+    bool undilated = true;
+    for (int64_t d : p.dilations) undilated = undilated && d == 1;
     {
-      bool unit = rank == 2 && group == 1;
+      bool unit = rank == 2 && group == 1 && undilated;
       for (size_t i = 0; unit && i < rank; ++i)
-        unit = w[2 + i] == 1 && p.strides[i] == 1 && p.pads_begin[i] == 0 && p.pads_end[i] == 0 && p.dilations[i] == 1;
+        unit = w[2 + i] == 1 && p.strides[i] == 1 && p.pads_begin[i] == 0 && p.pads_end[i] == 0;
       const int64_t positions = unit ? x[0] * y[2] * y[3] : 0;
       s.gemm_path = packed_gemm_weight_path(positions, y[1]);
       const PackedLayout* given = spec.packing(1);
@@ -577,8 +579,6 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       // on the weights in its 16-channel groups. Per layer against oneDNN's brdgmm_dw (MobileNet
       // v2, two threads): 0.43-1.0 on 28 x 28 and larger outputs, 1.1-1.3 on 14 x 14 and 7 x 7
       // ones; the whole model 1.01-1.05 of its time, with 136 fewer allocations per run.
-      bool undilated = true;
-      for (int64_t d : p.dilations) undilated = undilated && d == 1;
       if (rank == 2 && group > 1 && group == x[1] && w[0] == group && w[1] == 1 && undilated &&
           choice != ConvChoice::kOneDnn && channels_last && depthwise_conv_supported()) {
         DepthwiseConvShape& ds = s.depthwise_shape;
@@ -675,8 +675,6 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (!s.gemm && !s.depthwise && !s.plain && choice != ConvChoice::kOneDnn && rank == 2 && group == 1 &&
         x[1] % 8 == 0 && w[0] % 8 == 0 &&
         blocked_conv_supported()) {
-      bool undilated = true;
-      for (int64_t d : p.dilations) undilated = undilated && d == 1;
       const BlockedConvShape& d = s.direct_shape;
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
       const bool blocked_layouts = undilated && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
