@@ -25,6 +25,10 @@ struct GemmBlockAvx512Args {
   // from a.
   int taps = 1;
   const int64_t* tap_offsets = nullptr;
+  // Per tap (or null): bit 0 set leaves the first row of the run's first block out of that
+  // tap, bit 1 the last row of its last block (a convolution's edge columns, whose input there
+  // is padding: zeros the block need not multiply, nor read). Not with b_ahead.
+  const uint8_t* tap_skips = nullptr;
   float* y = nullptr;  // row i of Y at y + i * ldc
   int64_t ldc = 0;
   int cols = 0;                 // the real columns (<= 16 * NV)
@@ -52,7 +56,34 @@ struct GemmBlockAvx512Args {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// Every loop over rows and vectors is unrolled so that the accumulators stay in registers.
+// Steps [0, depth) of one tap into rows [kFirst, kEnd) of the accumulators (row i of A at
+// a[(i - kFirst) * lda]), B's rows from b on:
+// the loop every block spends its time in, one copy per variant so that it holds no test and
+// keeps its pointers in registers (a loop with the prefetch test and the taps' state in it ran
+// 7% slower). Every loop over rows and vectors is unrolled so that the accumulators stay in
+// registers.
+template <int R, int NV, bool kPrefetch, int kFirst, int kEnd>
+__attribute__((target("avx512f"), always_inline)) inline void gemm_block_avx512_steps(__m512 (&acc)[R][NV],
+                                                                                      const float* a, int64_t lda,
+                                                                                      const float* b, int64_t b_step,
+                                                                                      int64_t depth, int64_t b_ahead) {
+  for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) {
+    __m512 bv[NV];
+    if constexpr (kPrefetch) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + 16 * v), _MM_HINT_T0);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int i = kFirst; i < kEnd; ++i) {
+      const __m512 av = _mm512_set1_ps(a[(i - kFirst) * lda]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+}
+
 template <int R, int NV>
 __attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512Args& g) {
   static_assert(R >= 1 && NV >= 1 && R * NV + NV + 1 <= 32, "the block must fit the 32 registers");
@@ -83,22 +114,27 @@ __attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512A
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_maskz_loadu_ps(mask[v], y + i * ldc + 16 * v);
     }
+    // The run's first block may leave out its first row on the taps marked so, its last block
+    // its last row.
+    const int edges = (t == 0 ? 1 : 0) | (t + 1 == g.count ? 2 : 0);
     const float* b = g.b;
-    for (int tap = 0; tap < g.taps; ++tap) {
-      const float* a = g.tap_offsets ? a_block + g.tap_offsets[tap] : a_block;
-      for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) {
-        __m512 bv[NV];
-        if (b_ahead > 0)
-#pragma GCC unroll 4
-          for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + 16 * v), _MM_HINT_T0);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
-#pragma GCC unroll 16
-        for (int i = 0; i < R; ++i) {
-          const __m512 av = _mm512_set1_ps(a[i * lda]);
-#pragma GCC unroll 4
-          for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-        }
+    for (int tap = 0; tap < g.taps; ++tap, b += depth * b_step) {
+      // A left-out first row is not addressed: its input position may lie before the input.
+      const int64_t offset = g.tap_offsets ? g.tap_offsets[tap] : 0;
+      const int skip = g.tap_skips ? g.tap_skips[tap] & edges : 0;
+      const float* a = a_block + (skip & 1 ? offset + lda : offset);
+      if (b_ahead > 0) {
+        gemm_block_avx512_steps<R, NV, true, 0, R>(acc, a, lda, b, b_step, depth, b_ahead);
+      } else if (skip == 0) {
+        gemm_block_avx512_steps<R, NV, false, 0, R>(acc, a, lda, b, b_step, depth, 0);
+      } else if (R == 1) {
+        // The block's one row leaves this tap out.
+      } else if (skip == 1) {
+        gemm_block_avx512_steps<R, NV, false, 1, R>(acc, a, lda, b, b_step, depth, 0);
+      } else if (skip == 2) {
+        gemm_block_avx512_steps<R, NV, false, 0, R - 1>(acc, a, lda, b, b_step, depth, 0);
+      } else {
+        gemm_block_avx512_steps<R, NV, false, 1, R - 1>(acc, a, lda, b, b_step, depth, 0);
       }
     }
     if (g.last) {
