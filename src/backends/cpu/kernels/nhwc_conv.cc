@@ -1,0 +1,207 @@
+#include "backends/cpu/kernels/nhwc_conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cpu/dnnl_util.h"
+
+namespace lw::cpu {
+
+namespace {
+
+constexpr int64_t kMaxTaps = 256;  // their offsets and skips live on the stack: no allocation per run
+constexpr int kVectors = 2;        // a block's columns: 2 vectors of 16 output channels
+constexpr int64_t kPanel = 16 * kVectors;
+// Up to 14 x 2 accumulators (with the 2 vectors of weights and a broadcast, 31 of the 32
+// registers). Blocks of 7 and 14 rows ran ResNet's layers alike (3 x 3: 0.94-1.04 of oneDNN's
+// time); 6 x 64 and 8 x 48 blocks did not divide its 7- to 56-wide rows (7 x 7: 1.5-1.8).
+constexpr int kMaxRows = 14;
+constexpr int64_t kMinRowWidth = 7;
+
+template <int R>
+void block(const GemmBlockAvx512Args& g) {
+  gemm_block_avx512<R, kVectors>(g);
+}
+constexpr GemmBlockAvx512Fn kBlocks[kMaxRows + 1] = {nullptr,   block<1>,  block<2>,  block<3>,  block<4>,
+                                                     block<5>,  block<6>,  block<7>,  block<8>,  block<9>,
+                                                     block<10>, block<11>, block<12>, block<13>, block<14>};
+
+// Whether the input is read in place: the padding that the taps' skips leave out is all there
+// is to read (a channels-last input whose first and last output columns are the only ones to
+// read padding). The padded rows are left out by the taps a row runs.
+bool reads_in_place(const NhwcConvShape& s) {
+  if (s.nchw_input) return false;
+  if (s.out_w == 1) return true;
+  const bool second_column_inside = s.pad_left <= s.stride_w;
+  const bool second_last_inside = (s.out_w - 2) * s.stride_w + s.kernel_w - 1 - s.pad_left < s.in_w;
+  return second_column_inside && second_last_inside;
+}
+
+// Whether the input rows a block reads hold padding on the left or right: read in place, each
+// kernel column is then a tap of its own with its skips; else a kernel row is one tap, its
+// columns consecutive.
+bool column_taps(const NhwcConvShape& s) {
+  return reads_in_place(s) && (s.pad_left > 0 || (s.out_w - 1) * s.stride_w + s.kernel_w - 1 - s.pad_left >= s.in_w);
+}
+
+// Width of the padded copy's rows (positions).
+int64_t padded_w(const NhwcConvShape& s) { return s.in_w + s.pad_left + s.pad_right; }
+
+}  // namespace
+
+bool nhwc_conv_supported() { return packed_gemm_supported(GemmPath::kAvx512x32); }
+
+bool nhwc_conv_accepts(const NhwcConvShape& s) {
+  if (s.batch <= 0 || s.in_channels <= 0 || s.in_h <= 0 || s.in_w <= 0 || s.out_channels <= 0 || s.out_h <= 0 ||
+      s.out_w <= 0 || s.kernel_h <= 0 || s.kernel_w <= 0 || s.stride_h <= 0 || s.stride_w <= 0 || s.pad_top < 0 ||
+      s.pad_left < 0 || s.pad_bottom < 0 || s.pad_right < 0 || s.kernel_h * s.kernel_w > kMaxTaps)
+    return false;
+  const int64_t hp = s.in_h + s.pad_top + s.pad_bottom, wp = padded_w(s);
+  return hp >= s.kernel_h && wp >= s.kernel_w && (hp - s.kernel_h) / s.stride_h + 1 == s.out_h &&
+         (wp - s.kernel_w) / s.stride_w + 1 == s.out_w;
+}
+
+bool nhwc_conv_pays(const NhwcConvShape& s) { return s.out_w >= kMinRowWidth; }
+
+dnnl::memory::desc nhwc_conv_weights_desc(const NhwcConvShape& s) {
+  return dnnl::memory::desc({s.out_channels, s.in_channels, s.kernel_h, s.kernel_w}, dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::Acdb32a);
+}
+
+size_t nhwc_conv_scratch_bytes(const NhwcConvShape& s) {
+  if (reads_in_place(s)) return 0;
+  return static_cast<size_t>(s.batch * s.in_h * padded_w(s) * s.in_channels) * sizeof(float);
+}
+
+void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s, const GemmEpilogue& e, void* scratch,
+               int threads) {
+  const int64_t c = s.in_channels, oc = s.out_channels, panels = (oc + kPanel - 1) / kPanel;
+  const int64_t out_rows = s.batch * s.out_h;
+  const bool in_place = reads_in_place(s), per_column = column_taps(s);
+  // The rows A is read from: the input's, or the padded copy's (whose first column is the left
+  // padding's).
+  const int64_t row_w = in_place ? s.in_w : padded_w(s), first_column = in_place ? -s.pad_left : 0;
+  const float* in = in_place ? x : static_cast<const float*>(scratch);
+
+  // Taps: per kernel position (per_column) or per kernel row, each with its offset from the
+  // input position of the block's first output position on the first kernel row (read in place,
+  // a block's A starts at input column stride * its first output column, so a tap that reads
+  // the left padding at output column 0 has a negative offset), and its depth.
+  const int64_t columns_per_tap = per_column ? 1 : s.kernel_w, taps_per_row = s.kernel_w / columns_per_tap;
+  const int64_t depth = columns_per_tap * c;
+  int64_t offsets[kMaxTaps];
+  uint8_t skips_both[kMaxTaps], skips_left[kMaxTaps], skips_right[kMaxTaps];
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh)
+    for (int64_t t = 0; t < taps_per_row; ++t) {
+      const int64_t tap = kh * taps_per_row + t, kw = t * columns_per_tap;
+      offsets[tap] = (kh * row_w + kw + first_column) * c;
+      // Read in place, the first output column reads padding where kw < pad_left, the last
+      // where its input column passes the input's last.
+      const bool left = per_column && kw < s.pad_left;
+      const bool right = per_column && (s.out_w - 1) * s.stride_w + kw - s.pad_left >= s.in_w;
+      skips_left[tap] = left ? 1 : 0;
+      skips_right[tap] = right ? 2 : 0;
+      skips_both[tap] = static_cast<uint8_t>(skips_left[tap] | skips_right[tap]);
+    }
+
+  // A row's blocks: as few as 14 rows allow, of about equal height: `full` of `height` rows,
+  // then one of `tail` (< height) rows.
+  const int64_t blocks_per_row = (s.out_w + kMaxRows - 1) / kMaxRows;
+  const int height = static_cast<int>((s.out_w + blocks_per_row - 1) / blocks_per_row);
+  const int64_t full = s.out_w / height;
+  const int tail = static_cast<int>(s.out_w - full * height);
+
+  // Output row r (image r / out_h) against panel p.
+  auto output_row = [&](int64_t p, int64_t r) {
+    const int64_t n = r / s.out_h, ih0 = r % s.out_h * s.stride_h - s.pad_top;
+    // The kernel rows whose input row is not padding.
+    const int64_t kh0 = std::max<int64_t>(0, -ih0), kh1 = std::min(s.kernel_h, s.in_h - ih0);
+    const int64_t t0 = kh0 * taps_per_row, t1 = std::max(kh1, kh0) * taps_per_row;
+    const int64_t c0 = p * kPanel;
+    GemmBlockAvx512Args g;
+    g.lda = s.stride_w * c;
+    g.b = w + (p * s.kernel_h * s.kernel_w * c + t0 * depth) * kPanel;
+    g.b_step = kPanel;
+    g.depth = depth;
+    g.taps = static_cast<int>(t1 - t0);
+    // Offsets from the first kernel row the output row reads, so that the blocks' A stays
+    // within the input (the output rows of the top padding leave out kernel rows from 0).
+    int64_t shifted[kMaxTaps];
+    const int64_t shift = kh0 * row_w * c;
+    if (shift != 0)
+      for (int64_t t = t0; t < t1; ++t) shifted[t] = offsets[t] - shift;
+    g.tap_offsets = (shift != 0 ? shifted : offsets) + t0;
+    g.ldc = oc;
+    g.cols = static_cast<int>(std::min(kPanel, oc - c0));
+    g.bias = e.bias ? e.bias + c0 : nullptr;
+    g.mul = e.mul ? e.mul + c0 : nullptr;
+    g.add = e.add ? e.add + c0 : nullptr;
+    g.lo = e.lo;
+    g.hi = e.hi;
+    const int64_t a_row = (n * s.in_h + ih0 + kh0) * row_w * c;
+    auto run = [&](int64_t ow, int rows, int64_t count, const uint8_t* skips) {
+      const int64_t position = r * s.out_w + ow;
+      g.a = in + (a_row + ow * s.stride_w * c);
+      g.y = y + position * oc + c0;
+      g.residual = e.residual ? e.residual + position * oc + c0 : nullptr;
+      g.count = count;
+      g.a_next = rows * s.stride_w * c;
+      g.y_next = rows * oc;
+      g.tap_skips = per_column ? skips + t0 : nullptr;
+      kBlocks[rows](g);
+    };
+    if (full > 0) run(0, height, full, tail > 0 ? skips_left : skips_both);
+    if (tail > 0) run(full * height, tail, 1, full > 0 ? skips_right : skips_both);
+  };
+
+  const int64_t positions = out_rows * s.out_w;
+  const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max(out_rows, panels)));
+  // More positions than output channels (or one panel): each thread takes a range of output
+  // rows against every panel; otherwise an even share of (panel, part of the rows) items, panel
+  // by panel, so that each thread reads its panels' weights alone.
+  const bool by_rows = positions >= oc || panels == 1;
+  auto share = [&](int t, int parts) {
+    if (!in_place) {  // the padded copy, rows of it shared out alike
+      const int64_t wp = padded_w(s), all = s.batch * s.in_h;
+      auto* padded = static_cast<float*>(scratch);
+      for (int64_t row = all * t / parts, end = all * (t + 1) / parts; row < end; ++row) {
+        float* dst = padded + row * wp * c;
+        std::memset(dst, 0, static_cast<size_t>(s.pad_left * c) * sizeof(float));
+        std::memset(dst + (s.pad_left + s.in_w) * c, 0, static_cast<size_t>(s.pad_right * c) * sizeof(float));
+        float* inner = dst + s.pad_left * c;
+        if (!s.nchw_input) {
+          std::memcpy(inner, x + row * s.in_w * c, static_cast<size_t>(s.in_w * c) * sizeof(float));
+          continue;
+        }
+        const int64_t n = row / s.in_h, ih = row % s.in_h;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const float* plane_row = x + ((n * c + ch) * s.in_h + ih) * s.in_w;
+          for (int64_t iw = 0; iw < s.in_w; ++iw) inner[iw * c + ch] = plane_row[iw];
+        }
+      }
+      if (parts > 1) {
+#pragma omp barrier
+      }
+    }
+    if (by_rows) {
+      for (int64_t r = out_rows * t / parts, end = out_rows * (t + 1) / parts; r < end; ++r)
+        for (int64_t p = 0; p < panels; ++p) output_row(p, r);
+      return;
+    }
+    const int64_t items = panels * parts;
+    for (int64_t it = items * t / parts, end = items * (t + 1) / parts; it < end; ++it) {
+      const int64_t p = it / parts, part = it % parts;
+      for (int64_t r = out_rows * part / parts, r_end = out_rows * (part + 1) / parts; r < r_end; ++r) output_row(p, r);
+    }
+  };
+  if (want <= 1) {
+    share(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(want)
+  share(omp_get_thread_num(), omp_get_num_threads());
+}
+
+}  // namespace lw::cpu
