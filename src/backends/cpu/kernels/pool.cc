@@ -6,9 +6,11 @@
 // output have. Everything else runs on the loop kernel here: 1-D and 2-D pools as 3-D ones with
 // leading unit dims, each (n, c) plane independent and planes in parallel; channels-last
 // tensors go through a plain copy in scratch. A 2-D MaxPool on 8-channel blocks (nChw8c in and
-// out, no Indices, no dilation) runs on BlockedMaxPoolKernel on AVX2 machines: oneDNN's took
-// 0.5 ms for ResNet's 3 x 3, stride-2 pool over 64 x 112 x 112 at two threads, twice ONNX
-// Runtime's. The global pools read channels-last and blocked data directly.
+// out) or on channels-last data of a multiple of 8 channels, without Indices or dilation, runs
+// on GroupedMaxPoolKernel on AVX2 machines: oneDNN's took 0.5 ms for ResNet's 3 x 3, stride-2
+// pool over 64 x 112 x 112 nChw8c at two threads, twice ONNX Runtime's, and on channels-last
+// data it allocates memory on every call. The global pools read channels-last and blocked data
+// directly.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -198,52 +200,57 @@ class PoolKernel final : public Kernel {
   std::string name_;
 };
 
-// Max over each window of 8-channel vectors: rows [row0, row1) of the output, a row being one
-// (image, channel block, output row). Taps outside the input are skipped; the first tap inside
-// starts the max, and vmaxps with the running max as its second operand then keeps it when
-// either is NaN, as the loop kernel's `v > best` does; a window with no tap inside gives -inf.
-__attribute__((target("avx2"))) void max_pool_blocked8_rows(const float* x, float* y, const PoolGeometry& g,
-                                                             int64_t row0, int64_t row1) {
+// Max over each window of groups of `group` channels held together (a multiple of 8: 8 for
+// nChw8c, all of them for channels-last), 8 at a time: rows [row0, row1) of the output, a row
+// being one (image, channel group, output row). Taps outside the input are skipped; the first
+// tap inside starts the max, and vmaxps with the running max as its second operand then keeps
+// it when either is NaN, as the loop kernel's `v > best` does; a window with no tap inside
+// gives -inf.
+__attribute__((target("avx2"))) void max_pool_grouped_rows(const float* x, float* y, const PoolGeometry& g,
+                                                            int64_t group, int64_t row0, int64_t row1) {
   const int64_t ih = g.in[1], iw = g.in[2], oh = g.out[1], ow = g.out[2];
   for (int64_t row = row0; row < row1; ++row) {
     const int64_t plane = row / oh, o1 = row % oh;
-    const float* xp = x + plane * ih * iw * 8;
-    float* yp = y + (plane * oh + o1) * ow * 8;
+    const float* xp = x + plane * ih * iw * group;
+    float* yp = y + (plane * oh + o1) * ow * group;
     const int64_t s1 = o1 * g.s[1] - g.pb[1];
     const int64_t k1_lo = std::max<int64_t>(0, -s1), k1_hi = std::min<int64_t>(g.k[1], ih - s1);
     for (int64_t o2 = 0; o2 < ow; ++o2) {
       const int64_t s2 = o2 * g.s[2] - g.pb[2];
       const int64_t k2_lo = std::max<int64_t>(0, -s2), k2_hi = std::min<int64_t>(g.k[2], iw - s2);
-      __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-      bool first = true;
-      for (int64_t k1 = k1_lo; k1 < k1_hi; ++k1) {
-        const float* r = xp + ((s1 + k1) * iw + s2) * 8;
-        for (int64_t k2 = k2_lo; k2 < k2_hi; ++k2) {
-          const __m256 v = _mm256_loadu_ps(r + k2 * 8);
-          best = first ? v : _mm256_max_ps(v, best);
-          first = false;
+      for (int64_t c0 = 0; c0 < group; c0 += 8) {
+        __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+        bool first = true;
+        for (int64_t k1 = k1_lo; k1 < k1_hi; ++k1) {
+          const float* r = xp + ((s1 + k1) * iw + s2) * group + c0;
+          for (int64_t k2 = k2_lo; k2 < k2_hi; ++k2) {
+            const __m256 v = _mm256_loadu_ps(r + k2 * group);
+            best = first ? v : _mm256_max_ps(v, best);
+            first = false;
+          }
         }
+        _mm256_storeu_ps(yp + o2 * group + c0, best);
       }
-      _mm256_storeu_ps(yp + o2 * 8, best);
     }
   }
 }
 
-// MaxPool over nChw8c in and out (see the file comment).
-class BlockedMaxPoolKernel final : public Kernel {
+// MaxPool over nChw8c or channels-last in and out (see the file comment).
+class GroupedMaxPoolKernel final : public Kernel {
  public:
-  BlockedMaxPoolKernel(PoolGeometry g, int threads) : g_(g), threads_(threads) {}
+  GroupedMaxPoolKernel(PoolGeometry g, int64_t group, int threads) : g_(g), group_(group), threads_(threads) {}
   Status run(const KernelRun& r) const override {
     const auto* x = static_cast<const float*>(r.inputs[0]);
     auto* y = static_cast<float*>(r.outputs[0]);
-    const int64_t rows = g_.planes / 8 * g_.out[1];
-    const int threads = threads_for(rows * g_.out[2] * g_.k[1] * g_.k[2], 16384, threads_);
-    parallel_ranges(rows, threads, [&](int64_t b, int64_t e) { max_pool_blocked8_rows(x, y, g_, b, e); });
+    const int64_t rows = g_.planes / group_ * g_.out[1];
+    const int threads = threads_for(g_.planes * g_.out[1] * g_.out[2] * g_.k[1] * g_.k[2] / 8, 16384, threads_);
+    parallel_ranges(rows, threads, [&](int64_t b, int64_t e) { max_pool_grouped_rows(x, y, g_, group_, b, e); });
     return Status::ok();
   }
 
  private:
   PoolGeometry g_;
+  int64_t group_;
   int threads_;
 };
 
@@ -310,9 +317,11 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   const Dims& y = spec.outputs[0].shape.dims();
   if ((in != Layout::kPlain || out_layout != Layout::kPlain) && (x.size() != 4 || indices))
     return kernel_error(spec, StatusCode::kInternal, "pooling in the convolution layout needs a 4-D input and no Indices output");
-  if (kind == PoolKind::kMax && !indices && x.size() == 4 && in == Layout::kBlocked8 && out_layout == Layout::kBlocked8 &&
-      g.d[1] == 1 && g.d[2] == 1 && __builtin_cpu_supports("avx2"))
-    return make_kernel<BlockedMaxPoolKernel>(g, spec.num_threads);
+  if (kind == PoolKind::kMax && !indices && x.size() == 4 && in == out_layout && g.d[1] == 1 && g.d[2] == 1 &&
+      __builtin_cpu_supports("avx2")) {
+    if (in == Layout::kBlocked8) return make_kernel<GroupedMaxPoolKernel>(g, 8, spec.num_threads);
+    if (in == Layout::kChannelsLast && x[1] % 8 == 0) return make_kernel<GroupedMaxPoolKernel>(g, x[1], spec.num_threads);
+  }
   if (auto fast = try_dnnl_pool(spec, g, kind, include_pad, x, y)) return std::unique_ptr<Kernel>(std::move(fast));
   // The loop kernel pools plain planes: blocked data goes through oneDNN reorders.
   DnnlCall blocked_in, blocked_out;
