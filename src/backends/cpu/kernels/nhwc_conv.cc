@@ -140,7 +140,7 @@ void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s,
     g.add = e.add ? e.add + c0 : nullptr;
     g.lo = e.lo;
     g.hi = e.hi;
-    const int64_t a_row = (n * s.in_h + ih0 + kh0) * row_w * c;
+    const int64_t a_row = t1 > t0 ? (n * s.in_h + ih0 + kh0) * row_w * c : 0;  // no taps: unread
     auto run = [&](int64_t ow, int rows, int64_t count, const uint8_t* skips) {
       const int64_t position = r * s.out_w + ow;
       g.a = in + (a_row + ow * s.stride_w * c);
