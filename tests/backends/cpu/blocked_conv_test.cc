@@ -212,19 +212,6 @@ TEST(PointwiseConv, NanPassesTheClamp) {
   }
 }
 
-// Where pointwise_conv is chosen over oneDNN's 1 x 1 kernel (with more than one thread).
-TEST(PointwiseConv, PaysOnSmallOutputsWithWholePanels) {
-  auto shape = [](int64_t in, int64_t out, int64_t hw) {
-    return cpu::BlockedConvShape{1, in, hw, hw, out, hw, hw, 1, 1, 1, 1, 0, 0};
-  };
-  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(1024, 256, 14)));
-  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(2048, 512, 7)));
-  EXPECT_TRUE(cpu::pointwise_conv_pays(shape(96, 16, 20))) << "400 positions";
-  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(512, 128, 28))) << "784 positions";
-  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(256, 64, 56)));
-  EXPECT_FALSE(cpu::pointwise_conv_pays(shape(96, 24, 14))) << "24 channels: a half panel";
-}
-
 TEST(PointwiseConv, RejectsWhatItCannotRun) {
   cpu::BlockedConvShape s{1, 16, 6, 6, 8, 6, 6, 1, 1, 1, 1, 0, 0};
   EXPECT_TRUE(cpu::pointwise_conv_accepts(s));
@@ -408,9 +395,9 @@ TEST(BlockedConv, FusedConvOnBlockedActivations) {
 }
 
 // A fused 1 x 1 Conv (BatchNorm, residual, Relu) on 8-channel blocks through the registry, and
-// the kernel it gets on AVX2 machines: pointwise_conv where it pays (two threads, at most 400
-// output positions, whole 16-channel panels) or under LW_CPU_CONV=direct, oneDNN's otherwise and
-// under onednn. The numbers are the same each way.
+// the kernel it gets on AVX2 machines: pointwise_conv under auto and direct on any thread count,
+// output size and channel count (a half panel too), oneDNN's under onednn. The numbers are the
+// same each way.
 TEST(PointwiseConv, FusedConvOnBlockedActivations) {
   const bool avx2_machine = cpu::blocked_conv_supported() &&
                             cpu::preferred_conv_activation_layout() == cpu::Layout::kBlocked8;
@@ -418,19 +405,18 @@ TEST(PointwiseConv, FusedConvOnBlockedActivations) {
   struct Expect {
     Case c;
     int threads;
-    bool pointwise_under_auto;
   };
-  for (const Expect& ex : {Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2, true},
-                           Expect{{1, 64, 48, 14, 14, 1, 1, 2, 2, 0, 0, 0, 0}, 3, true},   // strided
-                           Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 1, false},    // one thread
-                           Expect{{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false},    // a half panel
-                           Expect{{1, 16, 32, 21, 21, 1, 1, 1, 1, 0, 0, 0, 0}, 2, false}}) {  // 441 positions
+  for (const Expect& ex : {Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2},
+                           Expect{{1, 64, 48, 14, 14, 1, 1, 2, 2, 0, 0, 0, 0}, 3},   // strided
+                           Expect{{1, 24, 32, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 1},     // one thread
+                           Expect{{1, 16, 24, 9, 9, 1, 1, 1, 1, 0, 0, 0, 0}, 2},     // a half panel
+                           Expect{{1, 16, 32, 21, 21, 1, 1, 1, 1, 0, 0, 0, 0}, 2}}) {  // 441 positions
     const FusedConvCase f = fused_conv_case(ex.c, 61);
     for (const char* choice : {static_cast<const char*>(nullptr), "direct", "onednn"}) {
       ConvChoice set(choice);
       const std::string name = choice ? choice : "auto";
       const std::string impl = run_fused_conv(f, ex.threads);
-      const bool expect_pointwise = avx2_machine && (name == "direct" || (name == "auto" && ex.pointwise_under_auto));
+      const bool expect_pointwise = avx2_machine && name != "onednn";
       EXPECT_EQ(impl == kPointwise, expect_pointwise)
           << describe(ex.c) << ", " << ex.threads << " threads, under " << name << ": " << impl;
     }

@@ -363,10 +363,9 @@ dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const d
 }
 
 // Which convolutions may replace oneDNN's where they apply (LW_CPU_CONV): auto (or unset) lets
-// liveweight's kernels run, Winograd's and pointwise_conv.h's where they pay; direct keeps to
-// blocked_conv.h (and pointwise_conv.h for every 1 x 1 kernel it takes); onednn keeps oneDNN's
-// everywhere. The last two are there to compare, and so that tests run every
-// kernel on every machine.
+// liveweight's kernels run, Winograd's where it pays; direct keeps to blocked_conv.h for the
+// spatial kernels (no Winograd); onednn keeps oneDNN's everywhere. The last two are there to
+// compare, and so that tests run every kernel on every machine.
 enum class ConvChoice { kAuto, kDirect, kOneDnn };
 Result<ConvChoice> conv_choice(const KernelSpec& spec) {
   const char* v = std::getenv("LW_CPU_CONV");
@@ -702,7 +701,12 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     // liveweight's kernels where oneDNN settled on 8-channel blocks for a plain 2-D convolution:
     // blocked_conv (or Winograd) with a spatial kernel, pointwise_conv for 1 x 1 (blocked_conv's
-    // tiles ran those 1.4-1.9x slower than oneDNN's 1 x 1 kernel).
+    // tiles ran those 1.4-1.9x slower than oneDNN's 1 x 1 kernel). pointwise_conv takes every
+    // 1 x 1 it accepts, for the allocation target: against oneDNN's jit_1x1 (AVX2 machine,
+    // 2026-11-27) it ran ResNet-50's 14 x 14 and 7 x 7 layers at 0.78-1.01 of the time at two
+    // threads, 1.02-1.08 at one, its 56 x 56 and 28 x 28 ones at 1.05-1.24, a lone 8-channel
+    // block 1.5-1.6x; whole models with oneDNN limited to AVX2 on a Zen 5 (2026-11-28, against
+    // the choice by those figures): ResNet-50 1.01-1.03, MobileNet v2 1.01-1.04, ResNet-18 1.00.
     if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && choice != ConvChoice::kOneDnn && rank == 2 && group == 1 &&
         x[1] % 8 == 0 && w[0] % 8 == 0 &&
         blocked_conv_supported()) {
@@ -711,8 +715,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const bool blocked_layouts = undilated && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
                                    pd.dst_desc() == activation_desc(y, Layout::kBlocked8) && pd.weights_desc() == blocked_w;
       if (w[2] * w[3] == 1) {
-        const bool pays = spec.num_threads > 1 && pointwise_conv_pays(d);
-        s.pointwise = blocked_layouts && pointwise_conv_accepts(d) && (choice == ConvChoice::kDirect || pays);
+        s.pointwise = blocked_layouts && pointwise_conv_accepts(d);
         s.direct = s.pointwise;
       } else {
         s.direct = blocked_layouts && blocked_conv_accepts(d);

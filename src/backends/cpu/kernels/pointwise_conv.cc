@@ -138,10 +138,6 @@ bool pointwise_conv_accepts(const BlockedConvShape& s) {
          s.out_h == (s.in_h - 1) / s.stride_h + 1 && s.out_w == (s.in_w - 1) / s.stride_w + 1;
 }
 
-bool pointwise_conv_pays(const BlockedConvShape& s) {
-  return s.out_channels % (2 * kBlock) == 0 && s.out_h * s.out_w <= 400;
-}
-
 size_t pointwise_conv_scratch_bytes(const BlockedConvShape& s, int threads) {
   threads = std::max(threads, 1);
   // The larger of the two plans (a residual that is the output itself takes one pass).

@@ -25,12 +25,6 @@ namespace lw::cpu {
 // and outputs that read inside the input (out_h = (in_h - 1) / stride_h + 1, the same for w).
 bool pointwise_conv_accepts(const BlockedConvShape& s);
 
-// Whether pointwise_conv is the faster choice over oneDNN's 1 x 1 kernel, on more than one thread
-// (measured on the AVX2 machines, alternating calls on the same data, 2026-11-27): outputs of up
-// to 400 positions with whole 16-channel panels. ResNet-50's 14 x 14 and 7 x 7 layers took
-// 0.78-1.01 of oneDNN's time at two threads (1.02-1.08 at one); its 56 x 56 and 28 x 28 layers
-// 1.05-1.24; a lone 8-channel block costs a whole panel's work (1.5-1.6x).
-bool pointwise_conv_pays(const BlockedConvShape& s);
 
 // Scratch pointwise_conv needs on up to `threads` threads (0 for stride 1).
 size_t pointwise_conv_scratch_bytes(const BlockedConvShape& s, int threads);
