@@ -1,6 +1,7 @@
-// What the tests of liveweight's channels-last convolution kernels share (conv1x1_gemm_test,
-// depthwise_conv_test, plain_conv_test): a fused epilogue's operands with its naive arithmetic,
-// and running a fused Conv through the registry with a channels-last output against a naive loop.
+// What the tests of liveweight's channels-last and nChw8c convolution kernels share
+// (conv1x1_gemm_test, depthwise_conv_test, plain_conv_test, nhwc_conv_test and the blocked_*
+// ones): a fused epilogue's operands with its naive arithmetic, and running a fused Conv through
+// the registry with a channels-last (or nChw8c) output against a naive loop.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,6 +17,10 @@
 #include "support/blocked_layout.h"
 
 namespace lw::test {
+
+// The larger of two differences, NaN over any number (std::max would drop a NaN in its second
+// argument, and a value the kernel never wrote is NaN in these tests).
+inline double worse(double worst, double diff) { return diff <= worst ? worst : diff; }
 
 // Which steps a fused epilogue takes (the bias always): a BatchNorm, a residual, Clip (else Relu).
 struct EpilogueCase {
@@ -51,9 +56,10 @@ class ConvEpilogue {
     return static_cast<float>(std::min(std::max(acc, double(lo(e))), double(hi(e))));
   }
 
-  // Appends the epilogue's inputs to a Conv's x, w and b (with their layouts) and its attributes.
+  // Appends the epilogue's inputs to a Conv's x, w and b (with their layouts) and its attributes;
+  // the residual in the output's layout, `out` (channels-last or nChw8c).
   void add_to(const EpilogueCase& e, const Dims& out_dims, std::vector<TensorIn>& in, Attrs& attrs,
-              std::vector<cpu::Layout>& layouts) const {
+              std::vector<cpu::Layout>& layouts, cpu::Layout out = cpu::Layout::kChannelsLast) const {
     const int64_t channels = static_cast<int64_t>(bias.size());
     attrs[passes::kAttrActivation] = std::string(e.clip ? "Clip" : "Relu");
     if (e.clip) {
@@ -69,8 +75,10 @@ class ConvEpilogue {
       attrs[passes::kAttrBnEpsilon] = kEps;
     }
     if (e.residual) {
-      in.push_back(f32(out_dims, to_nhwc(residual_, out_dims[0], out_dims[1], out_dims[2] * out_dims[3])));
-      layouts.push_back(cpu::Layout::kChannelsLast);
+      const int64_t hw = out_dims[2] * out_dims[3];
+      in.push_back(f32(out_dims, out == cpu::Layout::kBlocked8 ? to_blocked(residual_, out_dims[0], out_dims[1], hw)
+                                                               : to_nhwc(residual_, out_dims[0], out_dims[1], hw)));
+      layouts.push_back(out);
       attrs[passes::kAttrResidual] = int64_t{1};
     }
   }
@@ -84,32 +92,40 @@ class ConvEpilogue {
   std::vector<float> scale_, shift_, mean_, var_, residual_;
 };
 
-// Prepares the fused Conv (inputs and layouts as given, output channels-last) on one and on two
-// threads, checks its kernel is `expected` where that is not null, and its output against
-// `want` (NCHW). Returns how many runs it checked.
-inline int check_channels_last_conv(const std::vector<TensorIn>& in, const Attrs& attrs,
-                                    const std::vector<cpu::Layout>& layouts, const Dims& out_dims,
-                                    const std::vector<float>& want, const char* expected, const std::string& what) {
+// Prepares the fused Conv (inputs and layouts as given, output in `out`: channels-last or
+// nChw8c) on one and on two threads, checks its kernel is `expected` where that is not null, and
+// its output against `want` (NCHW). Returns how many runs it checked.
+inline int check_conv_output(const std::vector<TensorIn>& in, const Attrs& attrs,
+                             const std::vector<cpu::Layout>& layouts, const Dims& out_dims, cpu::Layout out,
+                             const std::vector<float>& want, const char* expected, const std::string& what) {
   int checked = 0;
   for (int threads : {1, 2}) {
-    auto prepared =
-        prepare_fused_op("Conv", in, attrs, DType::kFloat32, out_dims, threads, layouts, cpu::Layout::kChannelsLast);
+    auto prepared = prepare_fused_op("Conv", in, attrs, DType::kFloat32, out_dims, threads, layouts, out);
     EXPECT_TRUE(prepared.is_ok()) << prepared.status().message();
     if (!prepared.is_ok()) return checked;
     const std::string impl = prepared->kernel->implementation();
     if (expected) {
       EXPECT_EQ(impl, expected) << what;
     }
-    auto out = execute(*prepared, in);
-    EXPECT_TRUE(out.is_ok()) << out.status().message();
-    if (!out.is_ok()) return checked;
-    const auto got = from_nhwc((*out)[0].f(), out_dims[0], out_dims[1], out_dims[2] * out_dims[3]);
+    auto ran = execute(*prepared, in);
+    EXPECT_TRUE(ran.is_ok()) << ran.status().message();
+    if (!ran.is_ok()) return checked;
+    const int64_t hw = out_dims[2] * out_dims[3];
+    const auto got = out == cpu::Layout::kBlocked8 ? from_blocked((*ran)[0].f(), out_dims[0], out_dims[1], hw)
+                                                   : from_nhwc((*ran)[0].f(), out_dims[0], out_dims[1], hw);
     double worst = 0;
-    for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+    for (size_t i = 0; i < want.size(); ++i) worst = worse(worst, std::fabs(double(got[i]) - want[i]));
     EXPECT_LT(worst, 1e-4) << impl << ": " << what << ", threads " << threads;
     ++checked;
   }
   return checked;
+}
+
+// check_conv_output with a channels-last output.
+inline int check_channels_last_conv(const std::vector<TensorIn>& in, const Attrs& attrs,
+                                    const std::vector<cpu::Layout>& layouts, const Dims& out_dims,
+                                    const std::vector<float>& want, const char* expected, const std::string& what) {
+  return check_conv_output(in, attrs, layouts, out_dims, cpu::Layout::kChannelsLast, want, expected, what);
 }
 
 }  // namespace lw::test

@@ -134,7 +134,7 @@ TEST(NhwcConv, NarrowRowsAndPaddingOnlyRowsOnTheKernel) {
       double worst = 0;
       for (size_t at = 0; at < sums.size(); ++at) {
         const double want = std::max(sums[at] + bias[static_cast<size_t>(at) / ohw % s.oc], 0.0);
-        worst = std::max(worst, std::fabs(got[at] - want));
+        worst = worse(worst, std::fabs(got[at] - want));
       }
       EXPECT_LT(worst, 1e-4) << s.name() << ", threads " << threads;
     }

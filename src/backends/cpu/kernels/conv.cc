@@ -31,8 +31,10 @@
 // F(2 x 2, 3 x 3) (winograd_conv.h) instead; the kernel keeps its transformed filters for as
 // long as the weights' generation (KernelRun::input_generations) stays the same, so a refresh
 // stays a copy of the weights and the first run after it transforms them. A 1 x 1 convolution
-// on those layouts runs as a product (pointwise_conv.h) where that was measured faster.
-// LW_CPU_CONV (conv_choice) overrides the choice.
+// on those layouts runs as a product (pointwise_conv.h), a depthwise one on
+// blocked_depthwise_conv.h and a stem on the plain input on blocked_plain_conv.h: with them no
+// convolution of ResNet or MobileNet v2 calls oneDNN there, whose primitives allocate memory on
+// every call. LW_CPU_CONV (conv_choice) overrides the choice.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -50,6 +52,8 @@
 #include "backends/cpu/conv_pd_cache.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/blocked_conv.h"
+#include "backends/cpu/kernels/blocked_depthwise_conv.h"
+#include "backends/cpu/kernels/blocked_plain_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
@@ -114,8 +118,9 @@ struct ConvSetup {
   bool gemm = false;
   GemmPath gemm_path = GemmPath::kAvx2;
   int64_t gemm_passes = 1;  // packed_gemm_passes of the product
-  // Direct by depthwise_conv.h (AVX-512, channels-last, group = channels, no dilation).
-  bool depthwise = false;
+  // Direct by depthwise_conv.h (AVX-512, channels-last, group = channels, no dilation), or by
+  // blocked_depthwise_conv.h where `depthwise_blocked8` (AVX2, nChw8c).
+  bool depthwise = false, depthwise_blocked8 = false;
   DepthwiseConvShape depthwise_shape;
   // Direct by plain_conv.h (AVX-512, a few input channels on a plain NCHW input, a
   // channels-last output), with gemm_path's blocks.
@@ -125,6 +130,10 @@ struct ConvSetup {
   // without dilation).
   bool nhwc = false;
   NhwcConvShape nhwc_shape;
+  // Direct by blocked_plain_conv.h (AVX2, a few input channels on a plain NCHW input, an nChw8c
+  // output).
+  bool blocked_plain = false;
+  BlockedPlainConvShape blocked_plain_shape;
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
@@ -275,7 +284,7 @@ class ConvKernel final : public Kernel {
       pointwise_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
       return;
     }
-    if (s.gemm || s.depthwise || s.plain || s.nhwc) {
+    if (s.gemm || s.depthwise || s.plain || s.nhwc || s.blocked_plain) {
       GemmEpilogue g;
       g.bias = e.bias;
       g.mul = e.mul;
@@ -284,7 +293,11 @@ class ConvKernel final : public Kernel {
       g.lo = e.lo;
       g.hi = e.hi;
       if (s.depthwise) {  // each element of a residual in y's memory is read before it is written
-        depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
+        if (s.depthwise_blocked8) {
+          blocked_depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
+        } else {
+          depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
+        }
         return;
       }
       if (s.plain) {  // one pass: each element of a residual in y's memory is read before it is written
@@ -293,6 +306,10 @@ class ConvKernel final : public Kernel {
       }
       if (s.nhwc) {  // one pass, likewise
         nhwc_conv(x, w, y, s.nhwc_shape, g, scratch + s.direct_offset, s.threads);
+        return;
+      }
+      if (s.blocked_plain) {  // one pass, likewise
+        blocked_plain_conv(x, w, y, s.blocked_plain_shape, g, scratch + s.direct_offset, s.threads);
         return;
       }
       const BlockedConvShape& d = s.direct_shape;
@@ -596,6 +613,18 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                                    : const_w || spec.can_pack(1);
         s.depthwise = depthwise_conv_accepts(ds) && ours_dw;
       }
+      // On nChw8c (AVX2 machines): blocked_depthwise_conv.h, on the weights in 8-channel groups.
+      const bool blocked8 = pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
+                            pd.dst_desc() == activation_desc(y, Layout::kBlocked8);
+      if (rank == 2 && group > 1 && group == x[1] && w[0] == group && w[1] == 1 && undilated &&
+          choice != ConvChoice::kOneDnn && blocked8 && blocked_depthwise_conv_supported()) {
+        DepthwiseConvShape& ds = s.depthwise_shape;
+        ds = {x[0], x[1], x[2], x[3], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1], p.pads_begin[0],
+              p.pads_begin[1]};
+        const bool ours_dw = given ? given_desc && *given_desc == blocked_depthwise_conv_weights_desc(ds)
+                                   : const_w || spec.can_pack(1);
+        s.depthwise = s.depthwise_blocked8 = blocked_depthwise_conv_accepts(ds) && ours_dw;
+      }
       // A few input channels on a plain NCHW input (an image network's stem: 3 channels):
       // plain_conv.h, on the weights in packed_gemm's panels. It ran MobileNet v2's 3 x 3 stem
       // (27 taps) 20% slower than oneDNN's primitive with its input reorder (0.02 ms a run) and
@@ -637,6 +666,21 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
           if (plain_in) s.src.reorder = false;  // the kernel reads the caller's NCHW input itself
         }
       }
+      // A stem on the plain input writing nChw8c (AVX2 machines): blocked_plain_conv.h, on the
+      // weights in its panels.
+      if (!s.plain && !s.nhwc && rank == 2 && group == 1 && undilated && x[1] < 8 && plain_in &&
+          choice != ConvChoice::kOneDnn && pd.dst_desc() == activation_desc(y, Layout::kBlocked8) &&
+          blocked_plain_conv_supported()) {
+        BlockedPlainConvShape& bs = s.blocked_plain_shape;
+        bs = {x[0], x[1], x[2], x[3], y[1], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1],
+              p.pads_begin[0], p.pads_begin[1], p.pads_end[0], p.pads_end[1]};
+        const bool ours_stem =
+            given ? given_desc && *given_desc == blocked_plain_conv_weights_desc(bs) : const_w || spec.can_pack(1);
+        if (blocked_plain_conv_accepts(bs) && ours_stem) {
+          s.blocked_plain = true;
+          s.src.reorder = false;  // the kernel reads the caller's NCHW input itself
+        }
+      }
     }
     // The shape liveweight's own kernels take (blocked_conv.h's, also pointwise_conv's and the
     // product's below).
@@ -669,11 +713,15 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       return Status::ok();
     };
     if (s.depthwise) {
-      LW_RETURN_IF_ERROR(
-          hold_weights(make_weight_packing(plain_desc(g.wdims), depthwise_conv_weights_desc(s.depthwise_shape))));
+      const dnnl::memory::desc held = s.depthwise_blocked8 ? blocked_depthwise_conv_weights_desc(s.depthwise_shape)
+                                                           : depthwise_conv_weights_desc(s.depthwise_shape);
+      LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(g.wdims), held)));
     } else if (s.nhwc) {
       LW_RETURN_IF_ERROR(
           hold_weights(make_weight_packing(plain_desc(g.wdims), nhwc_conv_weights_desc(s.nhwc_shape))));
+    } else if (s.blocked_plain) {
+      LW_RETURN_IF_ERROR(hold_weights(
+          make_weight_packing(plain_desc(g.wdims), blocked_plain_conv_weights_desc(s.blocked_plain_shape))));
     } else if (s.plain) {
       LW_RETURN_IF_ERROR(hold_weights(
           packed_gemm_b_packing(plain_conv_depth(s.plain_shape), y[1], /*b_rows_are_columns=*/true, s.gemm_path)));
@@ -707,9 +755,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // threads, 1.02-1.08 at one, its 56 x 56 and 28 x 28 ones at 1.05-1.24, a lone 8-channel
     // block 1.5-1.6x; whole models with oneDNN limited to AVX2 on a Zen 5 (2026-11-28, against
     // the choice by those figures): ResNet-50 1.01-1.03, MobileNet v2 1.01-1.04, ResNet-18 1.00.
-    if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && choice != ConvChoice::kOneDnn && rank == 2 && group == 1 &&
-        x[1] % 8 == 0 && w[0] % 8 == 0 &&
-        blocked_conv_supported()) {
+    if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && !s.blocked_plain && choice != ConvChoice::kOneDnn &&
+        rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && blocked_conv_supported()) {
       const BlockedConvShape& d = s.direct_shape;
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
       const bool blocked_layouts = undilated && pd.src_desc() == activation_desc(x, Layout::kBlocked8) &&
@@ -734,6 +781,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       // Winograd's steps, or the direct kernel it falls back to (run_direct).
       size_t direct_scratch = s.plain                 ? plain_conv_scratch_bytes(s.plain_shape)
                               : s.nhwc                ? nhwc_conv_scratch_bytes(s.nhwc_shape)
+                              : s.blocked_plain       ? blocked_plain_conv_scratch_bytes(s.blocked_plain_shape)
                               : s.gemm || s.depthwise ? 0
                               : s.pointwise ? pointwise_conv_scratch_bytes(s.direct_shape, s.threads)
                                             : blocked_conv_scratch_bytes(s.direct_shape, s.threads);
@@ -750,10 +798,12 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       return DnnlCall(dnnl::convolution_forward(p), std::move(args));
     };
     if (s.direct) {
+      const char* depthwise = s.depthwise_blocked8 ? "lw:blocked_depthwise_conv_avx2" : "lw:depthwise_conv_avx512";
       s.implementation = s.gemm        ? "lw:conv1x1_packed_gemm_avx512"
-                         : s.depthwise ? "lw:depthwise_conv_avx512"
+                         : s.depthwise ? depthwise
                          : s.plain     ? "lw:plain_conv_avx512"
                          : s.nhwc      ? "lw:nhwc_conv_avx512"
+                         : s.blocked_plain ? "lw:blocked_plain_conv_avx2"
                          : s.winograd  ? "lw:winograd_conv_avx2"
                          : s.pointwise ? "lw:pointwise_conv_avx2"
                                        : "lw:blocked_conv_avx2";

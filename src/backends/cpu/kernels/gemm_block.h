@@ -30,7 +30,12 @@ struct GemmBlockArgs {
   // Column j < 8 of row q of B at b[q * b_step + j], column 8 + j at b[q * b_step + b_half + j].
   const float* b = nullptr;
   int64_t b_step = kGemmBlockCols, b_half = 8;
-  int64_t depth = 0;  // q in [0, depth)
+  int64_t depth = 0;  // q in [0, depth) (per tap)
+  // With kRowMajor, the depth in taps (a convolution's kernel rows, say): tap t reads A from
+  // a + tap_offsets[t] for its `depth` steps, B's rows continuing from the tap before. One tap
+  // without offsets: A from a.
+  int taps = 1;
+  const int64_t* tap_offsets = nullptr;
   // Row i of Y: columns 0-7 at y + i * ldc, 8-15 at y + i * ldc + y_half.
   float* y = nullptr;
   int64_t ldc = 0, y_half = 8;
@@ -131,7 +136,10 @@ __attribute__((target("avx2,fma"))) void gemm_block(const GemmBlockArgs& g) {
     } else if constexpr (kA == GemmA::kInterleaved) {
       for (int64_t q = 0; q < depth; ++q, b += b_step, a += kGemmBlockRows) gemm_step<R>(acc, b, b_half, a, 1);
     } else {
-      for (int64_t q = 0; q < depth; ++q, b += b_step, ++a) gemm_step<R>(acc, b, b_half, a, lda);
+      for (int tap = 0; tap < g.taps; ++tap) {
+        const float* at = g.tap_offsets ? a + g.tap_offsets[tap] : a;
+        for (int64_t q = 0; q < depth; ++q, b += b_step, ++at) gemm_step<R>(acc, b, b_half, at, lda);
+      }
     }
     if (g.last) {
       if (g.mul) {
