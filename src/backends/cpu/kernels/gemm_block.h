@@ -63,6 +63,11 @@ __attribute__((target("avx2,fma"), always_inline)) inline void load_row(const fl
     hi = _mm256_loadu_ps(p + half);
     return;
   }
+  if (cols == 8) {  // a lone 8-channel block of an nChw8c output
+    lo = _mm256_loadu_ps(p);
+    hi = _mm256_setzero_ps();
+    return;
+  }
   float tmp[kGemmBlockCols] = {};
   std::memcpy(tmp, p, static_cast<size_t>(cols < 8 ? cols : 8) * sizeof(float));
   if (cols > 8) std::memcpy(tmp + 8, p + half, static_cast<size_t>(cols - 8) * sizeof(float));
@@ -75,6 +80,10 @@ __attribute__((target("avx2,fma"), always_inline)) inline void store_row(float* 
   if (cols == kGemmBlockCols) {
     _mm256_storeu_ps(p, lo);
     _mm256_storeu_ps(p + half, hi);
+    return;
+  }
+  if (cols == 8) {
+    _mm256_storeu_ps(p, lo);
     return;
   }
   float tmp[kGemmBlockCols];
