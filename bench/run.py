@@ -369,17 +369,16 @@ Notes:
   (bench/alloc_count.cc, every thread counted). All are oneDNN 2.6's own, inside every
   primitive execution (its argument map: 7 calls per convolution here, more with per-channel
   post-ops; checked with backtraces of the counted calls on 2026-11-27), so a run of oneDNN
-  primitives cannot be allocation-free. Which convolutions still run on oneDNN: the 3-channel
-  stems, the depthwise ones, 1 x 1 ones of more than 400 output positions or with a lone
-  8-channel block (MobileNet v2's 24-channel ones), every 1 x 1 one at
-  one thread, and those oneDNN's AVX2 kernels do not block by 8 channels (tables before
-  2026-11-27 23:55: every 1 x 1: 258 and 357 per run for ResNet-50 and MobileNet v2 at two
-  threads, 125 and 207 after). On AVX-512 machines the convolutions with a spatial kernel or a
-  stride still run on oneDNN: ResNet-18 167, ResNet-50 167, MobileNet v2 150 calls per run at two
-  threads on 2026-11-28 03:00, MobileNet v2 14 since its depthwise ones left oneDNN at 03:35 and
-  none since its stem did at 04:00
-  (174, 437 and 422 with every convolution and product on oneDNN that morning); the MLP's and the
-  transformer's products none since 02:40 (39 and 116 calls before).
+  primitives cannot be allocation-free. Since 2026-11-28 05:00 no convolution or pool of these
+  models runs on oneDNN at inference, on either machine kind, and every model's run calls malloc
+  nowhere. History: on AVX2 machines every 1 x 1 convolution was oneDNN's before 2026-11-27
+  23:55 (258 and 357 calls per run for ResNet-50 and MobileNet v2 at two threads), then those
+  with more than 400 output positions or a lone 8-channel block, the depthwise ones and the
+  3-channel stems (125, 207; ResNet-18 14); on AVX-512 machines ResNet-18 and ResNet-50 ran 167
+  calls per run (their 3 x 3, strided and stem convolutions, the max pool) until 05:00 on
+  2026-11-28, MobileNet v2 150 at 03:00, 14 at 03:35, none from 04:00 (174, 437 and 422 with
+  every convolution and product on oneDNN that morning); the MLP's and the transformer's
+  products none since 02:40 (39 and 116 calls before).
   liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates

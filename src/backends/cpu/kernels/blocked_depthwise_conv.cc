@@ -1,9 +1,11 @@
 #include "backends/cpu/kernels/blocked_depthwise_conv.h"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
+
+#include "backends/cpu/kernels/blocked_conv.h"
+#include "backends/cpu/kernels/kernel_util.h"
 
 namespace lw::cpu {
 
@@ -24,6 +26,27 @@ struct Dw8Row {
   int64_t kh_lo, kh_hi;  // the kernel rows inside the input
   float lo, hi;
 };
+
+// The epilogue of P output positions from column ow0 (the BatchNorm's mv and av where r.mul is
+// set), and their store.
+template <int P>
+__attribute__((target("avx2,fma"), always_inline)) inline void dw8_store(const Dw8Row& r, int64_t ow0, __m256 (&acc)[P],
+                                                                         __m256 mv, __m256 av, __m256 vlo, __m256 vhi) {
+  if (r.mul) {
+#pragma GCC unroll 8
+    for (int i = 0; i < P; ++i) acc[i] = _mm256_fmadd_ps(acc[i], mv, av);
+  }
+  float* y = r.y + ow0 * kBlock;
+  const float* res = r.residual ? r.residual + ow0 * kBlock : nullptr;
+  // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
+  // passes the clamp as in the other kernels.
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) {
+    __m256 v = acc[i];
+    if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i * kBlock));
+    _mm256_storeu_ps(y + i * kBlock, _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)));
+  }
+}
 
 // P output positions from column ow0. kEdge: some position's kernel column falls in the
 // padding (those taps are skipped).
@@ -51,20 +74,7 @@ __attribute__((target("avx2,fma"), always_inline)) inline void dw8_block(const D
       }
     }
   }
-  if (r.mul) {
-#pragma GCC unroll 8
-    for (int i = 0; i < P; ++i) acc[i] = _mm256_fmadd_ps(acc[i], mv, av);
-  }
-  float* y = r.y + ow0 * kBlock;
-  const float* res = r.residual ? r.residual + ow0 * kBlock : nullptr;
-  // The value as the second operand: vmaxps/vminps return it when either is NaN, so a NaN
-  // passes the clamp as in the other kernels.
-#pragma GCC unroll 8
-  for (int i = 0; i < P; ++i) {
-    __m256 v = acc[i];
-    if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i * kBlock));
-    _mm256_storeu_ps(y + i * kBlock, _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)));
-  }
+  dw8_store<P>(r, ow0, acc, mv, av, vlo, vhi);
 }
 
 // kPositions output positions from column ow0, every kernel column inside the input, for a
@@ -95,18 +105,7 @@ __attribute__((target("avx2,fma"), always_inline)) inline void dw8_inner(const D
       }
     }
   }
-  if (r.mul) {
-#pragma GCC unroll 8
-    for (int i = 0; i < P; ++i) acc[i] = _mm256_fmadd_ps(acc[i], mv, av);
-  }
-  float* y = r.y + ow0 * kBlock;
-  const float* res = r.residual ? r.residual + ow0 * kBlock : nullptr;
-#pragma GCC unroll 8
-  for (int i = 0; i < P; ++i) {
-    __m256 v = acc[i];
-    if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i * kBlock));
-    _mm256_storeu_ps(y + i * kBlock, _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)));
-  }
+  dw8_store<P>(r, ow0, acc, mv, av, vlo, vhi);
 }
 
 // The output row: columns [0, inner_lo) and [inner_hi, out_w) one at a time with their
@@ -150,13 +149,7 @@ __attribute__((target("avx2,fma"))) void dw8_row(const Dw8Row& r, int64_t inner_
 
 }  // namespace
 
-bool blocked_depthwise_conv_supported() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
-  }();
-  return has;
-}
+bool blocked_depthwise_conv_supported() { return blocked_conv_supported(); }  // AVX2 and FMA
 
 bool blocked_depthwise_conv_accepts(const DepthwiseConvShape& s) {
   return depthwise_conv_accepts(s) && s.channels % kBlock == 0;
@@ -171,10 +164,7 @@ void blocked_depthwise_conv(const float* x, const float* w, float* y, const Dept
                             const GemmEpilogue& e, int threads) {
   const int64_t blocks = s.channels / kBlock, taps = s.kernel_h * s.kernel_w;
   const int64_t in_plane = s.in_h * s.in_w * kBlock, out_plane = s.out_h * s.out_w * kBlock;
-  // The output columns whose every kernel column lies inside the input: [inner_lo, inner_hi).
-  const int64_t inner_lo = std::min(s.out_w, (s.pad_left + s.stride_w - 1) / s.stride_w);
-  int64_t inner_hi = s.in_w + s.pad_left - s.kernel_w >= 0 ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
-  inner_hi = std::max(inner_lo, std::min(s.out_w, inner_hi));
+  const DepthwiseInnerColumns inner = depthwise_inner_columns(s);
   using RowFn = void (*)(const Dw8Row&, int64_t, int64_t, int64_t);
   RowFn row_fn = dw8_row<0, 1>;
   if (s.kernel_w == 3 && s.stride_w == 1) row_fn = dw8_row<3, 1>;
@@ -202,18 +192,12 @@ void blocked_depthwise_conv(const float* x, const float* w, float* y, const Dept
     d.kh_hi = std::max(d.kh_lo, std::min<int64_t>(s.kernel_h, s.in_h - d.ih0));
     d.lo = e.lo;
     d.hi = e.hi;
-    row_fn(d, inner_lo, inner_hi, s.out_w);
+    row_fn(d, inner.begin, inner.end, s.out_w);
   };
   const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), items));
-  if (want <= 1) {
-    for (int64_t it = 0; it < items; ++it) item(it);
-    return;
-  }
-#pragma omp parallel num_threads(want)
-  {
-    const int t = omp_get_thread_num(), parts = omp_get_num_threads();
+  run_shares(want, [&](int t, int parts) {
     for (int64_t it = items * t / parts, end = items * (t + 1) / parts; it < end; ++it) item(it);
-  }
+  });
 }
 
 }  // namespace lw::cpu

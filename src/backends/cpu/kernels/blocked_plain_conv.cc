@@ -1,11 +1,11 @@
 #include "backends/cpu/kernels/blocked_plain_conv.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <cstring>
 
+#include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/gemm_block.h"
+#include "backends/cpu/kernels/kernel_util.h"
+#include "backends/cpu/kernels/padded_rows.h"
 
 namespace lw::cpu {
 
@@ -19,13 +19,7 @@ int64_t padded_w(const BlockedPlainConvShape& s) { return s.in_w + s.pad_left + 
 
 }  // namespace
 
-bool blocked_plain_conv_supported() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
-  }();
-  return has;
-}
+bool blocked_plain_conv_supported() { return blocked_conv_supported(); }  // AVX2 and FMA
 
 bool blocked_plain_conv_accepts(const BlockedPlainConvShape& s) {
   if (s.batch <= 0 || s.in_channels <= 0 || s.in_h <= 0 || s.in_w <= 0 || s.out_channels <= 0 || s.out_h <= 0 ||
@@ -80,11 +74,7 @@ void blocked_plain_conv(const float* x, const float* w, float* y, const BlockedP
       g.ldc = kBlock;
       g.y_half = out_plane;
       g.cols = static_cast<int>(std::min(kPanel, oc - c0));
-      g.bias = e.bias ? e.bias + c0 : nullptr;
-      g.mul = e.mul ? e.mul + c0 : nullptr;
-      g.add = e.add ? e.add + c0 : nullptr;
-      g.lo = e.lo;
-      g.hi = e.hi;
+      set_block_epilogue(g, e, c0);
       auto run = [&](int64_t ow, int rows, int64_t count) {
         g.a = a_row + ow * s.stride_w * c;
         g.y = y + y_offset + ow * kBlock;
@@ -102,28 +92,14 @@ void blocked_plain_conv(const float* x, const float* w, float* y, const BlockedP
   auto share = [&](int t, int parts) {
     // The padded channels-last copy, rows of it shared out, then the output rows.
     const int64_t all = s.batch * s.in_h;
-    for (int64_t row = all * t / parts, end = all * (t + 1) / parts; row < end; ++row) {
-      float* dst = padded + row * wp * c;
-      std::memset(dst, 0, static_cast<size_t>(s.pad_left * c) * sizeof(float));
-      std::memset(dst + (s.pad_left + s.in_w) * c, 0, static_cast<size_t>(s.pad_right * c) * sizeof(float));
-      float* inner = dst + s.pad_left * c;
-      const int64_t n = row / s.in_h, ih = row % s.in_h;
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const float* plane_row = x + ((n * c + ch) * s.in_h + ih) * s.in_w;
-        for (int64_t iw = 0; iw < s.in_w; ++iw) inner[iw * c + ch] = plane_row[iw];
-      }
-    }
+    for (int64_t row = all * t / parts, end = all * (t + 1) / parts; row < end; ++row)
+      copy_padded_row(x, /*nchw=*/true, row, c, s.in_h, s.in_w, s.pad_left, s.pad_right, padded + row * wp * c);
     if (parts > 1) {
 #pragma omp barrier
     }
     for (int64_t r = out_rows * t / parts, end = out_rows * (t + 1) / parts; r < end; ++r) output_row(r);
   };
-  if (want <= 1) {
-    share(0, 1);
-    return;
-  }
-#pragma omp parallel num_threads(want)
-  share(omp_get_thread_num(), omp_get_num_threads());
+  run_shares(want, share);
 }
 
 }  // namespace lw::cpu

@@ -1,11 +1,11 @@
 #include "backends/cpu/kernels/depthwise_conv.h"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/kernels/kernel_util.h"
 
 namespace lw::cpu {
 
@@ -123,6 +123,14 @@ bool depthwise_conv_accepts(const DepthwiseConvShape& s) {
          s.pad_left >= 0;
 }
 
+DepthwiseInnerColumns depthwise_inner_columns(const DepthwiseConvShape& s) {
+  DepthwiseInnerColumns inner;
+  inner.begin = std::min(s.out_w, (s.pad_left + s.stride_w - 1) / s.stride_w);
+  const int64_t end = s.in_w + s.pad_left - s.kernel_w >= 0 ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
+  inner.end = std::max(inner.begin, std::min(s.out_w, end));
+  return inner;
+}
+
 dnnl::memory::desc depthwise_conv_weights_desc(const DepthwiseConvShape& s) {
   return dnnl::memory::desc({s.channels, 1, 1, s.kernel_h, s.kernel_w}, dnnl::memory::data_type::f32,
                             dnnl::memory::format_tag::Goihw16g);
@@ -132,10 +140,8 @@ void depthwise_conv(const float* x, const float* w, float* y, const DepthwiseCon
                     int threads) {
   const int64_t c = s.channels, rows = s.batch * s.out_h;
   const bool full = c % 16 == 0;
-  // The output columns whose every kernel column lies inside the input: [inner_lo, inner_hi).
-  const int64_t inner_lo = std::min(s.out_w, (s.pad_left + s.stride_w - 1) / s.stride_w);
-  int64_t inner_hi = s.in_w + s.pad_left - s.kernel_w >= 0 ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
-  inner_hi = std::max(inner_lo, std::min(s.out_w, inner_hi));
+  const DepthwiseInnerColumns inner_columns = depthwise_inner_columns(s);
+  const int64_t inner_lo = inner_columns.begin, inner_hi = inner_columns.end;
   // Items: output rows, or (output row, 64 channels) where the rows are too few to share out
   // evenly (a 7 x 7 output on two threads: 4 rows and 3).
   const int64_t chunk = rows >= 8 * std::max(threads, 1) ? c : std::min<int64_t>(c, 64);
@@ -174,15 +180,9 @@ void depthwise_conv(const float* x, const float* w, float* y, const DepthwiseCon
     for (ow = inner_hi; ow < s.out_w; ow += kPositions) edge[std::min<int64_t>(kPositions, s.out_w - ow)](d, ow);
   };
   const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), items));
-  if (want <= 1) {
-    for (int64_t it = 0; it < items; ++it) item(it);
-    return;
-  }
-#pragma omp parallel num_threads(want)
-  {
-    const int t = omp_get_thread_num(), parts = omp_get_num_threads();
+  run_shares(want, [&](int t, int parts) {
     for (int64_t it = items * t / parts, end = items * (t + 1) / parts; it < end; ++it) item(it);
-  }
+  });
 }
 
 }  // namespace lw::cpu

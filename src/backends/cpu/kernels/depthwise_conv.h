@@ -30,6 +30,13 @@ bool depthwise_conv_supported();
 // positions.
 bool depthwise_conv_accepts(const DepthwiseConvShape& s);
 
+// The output columns whose every kernel column lies inside the input, [begin, end): the ones a
+// kernel runs without bounds checks (also blocked_depthwise_conv.h).
+struct DepthwiseInnerColumns {
+  int64_t begin = 0, end = 0;
+};
+DepthwiseInnerColumns depthwise_inner_columns(const DepthwiseConvShape& s);
+
 // The weights' layout: [channels, 1, 1, kernel_h, kernel_w] (a grouped convolution's 5-D dims)
 // in groups of 16 channels, the channels past the last zero.
 dnnl::memory::desc depthwise_conv_weights_desc(const DepthwiseConvShape& s);

@@ -42,6 +42,18 @@ inline int threads_for(int64_t work, int64_t grain, int max_threads) {
   return static_cast<int>(std::min<int64_t>(max_threads, work / grain));
 }
 
+// Calls share(t, parts) on each of `threads` OpenMP threads (t its index, parts their count: a
+// share may hold `#pragma omp barrier`s, which all threads reach), or share(0, 1) inline for one.
+template <typename Fn>
+void run_shares(int threads, Fn&& share) {
+  if (threads <= 1) {
+    share(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  share(omp_get_thread_num(), omp_get_num_threads());
+}
+
 // Calls fn(begin, end) over contiguous slices of [0, n), one per thread.
 template <typename Fn>
 void parallel_ranges(int64_t n, int threads, Fn&& fn) {

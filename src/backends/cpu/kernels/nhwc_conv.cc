@@ -1,11 +1,10 @@
 #include "backends/cpu/kernels/nhwc_conv.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <cstring>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/kernel_util.h"
+#include "backends/cpu/kernels/padded_rows.h"
 
 namespace lw::cpu {
 
@@ -135,11 +134,7 @@ void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s,
     g.tap_offsets = (shift != 0 ? shifted : offsets) + t0;
     g.ldc = oc;
     g.cols = static_cast<int>(std::min(kPanel, oc - c0));
-    g.bias = e.bias ? e.bias + c0 : nullptr;
-    g.mul = e.mul ? e.mul + c0 : nullptr;
-    g.add = e.add ? e.add + c0 : nullptr;
-    g.lo = e.lo;
-    g.hi = e.hi;
+    set_block_epilogue(g, e, c0);
     const int64_t a_row = t1 > t0 ? (n * s.in_h + ih0 + kh0) * row_w * c : 0;  // no taps: unread
     auto run = [&](int64_t ow, int rows, int64_t count, const uint8_t* skips) {
       const int64_t position = r * s.out_w + ow;
@@ -166,21 +161,8 @@ void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s,
     if (!in_place) {  // the padded copy, rows of it shared out alike
       const int64_t wp = padded_w(s), all = s.batch * s.in_h;
       auto* padded = static_cast<float*>(scratch);
-      for (int64_t row = all * t / parts, end = all * (t + 1) / parts; row < end; ++row) {
-        float* dst = padded + row * wp * c;
-        std::memset(dst, 0, static_cast<size_t>(s.pad_left * c) * sizeof(float));
-        std::memset(dst + (s.pad_left + s.in_w) * c, 0, static_cast<size_t>(s.pad_right * c) * sizeof(float));
-        float* inner = dst + s.pad_left * c;
-        if (!s.nchw_input) {
-          std::memcpy(inner, x + row * s.in_w * c, static_cast<size_t>(s.in_w * c) * sizeof(float));
-          continue;
-        }
-        const int64_t n = row / s.in_h, ih = row % s.in_h;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const float* plane_row = x + ((n * c + ch) * s.in_h + ih) * s.in_w;
-          for (int64_t iw = 0; iw < s.in_w; ++iw) inner[iw * c + ch] = plane_row[iw];
-        }
-      }
+      for (int64_t row = all * t / parts, end = all * (t + 1) / parts; row < end; ++row)
+        copy_padded_row(x, s.nchw_input, row, c, s.in_h, s.in_w, s.pad_left, s.pad_right, padded + row * wp * c);
       if (parts > 1) {
 #pragma omp barrier
       }
@@ -196,12 +178,7 @@ void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s,
       for (int64_t r = out_rows * part / parts, r_end = out_rows * (part + 1) / parts; r < r_end; ++r) output_row(p, r);
     }
   };
-  if (want <= 1) {
-    share(0, 1);
-    return;
-  }
-#pragma omp parallel num_threads(want)
-  share(omp_get_thread_num(), omp_get_num_threads());
+  run_shares(want, share);
 }
 
 }  // namespace lw::cpu

@@ -80,6 +80,18 @@ struct GemmEpilogue {
   float lo = -INFINITY, hi = INFINITY;
 };
 
+// Sets a register block's per-column epilogue (gemm_block.h's or gemm_block_avx512.h's
+// arguments: bias, mul, add, the clamp) from e for the block's columns from c0; the residual,
+// which goes with the block's rows, is left to the caller.
+template <typename BlockArgs>
+void set_block_epilogue(BlockArgs& g, const GemmEpilogue& e, int64_t c0) {
+  g.bias = e.bias ? e.bias + c0 : nullptr;
+  g.mul = e.mul ? e.mul + c0 : nullptr;
+  g.add = e.add ? e.add + c0 : nullptr;
+  g.lo = e.lo;
+  g.hi = e.hi;
+}
+
 // How many passes over the depth packed_gemm makes for m rows and depth k on `path`: partial
 // sums are written into y between them.
 int64_t packed_gemm_passes(int64_t m, int64_t k, GemmPath path);

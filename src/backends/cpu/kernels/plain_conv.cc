@@ -1,9 +1,9 @@
 #include "backends/cpu/kernels/plain_conv.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "backends/cpu/kernels/kernel_util.h"
 
 namespace lw::cpu {
 
@@ -61,11 +61,7 @@ void plain_conv(const float* x, const float* w, float* y, const PlainConvShape& 
       g.tap_offsets = offsets;
       g.ldc = oc;
       g.cols = static_cast<int>(std::min(panel, oc - c0));
-      g.bias = e.bias ? e.bias + c0 : nullptr;
-      g.mul = e.mul ? e.mul + c0 : nullptr;
-      g.add = e.add ? e.add + c0 : nullptr;
-      g.lo = e.lo;
-      g.hi = e.hi;
+      set_block_epilogue(g, e, c0);
       auto run = [&](int64_t ow, int height, int64_t count) {
         const int64_t position = r * s.out_w + ow;
         g.a = a_row + ow * s.stride_w;
@@ -108,12 +104,7 @@ void plain_conv(const float* x, const float* w, float* y, const PlainConvShape& 
     }
     for (int64_t r = out_rows * t / parts, end = out_rows * (t + 1) / parts; r < end; ++r) output_row(r);
   };
-  if (want <= 1) {
-    share(0, 1);
-    return;
-  }
-#pragma omp parallel num_threads(want)
-  share(omp_get_thread_num(), omp_get_num_threads());
+  run_shares(want, share);
 }
 
 }  // namespace lw::cpu
