@@ -40,7 +40,7 @@ TEST(NhwcConv, MatchesNaiveLoopThroughTheRegistry) {
       {{2, 20, 64, 15, 15, 3, 3, 2, 1, 1, 1, 1}, false},  // stride 2, a batch of 2
       {{1, 32, 48, 16, 30, 1, 1, 2, 0, 0, 0, 0}, false},  // a strided projection, 15 = 8 + 7 a row
       {{1, 16, 32, 10, 9, 3, 3, 1, 0, 1, 2, 0}, false},   // asymmetric pads
-      {{1, 8, 16, 12, 12, 5, 5, 1, 2, 2, 2, 2}, false},   // pads wider than the stride: the padded copy
+      {{2, 8, 16, 12, 12, 5, 5, 1, 2, 2, 2, 2}, false},   // pads wider than the stride: the padded copy, 2 images
       {{1, 3, 64, 40, 44, 7, 7, 2, 3, 3, 3, 3}, true},    // a stem on the plain input
       {{1, 64, 32, 7, 56, 3, 3, 1, 1, 1, 1, 1}, false},   // four blocks of 14 a row (one call)
   };
