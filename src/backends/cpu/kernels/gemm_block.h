@@ -2,7 +2,9 @@
 // pass of the depth, with the epilogue on the last pass. packed_gemm.h runs it on a row-major A
 // and Y with B in 16-column panels; pointwise_conv.h on an nChw8c input (as it is, or packed),
 // the ABcd8b8a weights of a 1 x 1 convolution and an nChw8c Y, whose columns 0-7 and 8-15 are
-// two 8-channel blocks a plane apart. Header-only; for the kernels' own translation units.
+// two 8-channel blocks a plane apart; blocked_plain_conv.h on a padded channels-last copy of an
+// image, a kernel row per tap, into an nChw8c Y. Header-only; for the kernels' own translation
+// units.
 #pragma once
 
 #include <immintrin.h>
