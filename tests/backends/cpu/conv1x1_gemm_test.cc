@@ -62,7 +62,8 @@ TEST(Conv1x1Gemm, MatchesNaiveLoopOnChannelsLast) {
 }
 
 // The path each output width takes on AVX-512 for many rows: the block that pads the fewest
-// columns, the wider on a tie; up to 8 rows, 8 x 48 (a batch streams each panel once).
+// columns, the wider on a tie (the taller for up to 64 rows); up to 8 rows, 8 x 48 (a batch
+// streams each panel once).
 TEST(Conv1x1Gemm, PathFollowsTheWidth) {
   if (!cpu::packed_gemm_supported(cpu::GemmPath::kAvx512x64)) GTEST_SKIP() << "this CPU runs no AVX-512 code";
   using cpu::GemmPath;
@@ -72,6 +73,10 @@ TEST(Conv1x1Gemm, PathFollowsTheWidth) {
   EXPECT_EQ(cpu::packed_gemm_weight_path(3136, 160), GemmPath::kAvx512x32);
   EXPECT_EQ(cpu::packed_gemm_weight_path(3136, 256), GemmPath::kAvx512x64);
   EXPECT_EQ(cpu::packed_gemm_weight_path(128, 2048), GemmPath::kAvx512x64);
+  EXPECT_EQ(cpu::packed_gemm_weight_path(196, 1024), GemmPath::kAvx512x64);
+  EXPECT_EQ(cpu::packed_gemm_weight_path(49, 2048), GemmPath::kAvx512x32) << "7 x 7: taller blocks read B less";
+  EXPECT_EQ(cpu::packed_gemm_weight_path(49, 960), GemmPath::kAvx512x32);
+  EXPECT_EQ(cpu::packed_gemm_weight_path(49, 160), GemmPath::kAvx512x32);
   EXPECT_EQ(cpu::packed_gemm_weight_path(8, 4096), GemmPath::kAvx512x48);
   EXPECT_EQ(cpu::packed_gemm_weight_path(1, 1000), GemmPath::kAvx512x48);
 }
