@@ -80,9 +80,7 @@ TEST(BlockedDepthwiseConv, FusedConvThroughTheRegistry) {
     const ConvEpilogue epilogue(c, s.batch * c * ohw);
     const Dims out_dims = {s.batch, c, oh, ow};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(sums.size());
-      for (size_t at = 0; at < sums.size(); ++at)
-        want[at] = epilogue.apply(e, static_cast<int64_t>(at) / ohw % c, at, sums[at]);
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
       std::vector<TensorIn> in = {f32({s.batch, c, s.h, s.w}, to_blocked(x, s.batch, c, s.h * s.w)),
                                   f32({c, 1, k, k}, w, true), f32({c}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {cpu::Layout::kBlocked8, cpu::Layout::kPlain, cpu::Layout::kPlain};

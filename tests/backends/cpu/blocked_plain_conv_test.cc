@@ -74,9 +74,7 @@ TEST(BlockedPlainConv, FusedConvThroughTheRegistry) {
     const ConvEpilogue epilogue(oc, s.batch * oc * ohw);
     const Dims out_dims = {s.batch, oc, oh, ow};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(sums.size());
-      for (size_t at = 0; at < sums.size(); ++at)
-        want[at] = epilogue.apply(e, static_cast<int64_t>(at) / ohw % oc, at, sums[at]);
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
       std::vector<TensorIn> in = {f32({s.batch, s.in_channels, s.h, s.w}, x), f32({oc, s.in_channels, k, k}, w, true),
                                   f32({oc}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {cpu::Layout::kPlain, cpu::Layout::kPlain, cpu::Layout::kPlain};

@@ -56,6 +56,15 @@ class ConvEpilogue {
     return static_cast<float>(std::min(std::max(acc, double(lo(e))), double(hi(e))));
   }
 
+  // The output (NCHW) from a convolution's sums (NCHW, no bias) over hw positions a channel.
+  std::vector<float> apply_to(const EpilogueCase& e, const std::vector<double>& sums, int64_t hw) const {
+    const auto channels = static_cast<int64_t>(bias.size());
+    std::vector<float> out(sums.size());
+    for (size_t at = 0; at < sums.size(); ++at)
+      out[at] = apply(e, static_cast<int64_t>(at) / hw % channels, at, sums[at]);
+    return out;
+  }
+
   // Appends the epilogue's inputs to a Conv's x, w and b (with their layouts) and its attributes;
   // the residual in the output's layout, `out` (channels-last or nChw8c).
   void add_to(const EpilogueCase& e, const Dims& out_dims, std::vector<TensorIn>& in, Attrs& attrs,

@@ -14,6 +14,7 @@
 #include "backends/cpu/channels_last_conv.h"
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/naive_conv.h"
 #include "backends/kernel_harness.h"
 
 namespace lw::test {
@@ -33,19 +34,11 @@ TEST(Conv1x1Gemm, MatchesNaiveLoopOnChannelsLast) {
     const int64_t hw = s.h * s.w;
     auto x = random_floats(static_cast<size_t>(s.batch * s.ic * hw), 1);
     auto w = random_floats(static_cast<size_t>(s.oc * s.ic), 2, -0.3f, 0.3f);
+    const std::vector<double> sums = naive_conv_sums({s.batch, s.ic, s.oc, s.h, s.w, 1, 1, 1, 0, 0, 0, 0}, x, w);
     const ConvEpilogue epilogue(s.oc, s.batch * s.oc * hw);
     const Dims out_dims = {s.batch, s.oc, s.h, s.w};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(static_cast<size_t>(s.batch * s.oc * hw));
-      for (int64_t n = 0; n < s.batch; ++n)
-        for (int64_t o = 0; o < s.oc; ++o)
-          for (int64_t p = 0; p < hw; ++p) {
-            double acc = 0;
-            for (int64_t c = 0; c < s.ic; ++c)
-              acc += double(w[static_cast<size_t>(o * s.ic + c)]) * x[static_cast<size_t>((n * s.ic + c) * hw + p)];
-            const size_t at = static_cast<size_t>((n * s.oc + o) * hw + p);
-            want[at] = epilogue.apply(e, o, at, acc);
-          }
+      const std::vector<float> want = epilogue.apply_to(e, sums, hw);
       std::vector<TensorIn> in = {f32({s.batch, s.ic, s.h, s.w}, to_nhwc(x, s.batch, s.ic, hw)),
                                   f32({s.oc, s.ic, 1, 1}, w, true), f32({s.oc}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {cpu::Layout::kChannelsLast, cpu::Layout::kPlain, cpu::Layout::kPlain};

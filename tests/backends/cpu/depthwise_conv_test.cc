@@ -14,6 +14,7 @@
 #include "backends/cpu/channels_last_conv.h"
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
+#include "backends/cpu/naive_conv.h"
 #include "backends/kernel_harness.h"
 
 namespace lw::test {
@@ -34,25 +35,12 @@ TEST(DepthwiseConv, MatchesNaiveLoopOnChannelsLast) {
     const int64_t oh = s.out_h(), ow = s.out_w(), hw = s.h * s.w, ohw = oh * ow;
     auto x = random_floats(static_cast<size_t>(s.batch * s.c * hw), 1);
     auto w = random_floats(static_cast<size_t>(s.c * s.k * s.k), 2, -0.5f, 0.5f);
+    const std::vector<double> sums = naive_conv_sums(
+        {s.batch, s.c, s.c, s.h, s.w, s.k, s.k, s.stride, s.pad_begin, s.pad_begin, s.pad_end, s.pad_end, s.c}, x, w);
     const ConvEpilogue epilogue(s.c, s.batch * s.c * ohw);
     const Dims out_dims = {s.batch, s.c, oh, ow};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(static_cast<size_t>(s.batch * s.c * ohw));
-      for (int64_t n = 0; n < s.batch; ++n)
-        for (int64_t ch = 0; ch < s.c; ++ch)
-          for (int64_t i = 0; i < oh; ++i)
-            for (int64_t j = 0; j < ow; ++j) {
-              double acc = 0;
-              for (int64_t ki = 0; ki < s.k; ++ki)
-                for (int64_t kj = 0; kj < s.k; ++kj) {
-                  const int64_t ih = i * s.stride + ki - s.pad_begin, iw = j * s.stride + kj - s.pad_begin;
-                  if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
-                  acc += double(w[static_cast<size_t>((ch * s.k + ki) * s.k + kj)]) *
-                         x[static_cast<size_t>(((n * s.c + ch) * s.h + ih) * s.w + iw)];
-                }
-              const size_t at = static_cast<size_t>((n * s.c + ch) * ohw + i * ow + j);
-              want[at] = epilogue.apply(e, ch, at, acc);
-            }
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
       std::vector<TensorIn> in = {f32({s.batch, s.c, s.h, s.w}, to_nhwc(x, s.batch, s.c, hw)),
                                   f32({s.c, 1, s.k, s.k}, w, true), f32({s.c}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {cpu::Layout::kChannelsLast, cpu::Layout::kPlain, cpu::Layout::kPlain};

@@ -55,9 +55,7 @@ TEST(NhwcConv, MatchesNaiveLoopThroughTheRegistry) {
     const ConvEpilogue epilogue(oc, s.batch * oc * ohw);
     const Dims out_dims = {s.batch, oc, oh, ow};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(sums.size());
-      for (size_t at = 0; at < sums.size(); ++at)
-        want[at] = epilogue.apply(e, static_cast<int64_t>(at) / ohw % oc, at, sums[at]);
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
       std::vector<TensorIn> in = {f32({s.batch, ic, s.h, s.w}, c.nchw_input ? x : to_nhwc(x, s.batch, ic, hw)),
                                   f32({oc, ic, s.kernel_h, s.kernel_w}, w, true), f32({oc}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {c.nchw_input ? cpu::Layout::kPlain : cpu::Layout::kChannelsLast,

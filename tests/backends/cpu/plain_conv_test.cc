@@ -13,6 +13,7 @@
 #include "backends/cpu/channels_last_conv.h"
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/naive_conv.h"
 #include "backends/kernel_harness.h"
 
 namespace lw::test {
@@ -33,26 +34,12 @@ TEST(PlainConv, MatchesNaiveLoopOnAPlainInput) {
     const int64_t oh = s.out_h(), ow = s.out_w(), ohw = oh * ow;
     auto x = random_floats(static_cast<size_t>(s.batch * s.ic * s.h * s.w), 1);
     auto w = random_floats(static_cast<size_t>(s.oc * s.ic * s.k * s.k), 2, -0.5f, 0.5f);
+    const std::vector<double> sums = naive_conv_sums(
+        {s.batch, s.ic, s.oc, s.h, s.w, s.k, s.k, s.stride, s.pad_begin, s.pad_begin, s.pad_end, s.pad_end}, x, w);
     const ConvEpilogue epilogue(s.oc, s.batch * s.oc * ohw);
     const Dims out_dims = {s.batch, s.oc, oh, ow};
     for (const EpilogueCase& e : kEpilogueCases) {
-      std::vector<float> want(static_cast<size_t>(s.batch * s.oc * ohw));
-      for (int64_t n = 0; n < s.batch; ++n)
-        for (int64_t o = 0; o < s.oc; ++o)
-          for (int64_t i = 0; i < oh; ++i)
-            for (int64_t j = 0; j < ow; ++j) {
-              double acc = 0;
-              for (int64_t c = 0; c < s.ic; ++c)
-                for (int64_t ki = 0; ki < s.k; ++ki)
-                  for (int64_t kj = 0; kj < s.k; ++kj) {
-                    const int64_t ih = i * s.stride + ki - s.pad_begin, iw = j * s.stride + kj - s.pad_begin;
-                    if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
-                    acc += double(w[static_cast<size_t>(((o * s.ic + c) * s.k + ki) * s.k + kj)]) *
-                           x[static_cast<size_t>(((n * s.ic + c) * s.h + ih) * s.w + iw)];
-                  }
-              const size_t at = static_cast<size_t>((n * s.oc + o) * ohw + i * ow + j);
-              want[at] = epilogue.apply(e, o, at, acc);
-            }
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
       std::vector<TensorIn> in = {f32({s.batch, s.ic, s.h, s.w}, x), f32({s.oc, s.ic, s.k, s.k}, w, true),
                                   f32({s.oc}, epilogue.bias)};
       std::vector<cpu::Layout> layouts = {cpu::Layout::kPlain, cpu::Layout::kPlain, cpu::Layout::kPlain};
