@@ -35,9 +35,9 @@ TEST(BlockedPlainConv, KernelMatchesNaiveLoop) {
   if (!cpu::blocked_plain_conv_supported()) GTEST_SKIP() << "no AVX2 here";
   for (const NaiveConv2d& s : kCases) {
     const int64_t oh = s.out_h(), ow = s.out_w(), ohw = oh * ow, oc = s.out_channels;
-    cpu::BlockedPlainConvShape shape{s.batch,    s.in_channels, s.h,        s.w,      oc,       oh,
-                                     ow,         s.kernel_h,    s.kernel_w, s.stride, s.stride, s.pad_top,
-                                     s.pad_left, s.pad_bottom,  s.pad_right};
+    cpu::PlainConvShape shape{s.batch,    s.in_channels, s.h,        s.w,      oc,       oh,
+                              ow,         s.kernel_h,    s.kernel_w, s.stride, s.stride, s.pad_top,
+                              s.pad_left, s.pad_bottom,  s.pad_right};
     ASSERT_TRUE(cpu::blocked_plain_conv_accepts(shape)) << conv_name(s);
     const auto x = random_floats(static_cast<size_t>(s.batch * s.in_channels * s.h * s.w), 1);
     const auto w = random_floats(static_cast<size_t>(oc * s.in_channels * s.kernel_h * s.kernel_w), 2, -0.5f, 0.5f);

@@ -15,13 +15,13 @@ constexpr int64_t kMaxKernelRows = 64;  // their offsets live on the stack: no a
 constexpr int64_t kBlock = 8;           // channels per output block
 constexpr int64_t kPanel = kGemmBlockCols;
 
-int64_t padded_w(const BlockedPlainConvShape& s) { return s.in_w + s.pad_left + s.pad_right; }
+int64_t padded_w(const PlainConvShape& s) { return s.in_w + s.pad_left + s.pad_right; }
 
 }  // namespace
 
 bool blocked_plain_conv_supported() { return blocked_conv_supported(); }  // AVX2 and FMA
 
-bool blocked_plain_conv_accepts(const BlockedPlainConvShape& s) {
+bool blocked_plain_conv_accepts(const PlainConvShape& s) {
   if (s.batch <= 0 || s.in_channels <= 0 || s.in_h <= 0 || s.in_w <= 0 || s.out_channels <= 0 || s.out_h <= 0 ||
       s.out_w <= 0 || s.kernel_h <= 0 || s.kernel_w <= 0 || s.stride_h <= 0 || s.stride_w <= 0 || s.pad_top < 0 ||
       s.pad_left < 0 || s.pad_bottom < 0 || s.pad_right < 0 || s.out_channels % kBlock != 0 ||
@@ -32,16 +32,16 @@ bool blocked_plain_conv_accepts(const BlockedPlainConvShape& s) {
          (wp - s.kernel_w) / s.stride_w + 1 == s.out_w;
 }
 
-dnnl::memory::desc blocked_plain_conv_weights_desc(const BlockedPlainConvShape& s) {
+dnnl::memory::desc blocked_plain_conv_weights_desc(const PlainConvShape& s) {
   return dnnl::memory::desc({s.out_channels, s.in_channels, s.kernel_h, s.kernel_w}, dnnl::memory::data_type::f32,
                             dnnl::memory::format_tag::Acdb16a);
 }
 
-size_t blocked_plain_conv_scratch_bytes(const BlockedPlainConvShape& s) {
+size_t blocked_plain_conv_scratch_bytes(const PlainConvShape& s) {
   return static_cast<size_t>(s.batch * s.in_h * padded_w(s) * s.in_channels) * sizeof(float);
 }
 
-void blocked_plain_conv(const float* x, const float* w, float* y, const BlockedPlainConvShape& s, const GemmEpilogue& e,
+void blocked_plain_conv(const float* x, const float* w, float* y, const PlainConvShape& s, const GemmEpilogue& e,
                         void* scratch, int threads) {
   const int64_t c = s.in_channels, oc = s.out_channels, wp = padded_w(s), panels = (oc + kPanel - 1) / kPanel;
   const int64_t depth = s.kernel_w * c, out_plane = s.out_h * s.out_w * kBlock, out_rows = s.batch * s.out_h;

@@ -16,35 +16,30 @@
 #include <cstdint>
 
 #include "backends/cpu/kernels/packed_gemm.h"
+#include "backends/cpu/kernels/plain_conv.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace lw::cpu {
-
-struct BlockedPlainConvShape {
-  int64_t batch = 1, in_channels = 0, in_h = 0, in_w = 0, out_channels = 0, out_h = 0, out_w = 0;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-};
 
 // True when this CPU runs the kernel (AVX2 and FMA).
 bool blocked_plain_conv_supported();
 
 // Whether the kernel takes the shape: sizes positive, pads non-negative, output channels a
 // multiple of 8, at most 64 kernel rows, and the output size the one the rest gives.
-bool blocked_plain_conv_accepts(const BlockedPlainConvShape& s);
+bool blocked_plain_conv_accepts(const PlainConvShape& s);
 
 // The weights' layout: Acdb16a (output channels past the last padded with zeros).
-dnnl::memory::desc blocked_plain_conv_weights_desc(const BlockedPlainConvShape& s);
+dnnl::memory::desc blocked_plain_conv_weights_desc(const PlainConvShape& s);
 
 // Scratch: the padded channels-last copy of the input.
-size_t blocked_plain_conv_scratch_bytes(const BlockedPlainConvShape& s);
+size_t blocked_plain_conv_scratch_bytes(const PlainConvShape& s);
 
 // y (nChw8c) = epilogue(conv(x, w)) with x NCHW and w in blocked_plain_conv_weights_desc(s); the
 // residual nChw8c like y (it may be y itself: in one pass each element is read before y's is
 // written). Needs blocked_plain_conv_supported() and blocked_plain_conv_accepts(s), and
 // `scratch` of blocked_plain_conv_scratch_bytes(s) bytes (float-aligned). Runs on up to
 // `threads` OpenMP threads; thread-safe with separate scratch; y must not overlap x or w.
-void blocked_plain_conv(const float* x, const float* w, float* y, const BlockedPlainConvShape& s, const GemmEpilogue& e,
+void blocked_plain_conv(const float* x, const float* w, float* y, const PlainConvShape& s, const GemmEpilogue& e,
                         void* scratch, int threads);
 
 }  // namespace lw::cpu

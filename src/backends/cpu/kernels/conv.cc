@@ -123,17 +123,14 @@ struct ConvSetup {
   bool depthwise = false, depthwise_blocked8 = false;
   DepthwiseConvShape depthwise_shape;
   // Direct by plain_conv.h (AVX-512, a few input channels on a plain NCHW input, a
-  // channels-last output), with gemm_path's blocks.
-  bool plain = false;
+  // channels-last output), with gemm_path's blocks, or by blocked_plain_conv.h where
+  // `plain_blocked8` (AVX2, an nChw8c output).
+  bool plain = false, plain_blocked8 = false;
   PlainConvShape plain_shape;
   // Direct by nhwc_conv.h (AVX-512, a channels-last output, any other 2-D convolution of group 1
   // without dilation).
   bool nhwc = false;
   NhwcConvShape nhwc_shape;
-  // Direct by blocked_plain_conv.h (AVX2, a few input channels on a plain NCHW input, an nChw8c
-  // output).
-  bool blocked_plain = false;
-  BlockedPlainConvShape blocked_plain_shape;
   BlockedConvShape direct_shape;
   size_t direct_offset = 0;
   int threads = 1;
@@ -284,7 +281,7 @@ class ConvKernel final : public Kernel {
       pointwise_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
       return;
     }
-    if (s.gemm || s.depthwise || s.plain || s.nhwc || s.blocked_plain) {
+    if (s.gemm || s.depthwise || s.plain || s.nhwc) {
       GemmEpilogue g;
       g.bias = e.bias;
       g.mul = e.mul;
@@ -301,15 +298,15 @@ class ConvKernel final : public Kernel {
         return;
       }
       if (s.plain) {  // one pass: each element of a residual in y's memory is read before it is written
-        plain_conv(x, w, y, s.plain_shape, g, scratch + s.direct_offset, s.threads, s.gemm_path);
+        if (s.plain_blocked8) {
+          blocked_plain_conv(x, w, y, s.plain_shape, g, scratch + s.direct_offset, s.threads);
+        } else {
+          plain_conv(x, w, y, s.plain_shape, g, scratch + s.direct_offset, s.threads, s.gemm_path);
+        }
         return;
       }
       if (s.nhwc) {  // one pass, likewise
         nhwc_conv(x, w, y, s.nhwc_shape, g, scratch + s.direct_offset, s.threads);
-        return;
-      }
-      if (s.blocked_plain) {  // one pass, likewise
-        blocked_plain_conv(x, w, y, s.blocked_plain_shape, g, scratch + s.direct_offset, s.threads);
         return;
       }
       const BlockedConvShape& d = s.direct_shape;
@@ -671,13 +668,13 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       if (!s.plain && !s.nhwc && rank == 2 && group == 1 && undilated && x[1] < 8 && plain_in &&
           choice != ConvChoice::kOneDnn && pd.dst_desc() == activation_desc(y, Layout::kBlocked8) &&
           blocked_plain_conv_supported()) {
-        BlockedPlainConvShape& bs = s.blocked_plain_shape;
+        PlainConvShape& bs = s.plain_shape;
         bs = {x[0], x[1], x[2], x[3], y[1], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1],
               p.pads_begin[0], p.pads_begin[1], p.pads_end[0], p.pads_end[1]};
         const bool ours_stem =
             given ? given_desc && *given_desc == blocked_plain_conv_weights_desc(bs) : const_w || spec.can_pack(1);
         if (blocked_plain_conv_accepts(bs) && ours_stem) {
-          s.blocked_plain = true;
+          s.plain = s.plain_blocked8 = true;
           s.src.reorder = false;  // the kernel reads the caller's NCHW input itself
         }
       }
@@ -719,9 +716,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     } else if (s.nhwc) {
       LW_RETURN_IF_ERROR(
           hold_weights(make_weight_packing(plain_desc(g.wdims), nhwc_conv_weights_desc(s.nhwc_shape))));
-    } else if (s.blocked_plain) {
-      LW_RETURN_IF_ERROR(hold_weights(
-          make_weight_packing(plain_desc(g.wdims), blocked_plain_conv_weights_desc(s.blocked_plain_shape))));
+    } else if (s.plain && s.plain_blocked8) {
+      LW_RETURN_IF_ERROR(
+          hold_weights(make_weight_packing(plain_desc(g.wdims), blocked_plain_conv_weights_desc(s.plain_shape))));
     } else if (s.plain) {
       LW_RETURN_IF_ERROR(hold_weights(
           packed_gemm_b_packing(plain_conv_depth(s.plain_shape), y[1], /*b_rows_are_columns=*/true, s.gemm_path)));
@@ -755,7 +752,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // threads, 1.02-1.08 at one, its 56 x 56 and 28 x 28 ones at 1.05-1.24, a lone 8-channel
     // block 1.5-1.6x; whole models with oneDNN limited to AVX2 on a Zen 5 (2026-11-28, against
     // the choice by those figures): ResNet-50 1.01-1.03, MobileNet v2 1.01-1.04, ResNet-18 1.00.
-    if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && !s.blocked_plain && choice != ConvChoice::kOneDnn &&
+    if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && choice != ConvChoice::kOneDnn &&
         rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && blocked_conv_supported()) {
       const BlockedConvShape& d = s.direct_shape;
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
@@ -779,9 +776,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
       // Winograd's steps, or the direct kernel it falls back to (run_direct).
-      size_t direct_scratch = s.plain                 ? plain_conv_scratch_bytes(s.plain_shape)
+      size_t direct_scratch = s.plain_blocked8        ? blocked_plain_conv_scratch_bytes(s.plain_shape)
+                              : s.plain               ? plain_conv_scratch_bytes(s.plain_shape)
                               : s.nhwc                ? nhwc_conv_scratch_bytes(s.nhwc_shape)
-                              : s.blocked_plain       ? blocked_plain_conv_scratch_bytes(s.blocked_plain_shape)
                               : s.gemm || s.depthwise ? 0
                               : s.pointwise ? pointwise_conv_scratch_bytes(s.direct_shape, s.threads)
                                             : blocked_conv_scratch_bytes(s.direct_shape, s.threads);
@@ -799,11 +796,11 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     };
     if (s.direct) {
       const char* depthwise = s.depthwise_blocked8 ? "lw:blocked_depthwise_conv_avx2" : "lw:depthwise_conv_avx512";
+      const char* plain = s.plain_blocked8 ? "lw:blocked_plain_conv_avx2" : "lw:plain_conv_avx512";
       s.implementation = s.gemm        ? "lw:conv1x1_packed_gemm_avx512"
                          : s.depthwise ? depthwise
-                         : s.plain     ? "lw:plain_conv_avx512"
+                         : s.plain     ? plain
                          : s.nhwc      ? "lw:nhwc_conv_avx512"
-                         : s.blocked_plain ? "lw:blocked_plain_conv_avx2"
                          : s.winograd  ? "lw:winograd_conv_avx2"
                          : s.pointwise ? "lw:pointwise_conv_avx2"
                                        : "lw:blocked_conv_avx2";
