@@ -3,10 +3,12 @@
 // rows of one block, of a block and a shorter one and of several, output channels past a whole
 // panel, a strided 1 x 1 projection, asymmetric pads with output rows whose kernel rows reach
 // the padding, a 5 x 5 kernel padded wider than its stride and a 7 x 7 stem on a plain NCHW input
-// (both read from the padded copy), a batch of 2; a fused epilogue each way; one and two threads)
-// and the kernel itself on shapes the registry leaves to oneDNN (output rows 1 and 2 wide, an
-// output row entirely in the padding), against a naive loop in double. Elsewhere the registry's
-// convolutions run on oneDNN and must match just as well.
+// (both read from the padded copy), a batch of 2, and rows narrower than 7, whose positions are
+// gathered: 1 to 5 wide, strided, more panels than positions with the panels split between the
+// threads, a batch; a fused epilogue each way; one and two threads) and the kernel itself on
+// edge shapes (output rows 1 and 2 wide, output rows entirely in the padding, on either path),
+// against a naive loop in double. Elsewhere the registry's convolutions run on oneDNN and must
+// match just as well.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -43,6 +45,12 @@ TEST(NhwcConv, MatchesNaiveLoopThroughTheRegistry) {
       {{2, 8, 16, 12, 12, 5, 5, 1, 2, 2, 2, 2}, false},   // pads wider than the stride: the padded copy, 2 images
       {{1, 3, 64, 40, 44, 7, 7, 2, 3, 3, 3, 3}, true},    // a stem on the plain input
       {{1, 64, 32, 7, 56, 3, 3, 1, 1, 1, 1, 1}, false},   // four blocks of 14 a row (one call)
+      // Rows narrower than 7: gathered positions.
+      {{1, 64, 64, 4, 4, 3, 3, 1, 1, 1, 1, 1}, false},   // 16 positions: blocks of 8
+      {{2, 8, 16, 6, 6, 3, 3, 1, 1, 1, 1, 1}, false},    // 72 positions of 2 images against one panel
+      {{1, 16, 200, 5, 5, 3, 3, 1, 1, 1, 1, 1}, false},  // 7 panels (a partial one) shared by 2 threads
+      {{1, 32, 64, 4, 4, 1, 1, 2, 0, 0, 0, 0}, false},   // a strided projection to 2 x 2
+      {{1, 40, 80, 2, 3, 3, 3, 2, 1, 1, 1, 1}, false},   // stride 2 to 1 x 2
   };
   int checked = 0;
   for (const ConvCase& c : cases) {
@@ -68,19 +76,21 @@ TEST(NhwcConv, MatchesNaiveLoopThroughTheRegistry) {
                                               std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 8 * 4 * 2);
+  EXPECT_EQ(checked, 13 * 4 * 2);
 }
 
-// Shapes the registry leaves to oneDNN (rows narrower than 7), run on the kernel directly with
-// a bias, a BatchNorm's multiply and add, a residual and Relu: rows of 1 and 2 positions, whose
-// first position is also their last, and output rows that read only padding.
-TEST(NhwcConv, NarrowRowsAndPaddingOnlyRowsOnTheKernel) {
+// Edge shapes, run on the kernel directly with a bias, a BatchNorm's multiply and add, a residual
+// and Relu: rows of 1 and 2 positions (gathered), and output rows that read only padding, both
+// gathered and on rows of their own (read in place, and from the padded copy).
+TEST(NhwcConv, EdgeShapesOnTheKernel) {
   if (!cpu::nhwc_conv_supported()) GTEST_SKIP() << "no AVX-512 here";
   const ConvCase cases[] = {
       {{1, 16, 24, 1, 1, 3, 3, 1, 1, 1, 1, 1}, false},  // 1 x 1 output reading one input position
       {{2, 20, 40, 3, 2, 3, 3, 1, 1, 1, 1, 1}, false},  // 2-wide rows
       {{1, 16, 32, 4, 5, 3, 3, 1, 3, 1, 0, 1}, false},  // the first output row reads only padding
-      {{1, 3, 16, 6, 6, 3, 3, 2, 3, 2, 2, 2}, true},    // the padded copy with a padding-only row
+      {{1, 3, 16, 6, 6, 3, 3, 2, 3, 2, 2, 2}, true},    // gathered from NCHW with a padding-only row
+      {{1, 16, 32, 4, 9, 3, 3, 1, 3, 1, 0, 1}, false},  // 9-wide rows read in place, the first in padding
+      {{1, 3, 16, 6, 16, 3, 3, 2, 3, 2, 2, 2}, true},   // 9-wide rows from the padded copy, the first in padding
   };
   for (const ConvCase& c : cases) {
     const NaiveConv2d& s = c.g;

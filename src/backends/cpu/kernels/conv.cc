@@ -658,7 +658,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
               p.pads_begin[0], p.pads_begin[1], p.pads_end[0], p.pads_end[1], plain_in};
         const bool ours_nhwc =
             given ? given_desc && *given_desc == nhwc_conv_weights_desc(ns) : const_w || spec.can_pack(1);
-        if (nhwc_conv_accepts(ns) && nhwc_conv_pays(ns) && ours_nhwc) {
+        if (nhwc_conv_accepts(ns) && ours_nhwc) {
           s.nhwc = true;
           if (plain_in) s.src.reorder = false;  // the kernel reads the caller's NCHW input itself
         }

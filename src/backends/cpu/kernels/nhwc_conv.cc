@@ -1,6 +1,7 @@
 #include "backends/cpu/kernels/nhwc_conv.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
@@ -17,6 +18,7 @@ constexpr int64_t kPanel = 16 * kVectors;
 // registers). Blocks of 7 and 14 rows ran ResNet's layers alike (3 x 3: 0.94-1.04 of oneDNN's
 // time); 6 x 64 and 8 x 48 blocks did not divide its 7- to 56-wide rows (7 x 7: 1.5-1.8).
 constexpr int kMaxRows = 14;
+// Output rows narrower than this run as one product over gathered positions (see gathers).
 constexpr int64_t kMinRowWidth = 7;
 
 template <int R>
@@ -30,8 +32,34 @@ constexpr GemmBlockAvx512Fn kBlocks[kMaxRows + 1] = {nullptr,   block<1>,  block
 // Whether the input is read in place: the padding that the taps' skips leave out is all there
 // is to read (a channels-last input whose first and last output columns are the only ones to
 // read padding). The padded rows are left out by the taps a row runs.
+// Whether each output position's inputs are gathered into a row of their own first (kernel
+// row, kernel column, channel: the weights' depth order; zeros for padding), so that the blocks
+// run down all positions of the batch as one product [positions, kernel_h * kernel_w *
+// channels] x [that, out_channels]. For rows narrower than 7 (a ResNet's last layers on inputs
+// under 224 x 224): a row's own blocks would be as short as the row.
+bool gathers(const NhwcConvShape& s) { return s.out_w < kMinRowWidth; }
+
+// The inputs of output position `pos` (over the batch) into `row`.
+void gather_position(const float* x, const NhwcConvShape& s, int64_t pos, float* row) {
+  const int64_t c = s.in_channels, n = pos / (s.out_h * s.out_w), oh = pos / s.out_w % s.out_h, ow = pos % s.out_w;
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+    const int64_t ih = oh * s.stride_h - s.pad_top + kh;
+    for (int64_t kw = 0; kw < s.kernel_w; ++kw, row += c) {
+      const int64_t iw = ow * s.stride_w - s.pad_left + kw;
+      if (ih < 0 || ih >= s.in_h || iw < 0 || iw >= s.in_w) {
+        std::memset(row, 0, static_cast<size_t>(c) * sizeof(float));
+      } else if (s.nchw_input) {
+        const float* at = x + (n * c * s.in_h + ih) * s.in_w + iw;
+        for (int64_t ch = 0; ch < c; ++ch) row[ch] = at[ch * s.in_h * s.in_w];
+      } else {
+        std::memcpy(row, x + ((n * s.in_h + ih) * s.in_w + iw) * c, static_cast<size_t>(c) * sizeof(float));
+      }
+    }
+  }
+}
+
 bool reads_in_place(const NhwcConvShape& s) {
-  if (s.nchw_input) return false;
+  if (s.nchw_input || gathers(s)) return false;
   if (s.out_w == 1) return true;
   const bool second_column_inside = s.pad_left <= s.stride_w;
   const bool second_last_inside = (s.out_w - 2) * s.stride_w + s.kernel_w - 1 - s.pad_left < s.in_w;
@@ -48,6 +76,64 @@ bool column_taps(const NhwcConvShape& s) {
 // Width of the padded copy's rows (positions).
 int64_t padded_w(const NhwcConvShape& s) { return s.in_w + s.pad_left + s.pad_right; }
 
+// gathers(s): the inputs of every output position into `rows` (the scratch), then the product
+// of those rows and the panels.
+void conv_gathered(const float* x, const float* w, float* y, const NhwcConvShape& s, const GemmEpilogue& e,
+                   float* rows, int threads) {
+  const int64_t oc = s.out_channels, panels = (oc + kPanel - 1) / kPanel;
+  const int64_t positions = s.batch * s.out_h * s.out_w, depth = s.kernel_h * s.kernel_w * s.in_channels;
+  // Positions [p0, p1) against panel p, in blocks of about equal height.
+  auto run = [&](int64_t p, int64_t p0, int64_t p1) {
+    const int64_t n = p1 - p0;
+    if (n <= 0) return;
+    const int64_t blocks = (n + kMaxRows - 1) / kMaxRows;
+    const int height = static_cast<int>((n + blocks - 1) / blocks);
+    const int64_t full = n / height;
+    const int tail = static_cast<int>(n - full * height);
+    const int64_t c0 = p * kPanel;
+    GemmBlockAvx512Args g;
+    g.lda = depth;
+    g.b = w + p * depth * kPanel;
+    g.b_step = kPanel;
+    g.depth = depth;
+    g.ldc = oc;
+    g.cols = static_cast<int>(std::min(kPanel, oc - c0));
+    set_block_epilogue(g, e, c0);
+    auto blocks_from = [&](int64_t first, int height_rows, int64_t count) {
+      g.a = rows + first * depth;
+      g.y = y + first * oc + c0;
+      g.residual = e.residual ? e.residual + first * oc + c0 : nullptr;
+      g.count = count;
+      g.a_next = height_rows * depth;
+      g.y_next = height_rows * oc;
+      kBlocks[height_rows](g);
+    };
+    if (full > 0) blocks_from(p0, height, full);
+    if (tail > 0) blocks_from(p0 + full * height, tail, 1);
+  };
+  const int want = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max(positions, panels)));
+  const bool by_positions = positions >= oc || panels == 1;
+  auto share = [&](int t, int parts) {
+    for (int64_t pos = positions * t / parts, end = positions * (t + 1) / parts; pos < end; ++pos)
+      gather_position(x, s, pos, rows + pos * depth);
+    if (parts > 1) {
+#pragma omp barrier
+    }
+    if (by_positions) {
+      for (int64_t p = 0; p < panels; ++p) run(p, positions * t / parts, positions * (t + 1) / parts);
+      return;
+    }
+    // An even share of (panel, part of the positions) items; a thread's consecutive items of
+    // one panel run as one stretch of positions, so the blocks stay as tall as they can.
+    const int64_t items = panels * parts, i0 = items * t / parts, i1 = items * (t + 1) / parts;
+    for (int64_t p = i0 / parts; i0 < i1 && p <= (i1 - 1) / parts; ++p) {
+      const int64_t a = std::max(i0, p * parts) - p * parts, b = std::min(i1, (p + 1) * parts) - p * parts;
+      run(p, positions * a / parts, positions * b / parts);
+    }
+  };
+  run_shares(want, share);
+}
+
 }  // namespace
 
 bool nhwc_conv_supported() { return packed_gemm_supported(GemmPath::kAvx512x32); }
@@ -62,7 +148,6 @@ bool nhwc_conv_accepts(const NhwcConvShape& s) {
          (wp - s.kernel_w) / s.stride_w + 1 == s.out_w;
 }
 
-bool nhwc_conv_pays(const NhwcConvShape& s) { return s.out_w >= kMinRowWidth; }
 
 dnnl::memory::desc nhwc_conv_weights_desc(const NhwcConvShape& s) {
   return dnnl::memory::desc({s.out_channels, s.in_channels, s.kernel_h, s.kernel_w}, dnnl::memory::data_type::f32,
@@ -70,12 +155,18 @@ dnnl::memory::desc nhwc_conv_weights_desc(const NhwcConvShape& s) {
 }
 
 size_t nhwc_conv_scratch_bytes(const NhwcConvShape& s) {
+  if (gathers(s))
+    return static_cast<size_t>(s.batch * s.out_h * s.out_w * s.kernel_h * s.kernel_w * s.in_channels) * sizeof(float);
   if (reads_in_place(s)) return 0;
   return static_cast<size_t>(s.batch * s.in_h * padded_w(s) * s.in_channels) * sizeof(float);
 }
 
 void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s, const GemmEpilogue& e, void* scratch,
                int threads) {
+  if (gathers(s)) {
+    conv_gathered(x, w, y, s, e, static_cast<float*>(scratch), threads);
+    return;
+  }
   const int64_t c = s.in_channels, oc = s.out_channels, panels = (oc + kPanel - 1) / kPanel;
   const int64_t out_rows = s.batch * s.out_h;
   const bool in_place = reads_in_place(s), per_column = column_taps(s);

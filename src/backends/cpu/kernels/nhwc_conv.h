@@ -12,6 +12,9 @@
 // ResNet's 3 x 3 and 1 x 1 convolutions) the input is read in place; otherwise (the stem's pad
 // of 3, or an NCHW input) from a copy padded left and right, channels-last, in which a kernel
 // row's columns are consecutive, so a tap is a kernel row with kernel_w * channels steps.
+// Output rows narrower than 7 (a ResNet's last layers on an input under 224 x 224) would make
+// blocks as short as the row: there every output position's inputs are gathered into a row
+// (zeros for the padding) and the blocks run down all positions at once, a plain product.
 //
 // Weights: [out_channels, in_channels, kernel_h, kernel_w] in panels of 32 output channels,
 // the depth in (kernel row, kernel column, channel) order: oneDNN's Acdb32a.
@@ -46,14 +49,11 @@ bool nhwc_conv_supported();
 // positions, and the output size the one the rest gives.
 bool nhwc_conv_accepts(const NhwcConvShape& s);
 
-// Whether it pays to run the kernel rather than oneDNN's: output rows at least 7 wide (narrower
-// ones make blocks too short to keep the FMAs busy; not measured).
-bool nhwc_conv_pays(const NhwcConvShape& s);
-
 // The weights' layout: Acdb32a (output channels past the last padded with zeros).
 dnnl::memory::desc nhwc_conv_weights_desc(const NhwcConvShape& s);
 
-// Scratch the kernel needs: the padded copy of the input where it reads one (else 0).
+// Scratch the kernel needs: the gathered positions for rows narrower than 7, the padded copy of
+// the input where it reads one, else 0.
 size_t nhwc_conv_scratch_bytes(const NhwcConvShape& s);
 
 // y ([batch, out_h, out_w, out_channels]) = epilogue(conv(x, w)), x channels-last (or NCHW with
