@@ -1,5 +1,7 @@
 #include "backends/cpu/dnnl_call.h"
 
+#include <omp.h>
+
 #include "backends/cpu/dnnl_util.h"
 
 namespace lw::cpu {
@@ -24,11 +26,15 @@ DnnlCall::DnnlCall(dnnl::primitive prim, std::vector<Arg> args) : prim_(std::mov
   for (const Arg& a : args_) padded_.push_back(has_padding(a.desc));
 }
 
+DnnlCall::DnnlCall(const ActivationReorder& own) : own_(own) {}
+
 DnnlCall::DnnlCall(DnnlCall&& other) noexcept
-    : prim_(std::move(other.prim_)), args_(std::move(other.args_)), padded_(std::move(other.padded_)) {}
+    : prim_(std::move(other.prim_)), own_(other.own_), args_(std::move(other.args_)),
+      padded_(std::move(other.padded_)) {}
 
 DnnlCall& DnnlCall::operator=(DnnlCall&& other) noexcept {
   prim_ = std::move(other.prim_);
+  own_ = other.own_;
   args_ = std::move(other.args_);
   padded_ = std::move(other.padded_);
   for (auto& s : slots_) s.reset();
@@ -72,6 +78,12 @@ void DnnlCall::execute(Bound& b) const {
 }
 
 void DnnlCall::run(const void* const* buffers, size_t count) const {
+  if (own_) {
+    if (count != 2) throw dnnl::error(dnnl_invalid_arguments, "a reorder takes 2 arguments");
+    run_activation_reorder(*own_, static_cast<const float*>(buffers[0]), static_cast<float*>(const_cast<void*>(buffers[1])),
+                           omp_get_max_threads());
+    return;
+  }
   if (count != args_.size()) throw dnnl::error(dnnl_invalid_arguments, "wrong number of primitive arguments");
   for (size_t k = 0; k < kSlots; ++k) {
     if (busy_[k].exchange(true, std::memory_order_acquire)) continue;

@@ -12,6 +12,9 @@
 // zeros, and a weight buffer is shared by concurrent inferences. It is created again when its
 // buffer changes (after a refresh), and kept while it does not.
 //
+// A reorder between two activation layouts that activation_reorder.h converts (made by
+// reorder_call) holds no primitive: its run() is that conversion, which allocates nothing.
+//
 // Thread-safety: run() may be called from several threads at once. Each call takes one of
 // kSlots sets of memory objects (lock-free); when all are taken, it builds a temporary one.
 #pragma once
@@ -20,9 +23,11 @@
 #include <atomic>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "backends/cpu/activation_reorder.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace lw::cpu {
@@ -36,6 +41,8 @@ class DnnlCall {
 
   DnnlCall();
   DnnlCall(dnnl::primitive prim, std::vector<Arg> args);
+  // run({src, dst}) converts with run_activation_reorder on omp_get_max_threads() threads.
+  explicit DnnlCall(const ActivationReorder& own);
   // Moving is for setting up (before any run): the memory object sets are not moved.
   DnnlCall(DnnlCall&& other) noexcept;
   DnnlCall& operator=(DnnlCall&& other) noexcept;
@@ -57,6 +64,7 @@ class DnnlCall {
   void execute(Bound& b) const;
 
   dnnl::primitive prim_;
+  std::optional<ActivationReorder> own_;
   std::vector<Arg> args_;
   std::vector<bool> padded_;
   mutable std::array<std::atomic<bool>, kSlots> busy_{};

@@ -15,6 +15,7 @@ const dnnl::engine& dnnl_cpu_engine() {
 }
 
 DnnlCall reorder_call(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+  if (auto own = describe_activation_reorder(from, to)) return DnnlCall(*own);
   return DnnlCall(dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), from, dnnl_cpu_engine(), to)),
                   {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
 }

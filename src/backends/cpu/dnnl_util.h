@@ -18,7 +18,8 @@ const dnnl::engine& dnnl_cpu_engine();
 // This thread's in-order stream on dnnl_cpu_engine().
 dnnl::stream& dnnl_thread_stream();
 
-// A oneDNN reorder from `from` to `to` on dnnl_cpu_engine(), run as call.run({src, dst}).
+// A reorder from `from` to `to`, run as call.run({src, dst}): activation_reorder.h's conversion
+// between the activation layouts it describes, else a oneDNN reorder on dnnl_cpu_engine().
 // Throws dnnl::error when oneDNN has none between the two.
 DnnlCall reorder_call(const dnnl::memory::desc& from, const dnnl::memory::desc& to);
 
