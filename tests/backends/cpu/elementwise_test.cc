@@ -207,6 +207,32 @@ TEST(Elementwise, UnaryOpsMatchStdMath) {
   EXPECT_EQ((*r)[0].as<int64_t>(), (std::vector<int64_t>{0, 0, 5}));
 }
 
+// Sigmoid runs 8 lanes at a time on AVX2 machines (vector_math.h), the last few elements by
+// std::exp: across its whole range, where it saturates, and at the special values, against
+// double arithmetic to 1e-6 relative (below -87.3 the lanes give 0 for a denormal).
+TEST(Elementwise, SigmoidAcrossItsRange) {
+  std::vector<float> x;
+  for (int i = 0; i <= 24000; ++i) x.push_back(-120.0f + 0.01f * static_cast<float>(i));
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 87.0f, -87.0f, -87.4f, 88.7f, -88.7f, -104.0f, 1e30f, -1e30f})
+    x.push_back(v);
+  x.push_back(INFINITY);
+  x.push_back(-INFINITY);
+  x.push_back(-3.0f);
+  x.push_back(NAN);  // x.size() = 8 * 3002 + 1: the last element takes the scalar code
+  auto r = run_op("Sigmoid", {f32({static_cast<int64_t>(x.size())}, x)});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  const std::vector<float> y = (*r)[0].f();
+  ASSERT_EQ(y.size(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(y[i])) << "sigmoid(NaN) = " << y[i];
+      continue;
+    }
+    const double want = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    EXPECT_LE(std::fabs(y[i] - want), std::max(1e-6 * want, 1.2e-38)) << "sigmoid(" << x[i] << ")";
+  }
+}
+
 TEST(Elementwise, ClipWithOptionalBounds) {
   std::vector<float> x = {-3, -1, 0, 0.5f, 2, 7};
   auto r = run_op("Clip", {f32({6}, x), f32({}, {-1.5f}), f32({}, {1.0f})});

@@ -10,6 +10,7 @@
 
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
+#include "backends/cpu/kernels/vector_math.h"
 
 namespace lw::cpu {
 
@@ -475,6 +476,20 @@ struct LeakyReluOp {
   float operator()(float x) const { return x < 0.0f ? alpha * x : x; }
 };
 
+bool has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+// Sigmoid 8 lanes at a time (vector_math.h), the rest by SigmoidOp: std::exp per element took
+// 14 ms of EfficientNet-B0's 22 (65 Sigmoids of its SiLUs), against 4.9 ms for ONNX Runtime's
+// whole inference.
+LW_TARGET_AVX2_FMA void sigmoid_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, sigmoid(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) y[i] = SigmoidOp{}(x[i]);
+}
+
 template <typename T, typename Op>
 class UnaryKernel final : public Kernel {
  public:
@@ -483,6 +498,13 @@ class UnaryKernel final : public Kernel {
     const T* x = static_cast<const T*>(r.inputs[0]);
     T* y = static_cast<T*>(r.outputs[0]);
     const Op op = op_;
+    if constexpr (std::is_same_v<Op, SigmoidOp>) {
+      if (has_avx2_fma()) {
+        parallel_ranges(n_, threads_for(n_, 16384, threads_),
+                        [&](int64_t b, int64_t e) { sigmoid_avx2(x + b, y + b, e - b); });
+        return Status::ok();
+      }
+    }
     parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
     });
