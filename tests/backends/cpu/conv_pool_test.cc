@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include "backends/kernel_harness.h"
 #include "support/blocked_layout.h"
@@ -265,6 +267,111 @@ TEST(Pool, MaxPoolOnBlockedActivations) {
         }
     expect_close(got, want, 1e-6);
   }
+}
+
+// Element (b, ch, p) of an [n, c, hw] activation in `layout`: plain, channels-last, or blocks of
+// 8 or 16 channels.
+size_t layout_index(cpu::Layout layout, int64_t b, int64_t ch, int64_t p, int64_t c, int64_t hw) {
+  const int64_t block = cpu::channel_block(layout);
+  const int64_t at = layout == cpu::Layout::kPlain          ? (b * c + ch) * hw + p
+                     : layout == cpu::Layout::kChannelsLast ? (b * hw + p) * c + ch
+                                                            : ((b * (c / block) + ch / block) * hw + p) * block + ch % block;
+  return static_cast<size_t>(at);
+}
+
+std::vector<float> relaid(const std::vector<float>& plain, cpu::Layout layout, int64_t n, int64_t c, int64_t hw,
+                          bool to_layout) {
+  std::vector<float> out(plain.size());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) {
+        const size_t a = static_cast<size_t>((b * c + ch) * hw + p), l = layout_index(layout, b, ch, p, c, hw);
+        if (to_layout) {
+          out[l] = plain[a];
+        } else {
+          out[a] = plain[l];
+        }
+      }
+  return out;
+}
+
+// 2-D max and average pools over a multiple of 8 channels (on AVX2 machines GroupedPoolKernel,
+// 8 channels a vector, converting a plain or 16-channel-blocked input and an output wanted in
+// another layout than its own) against a naive loop in double, for every pairing of layouts a
+// graph gives it: ResNet's 3 x 3 stride-2 pool with padding, SqueezeNet's and GoogLeNet's
+// ceil_mode windows past the end, DenseNet's 2 x 2 average, uneven pads larger than the
+// stride, and averages counting the padding (not a ceil_mode window's overhang).
+TEST(Pool, PoolsOnChannelGroupsInEveryLayout) {
+  using cpu::Layout;
+  struct Geometry {
+    Dims x, kernel, strides, pads;
+    int64_t ceil_mode;
+  };
+  const Geometry geometries[] = {
+      {{2, 16, 15, 13}, {3, 3}, {2, 2}, {1, 1, 1, 1}, 0},  // ResNet's
+      {{1, 16, 13, 13}, {3, 3}, {2, 2}, {0, 0, 0, 0}, 1},  // ceil_mode: the last window overhangs by 1
+      {{1, 24, 8, 8}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0},    // DenseNet's transition
+      {{1, 16, 6, 5}, {3, 3}, {1, 1}, {2, 0, 1, 2}, 0},    // uneven pads
+      {{1, 16, 8, 8}, {3, 3}, {2, 2}, {1, 1, 1, 1}, 1},    // pads and a ceil_mode overhang
+  };
+  const std::pair<Layout, Layout> layouts[] = {
+      {Layout::kPlain, Layout::kPlain},          {Layout::kChannelsLast, Layout::kChannelsLast},
+      {Layout::kBlocked8, Layout::kBlocked8},    {Layout::kBlocked16, Layout::kBlocked16},
+      {Layout::kChannelsLast, Layout::kPlain},   {Layout::kBlocked8, Layout::kPlain},
+      {Layout::kPlain, Layout::kBlocked8},       {Layout::kPlain, Layout::kChannelsLast},
+  };
+  int checked = 0;
+  for (const Geometry& g : geometries) {
+    const int64_t n = g.x[0], c = g.x[1], h = g.x[2], w = g.x[3];
+    auto xv = random_floats(static_cast<size_t>(count(g.x)), 47, -2.0f, 2.0f);
+    for (const auto& [in, out] : layouts) {
+      if (c % 16 != 0 && (in == Layout::kBlocked16 || out == Layout::kBlocked16)) continue;
+      for (const char* op : {"MaxPool", "AveragePool"})
+        for (int64_t include_pad : {0, 1}) {
+          const bool is_max = std::string(op) == "MaxPool";
+          if (is_max && include_pad) continue;
+          Attrs attrs = {{"kernel_shape", g.kernel}, {"strides", g.strides}, {"pads", g.pads}, {"ceil_mode", g.ceil_mode}};
+          if (!is_max) attrs["count_include_pad"] = include_pad;
+          const auto extent = [&](int a) {
+            const int64_t span = g.x[2 + a] + g.pads[a] + g.pads[a + 2] - g.kernel[a];
+            return (g.ceil_mode ? (span + g.strides[a] - 1) / g.strides[a] : span / g.strides[a]) + 1;
+          };
+          const int64_t oh = extent(0), ow = extent(1);
+          const Dims y = {n, c, oh, ow};
+          const std::string what = std::string(op) + " include_pad " + std::to_string(include_pad) + " of " +
+                                   std::to_string(h) + "x" + std::to_string(w) + ", layouts " +
+                                   std::to_string(static_cast<int>(in)) + " -> " + std::to_string(static_cast<int>(out));
+          auto prepared = prepare_fused_op(op, {f32(g.x, relaid(xv, in, n, c, h * w, true))}, attrs, DType::kFloat32, y,
+                                           2, {in}, out);
+          ASSERT_TRUE(prepared.is_ok()) << what << ": " << prepared.status().message();
+          auto result = execute(*prepared, {f32(g.x, relaid(xv, in, n, c, h * w, true))});
+          ASSERT_TRUE(result.is_ok()) << what << ": " << result.status().message();
+          const std::vector<float> got = relaid((*result)[0].f(), out, n, c, oh * ow, false);
+          std::vector<double> want;
+          for (int64_t p = 0; p < n * c; ++p)
+            for (int64_t i = 0; i < oh; ++i)
+              for (int64_t j = 0; j < ow; ++j) {
+                double best = -std::numeric_limits<double>::infinity(), sum = 0;
+                int64_t inside = 0, padded = 0;
+                for (int64_t u = 0; u < g.kernel[0]; ++u)
+                  for (int64_t v = 0; v < g.kernel[1]; ++v) {
+                    const int64_t ii = i * g.strides[0] - g.pads[0] + u, jj = j * g.strides[1] - g.pads[1] + v;
+                    if (ii >= -g.pads[0] && ii < h + g.pads[2] && jj >= -g.pads[1] && jj < w + g.pads[3]) ++padded;
+                    if (ii < 0 || ii >= h || jj < 0 || jj >= w) continue;
+                    const double value = xv[static_cast<size_t>((p * h + ii) * w + jj)];
+                    best = std::max(best, value);
+                    sum += value;
+                    ++inside;
+                  }
+                want.push_back(is_max ? best : sum / static_cast<double>(include_pad ? padded : inside));
+              }
+          SCOPED_TRACE(what);
+          expect_close(got, want, 1e-5);
+          ++checked;
+        }
+    }
+  }
+  EXPECT_EQ(checked, 4 * 8 * 3 + 7 * 3);  // the 24-channel geometry in no 16-channel block
 }
 
 TEST(Pool, GlobalAveragePool) {

@@ -1,24 +1,26 @@
 // Pooling kernels: MaxPool (dilations, ceil_mode, optional Indices output), AveragePool
 // (count_include_pad, ceil_mode) and GlobalAveragePool/GlobalMaxPool.
 //
-// 2-D MaxPool/AveragePool without Indices and without a ceil_mode window past the padding run
-// as oneDNN pooling primitives, in whichever layout (NCHW or channels-last) their input and
-// output have. Everything else runs on the loop kernel here: 1-D and 2-D pools as 3-D ones with
-// leading unit dims, each (n, c) plane independent and planes in parallel; channels-last
-// tensors go through a plain copy in scratch. A 2-D MaxPool on 8-channel blocks (nChw8c in and
-// out) or on channels-last data of a multiple of 8 channels, without Indices or dilation, runs
-// on GroupedMaxPoolKernel on AVX2 machines: oneDNN's took 0.5 ms for ResNet's 3 x 3, stride-2
-// pool over 64 x 112 x 112 nChw8c at two threads, twice ONNX Runtime's, and on channels-last
-// data it allocates memory on every call. The global pools read channels-last and blocked data
-// directly.
+// On AVX2 machines, a 2-D MaxPool or AveragePool without Indices or dilation over a multiple of
+// 8 channels runs on GroupedPoolKernel, 8 channels a vector, in any layout of its input and
+// output (nChw8c or channels-last directly, a plain one converted): oneDNN's pooling took 0.5 ms
+// for ResNet's 3 x 3, stride-2 pool over 64 x 112 x 112 nChw8c at two threads, twice ONNX
+// Runtime's, and allocates memory on every call. Other 2-D pools without Indices and without a
+// ceil_mode window past the padding run as oneDNN pooling primitives, in whichever layout their
+// input and output have. Everything else runs on the loop kernel here: 1-D and 2-D pools as 3-D
+// ones with leading unit dims, each (n, c) plane independent and planes in parallel;
+// channels-last tensors go through a plain copy in scratch. The global pools read channels-last
+// and blocked data directly.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "backends/cpu/activation_reorder.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
@@ -200,57 +202,114 @@ class PoolKernel final : public Kernel {
   std::string name_;
 };
 
-// Max over each window of groups of `group` channels held together (a multiple of 8: 8 for
-// nChw8c, all of them for channels-last), 8 at a time: rows [row0, row1) of the output, a row
-// being one (image, channel group, output row). Taps outside the input are skipped; the first
-// tap inside starts the max, and vmaxps with the running max as its second operand then keeps
-// it when either is NaN, as the loop kernel's `v > best` does; a window with no tap inside
-// gives -inf.
-__attribute__((target("avx2"))) void max_pool_grouped_rows(const float* x, float* y, const PoolGeometry& g,
-                                                            int64_t group, int64_t row0, int64_t row1) {
+// The taps [lo, hi) of a window starting at `start` (input coordinate of tap 0) that land in
+// [from, to): the input itself, or its extent with the declared padding.
+inline void taps_within(int64_t start, int64_t k, int64_t from, int64_t to, int64_t* lo, int64_t* hi) {
+  *lo = std::max<int64_t>(0, from - start);
+  *hi = std::max(*lo, std::min<int64_t>(k, to - start));
+}
+
+// Max or average over each window of groups of `group` channels held together (a multiple of
+// 8: 8 for nChw8c, all of them for channels-last), 8 at a time: rows [row0, row1) of the
+// output, a row being one (image, channel group, output row). Taps outside the input are
+// skipped. Max: the first tap inside starts it, and vmaxps with the running max as its second
+// operand then keeps it when either is NaN, as the loop kernel's `v > best` does; a window with
+// no tap inside gives -inf. Average: the sum over the taps inside, in the loop kernel's order,
+// divided by their count, or with count_include_pad by the count of taps inside the input and
+// its declared padding (not a ceil_mode window's overhang); 0 for a count of 0.
+template <PoolKind kKind>
+__attribute__((target("avx2"))) void pool_grouped_rows(const float* x, float* y, const PoolGeometry& g,
+                                                       int64_t group, bool include_pad, int64_t row0, int64_t row1) {
   const int64_t ih = g.in[1], iw = g.in[2], oh = g.out[1], ow = g.out[2];
   for (int64_t row = row0; row < row1; ++row) {
     const int64_t plane = row / oh, o1 = row % oh;
     const float* xp = x + plane * ih * iw * group;
     float* yp = y + (plane * oh + o1) * ow * group;
     const int64_t s1 = o1 * g.s[1] - g.pb[1];
-    const int64_t k1_lo = std::max<int64_t>(0, -s1), k1_hi = std::min<int64_t>(g.k[1], ih - s1);
+    int64_t k1_lo, k1_hi, p1_lo, p1_hi;
+    taps_within(s1, g.k[1], 0, ih, &k1_lo, &k1_hi);
+    taps_within(s1, g.k[1], -g.pb[1], ih + g.pe[1], &p1_lo, &p1_hi);
     for (int64_t o2 = 0; o2 < ow; ++o2) {
       const int64_t s2 = o2 * g.s[2] - g.pb[2];
-      const int64_t k2_lo = std::max<int64_t>(0, -s2), k2_hi = std::min<int64_t>(g.k[2], iw - s2);
+      int64_t k2_lo, k2_hi, p2_lo, p2_hi;
+      taps_within(s2, g.k[2], 0, iw, &k2_lo, &k2_hi);
+      taps_within(s2, g.k[2], -g.pb[2], iw + g.pe[2], &p2_lo, &p2_hi);
+      const int64_t count = include_pad ? (p1_hi - p1_lo) * (p2_hi - p2_lo) : (k1_hi - k1_lo) * (k2_hi - k2_lo);
       for (int64_t c0 = 0; c0 < group; c0 += 8) {
-        __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+        __m256 acc = kKind == PoolKind::kMax ? _mm256_set1_ps(-std::numeric_limits<float>::infinity())
+                                             : _mm256_setzero_ps();
         bool first = true;
         for (int64_t k1 = k1_lo; k1 < k1_hi; ++k1) {
           const float* r = xp + ((s1 + k1) * iw + s2) * group + c0;
           for (int64_t k2 = k2_lo; k2 < k2_hi; ++k2) {
             const __m256 v = _mm256_loadu_ps(r + k2 * group);
-            best = first ? v : _mm256_max_ps(v, best);
-            first = false;
+            if constexpr (kKind == PoolKind::kMax) {
+              acc = first ? v : _mm256_max_ps(v, acc);
+              first = false;
+            } else {
+              acc = _mm256_add_ps(acc, v);
+            }
           }
         }
-        _mm256_storeu_ps(yp + o2 * group + c0, best);
+        if constexpr (kKind == PoolKind::kAverage)
+          acc = count > 0 ? _mm256_div_ps(acc, _mm256_set1_ps(static_cast<float>(count))) : _mm256_setzero_ps();
+        _mm256_storeu_ps(yp + o2 * group + c0, acc);
       }
     }
   }
 }
 
-// MaxPool over nChw8c or channels-last in and out (see the file comment).
-class GroupedMaxPoolKernel final : public Kernel {
+// A 2-D MaxPool or AveragePool without dilation or Indices, on the channel groups of nChw8c
+// data (an nChw8c input) or of channels-last data (any other input, of a multiple of 8
+// channels): a plain or nChw16c input is converted to channels-last first, and an output
+// wanted in another layout than the pool's is converted after it, both through scratch by
+// activation_reorder.h. oneDNN's pooling allocated memory on every call, and the loop kernel,
+// which takes what oneDNN cannot (a ceil_mode window past the padding: SqueezeNet's and
+// GoogLeNet's max pools on their concatenations), ran GoogLeNet's 13 at 50 ms a run.
+class GroupedPoolKernel final : public Kernel {
  public:
-  GroupedMaxPoolKernel(PoolGeometry g, int64_t group, int threads) : g_(g), group_(group), threads_(threads) {}
+  GroupedPoolKernel(PoolGeometry g, PoolKind kind, bool include_pad, int64_t group,
+                    std::optional<ActivationReorder> to_pool, std::optional<ActivationReorder> from_pool, int threads)
+      : g_(g), kind_(kind), include_pad_(include_pad), group_(group), to_pool_(to_pool), from_pool_(from_pool),
+        threads_(threads) {}
+
+  size_t scratch_bytes() const override {
+    return (to_pool_ ? align64(in_bytes()) : 0) + (from_pool_ ? align64(out_bytes()) : 0);
+  }
+
   Status run(const KernelRun& r) const override {
     const auto* x = static_cast<const float*>(r.inputs[0]);
     auto* y = static_cast<float*>(r.outputs[0]);
+    auto* scratch = static_cast<uint8_t*>(r.scratch);
+    if (to_pool_) {
+      auto* converted = reinterpret_cast<float*>(scratch);
+      run_activation_reorder(*to_pool_, x, converted, threads_);
+      x = converted;
+      scratch += align64(in_bytes());
+    }
+    float* pooled = from_pool_ ? reinterpret_cast<float*>(scratch) : y;
     const int64_t rows = g_.planes / group_ * g_.out[1];
     const int threads = threads_for(g_.planes * g_.out[1] * g_.out[2] * g_.k[1] * g_.k[2] / 8, 16384, threads_);
-    parallel_ranges(rows, threads, [&](int64_t b, int64_t e) { max_pool_grouped_rows(x, y, g_, group_, b, e); });
+    parallel_ranges(rows, threads, [&](int64_t b, int64_t e) {
+      if (kind_ == PoolKind::kMax) {
+        pool_grouped_rows<PoolKind::kMax>(x, pooled, g_, group_, include_pad_, b, e);
+      } else {
+        pool_grouped_rows<PoolKind::kAverage>(x, pooled, g_, group_, include_pad_, b, e);
+      }
+    });
+    if (from_pool_) run_activation_reorder(*from_pool_, pooled, y, threads_);
     return Status::ok();
   }
 
  private:
+  size_t in_bytes() const { return static_cast<size_t>(g_.planes * g_.in_plane()) * sizeof(float); }
+  size_t out_bytes() const { return static_cast<size_t>(g_.planes * g_.out_plane()) * sizeof(float); }
+
   PoolGeometry g_;
+  PoolKind kind_;
+  bool include_pad_;
   int64_t group_;
+  std::optional<ActivationReorder> to_pool_, from_pool_;
   int threads_;
 };
 
@@ -317,10 +376,15 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   const Dims& y = spec.outputs[0].shape.dims();
   if ((in != Layout::kPlain || out_layout != Layout::kPlain) && (x.size() != 4 || indices))
     return kernel_error(spec, StatusCode::kInternal, "pooling in the convolution layout needs a 4-D input and no Indices output");
-  if (kind == PoolKind::kMax && !indices && x.size() == 4 && in == out_layout && g.d[1] == 1 && g.d[2] == 1 &&
-      __builtin_cpu_supports("avx2")) {
-    if (in == Layout::kBlocked8) return make_kernel<GroupedMaxPoolKernel>(g, 8, spec.num_threads);
-    if (in == Layout::kChannelsLast && x[1] % 8 == 0) return make_kernel<GroupedMaxPoolKernel>(g, x[1], spec.num_threads);
+  if (!indices && x.size() == 4 && x[1] % 8 == 0 && g.d[1] == 1 && g.d[2] == 1 && __builtin_cpu_supports("avx2")) {
+    const Layout pool_layout = in == Layout::kBlocked8 ? Layout::kBlocked8 : Layout::kChannelsLast;
+    std::optional<ActivationReorder> to_pool, from_pool;
+    if (in != pool_layout) to_pool = describe_activation_reorder(activation_desc(x, in), activation_desc(x, pool_layout));
+    if (out_layout != pool_layout)
+      from_pool = describe_activation_reorder(activation_desc(y, pool_layout), activation_desc(y, out_layout));
+    if ((in == pool_layout || to_pool) && (out_layout == pool_layout || from_pool))
+      return make_kernel<GroupedPoolKernel>(g, kind, include_pad, pool_layout == Layout::kBlocked8 ? 8 : x[1], to_pool,
+                                            from_pool, spec.num_threads);
   }
   if (auto fast = try_dnnl_pool(spec, g, kind, include_pad, x, y)) return std::unique_ptr<Kernel>(std::move(fast));
   // The loop kernel pools plain planes: blocked data goes through oneDNN reorders.
