@@ -831,6 +831,63 @@ TEST(ConvLayout, FlowsThroughPoolsAndMatchesNaiveLoops) {
   EXPECT_LT(max_diff(got, want), 1e-5f);
 }
 
+// A squeeze-and-excitation block over a concatenation, as SqueezeNet and EfficientNet have them:
+// Conv -> Relu (r1, one node once fused) -> Conv (c2); Concat(r1, c2) along the channels -> GlobalAveragePool ->
+// Sigmoid (s, [1, 32, 1, 1]) -> Mul(cat, s) -> Add(a per-channel constant [32, 1, 1]) -> Conv 1 x 1
+// (output). The Concat and the broadcasting Mul and Add keep the convolution layout (their other
+// operands stay plain: a per-channel value is the same bytes in every layout), and the result
+// matches naive loops.
+TEST(ConvLayout, FlowsThroughConcatsAndPerChannelOperandsAndMatchesNaiveLoops) {
+  Weights w;
+  constexpr int64_t kCat = 2 * kC;
+  const auto w3 = random_vec(kC * kCat, 91, 0.1f), shift = random_vec(kCat, 92, 0.5f);
+  ir::Graph g;
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  ir::ValueId c1 = conv3x3(g, x, w.w1, w.b1, "c1");
+  ir::ValueId r1 = add_op(g, "Relu", {c1}, "r1");
+  ir::ValueId c2 = conv3x3(g, r1, w.w2, w.b2, "c2");
+  ir::ValueId cat = add_op(g, "Concat", {r1, c2}, "cat", {{"axis", int64_t{1}}});
+  ir::ValueId pooled = add_op(g, "GlobalAveragePool", {cat}, "pooled");
+  ir::ValueId scale = add_op(g, "Sigmoid", {pooled}, "scale");
+  ir::ValueId m = add_op(g, "Mul", {cat, scale}, "m");
+  ir::ValueId a = add_op(g, "Add", {g.add_const("shift", tensor(shift, {kCat, 1, 1})), m}, "a");
+  ir::ValueId y = add_op(g, "Conv", {a, g.add_const("w3", tensor(w3, {kC, kCat, 1, 1}))}, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  ir::Graph fused = g;
+  passes::fuse_epilogues(fused);
+  for (int64_t block : {1, 8, 16}) {
+    auto layout = passes::choose_conv_layout(fused, block);
+    for (ir::ValueId v : {r1, c2, cat, m, a}) EXPECT_TRUE(layout[static_cast<size_t>(v)]) << g.value(v).name << ", block " << block;
+    EXPECT_FALSE(layout[static_cast<size_t>(scale)]) << "read by Mul as its per-channel operand";
+    EXPECT_FALSE(layout[static_cast<size_t>(y)]) << "a graph output";
+  }
+
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto xv = random_vec(static_cast<size_t>(kC * kH * kH), 93);
+  auto got = run_plan(**plan, *store.current(), xv);
+
+  auto first = naive_conv(xv, w.w1, w.b1, kC, kC, kH, 3);
+  relu(first);
+  auto second = naive_conv(first, w.w2, w.b2, kC, kC, kH, 3);
+  std::vector<float> joined = first;
+  joined.insert(joined.end(), second.begin(), second.end());
+  const int64_t hw = kH * kH;
+  for (int64_t ch = 0; ch < kCat; ++ch) {
+    double sum = 0;
+    for (int64_t i = 0; i < hw; ++i) sum += joined[static_cast<size_t>(ch * hw + i)];
+    const double sig = 1.0 / (1.0 + std::exp(-sum / static_cast<double>(hw)));
+    for (int64_t i = 0; i < hw; ++i) {
+      float& v = joined[static_cast<size_t>(ch * hw + i)];
+      v = static_cast<float>(v * sig + shift[static_cast<size_t>(ch)]);
+    }
+  }
+  auto want = naive_conv(joined, w3, {}, kCat, kC, kH, 1);
+  EXPECT_LT(max_diff(got, want), 1e-5f);
+}
+
 // With a channel block, values whose channels do not fill whole blocks stay plain (a blocked
 // layout would pad them), and so do the values that then disagree: x -> Conv (12 channels) ->
 // Conv (16) -> Relu -> Conv (16, output).

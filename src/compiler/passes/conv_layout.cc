@@ -27,8 +27,24 @@ bool is_scalar(const ir::Graph& g, ir::ValueId v) {
   return true;
 }
 
-// The inputs of `n` that carry the activation, when `n` works the same in any layout; empty
-// when it does not.
+// Whether `v` varies at most per image and channel against the 4-D activation shape `out`:
+// static, rank <= 4, and right-aligned to 4 dims [n, c, 1, 1] with n in {1, N} and c in {1, C}
+// (a squeeze-and-excitation scale, a per-channel constant, a scalar). Such a value has the same
+// bytes in every layout, so it stays plain while the activation is in the convolution layout.
+bool per_channel(const ir::Graph& g, ir::ValueId v, const Shape& out) {
+  if (v == ir::kNoValue || out.rank() != 4 || !out.is_static()) return false;
+  const Shape& s = g.value(v).shape;
+  if (!s.is_static() || s.rank() > 4) return false;
+  Dims d(4 - s.rank(), 1);
+  d.insert(d.end(), s.dims().begin(), s.dims().end());
+  const Dims& o = out.dims();
+  return d[2] == 1 && d[3] == 1 && (d[1] == 1 || d[1] == o[1]) && (d[0] == 1 || d[0] == o[0]);
+}
+
+// The inputs of `n` that carry the activation, when `n` works in either layout; empty when it
+// does not. Element-wise ops never look at the layout (same-shape operands, or one operand
+// per_channel, which their kernels see in the activation's order); a Concat along the channels
+// of 4-D values knows how each layout holds them.
 std::vector<int32_t> agnostic_data_inputs(const ir::Graph& g, const ir::Node& n) {
   if (n.outputs.size() != 1 || n.inputs.empty()) return {};
   const Shape& out = g.value(n.outputs[0]).shape;
@@ -39,7 +55,23 @@ std::vector<int32_t> agnostic_data_inputs(const ir::Graph& g, const ir::Node& n)
       if (!is_scalar(g, n.inputs[i])) return {};
     return {0};
   }
-  if (is_binary_elementwise(n.op) && n.inputs.size() == 2 && same(n.inputs[0]) && same(n.inputs[1])) return {0, 1};
+  if (is_binary_elementwise(n.op) && n.inputs.size() == 2) {
+    if (same(n.inputs[0]) && same(n.inputs[1])) return {0, 1};
+    if (same(n.inputs[0]) && per_channel(g, n.inputs[1], out)) return {0};
+    if (same(n.inputs[1]) && per_channel(g, n.inputs[0], out)) return {1};
+    return {};
+  }
+  if (n.op == "Concat" && out.rank() == 4 && out.is_static()) {
+    int64_t axis = n.attr_int("axis", 0);
+    if (axis < 0) axis += 4;
+    if (axis != 1) return {};
+    std::vector<int32_t> all;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (n.inputs[i] == ir::kNoValue || g.value(n.inputs[i]).shape.rank() != 4) return {};
+      all.push_back(static_cast<int32_t>(i));
+    }
+    return all;
+  }
   return {};
 }
 

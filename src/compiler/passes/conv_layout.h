@@ -2,8 +2,9 @@
 // convolutions run on (channels-last NHWC, or oneDNN's channel-blocked nChw8c / nChw16c where
 // the machine's convolutions prefer those) instead of plain NCHW. Convolutions and pools take
 // either layout; a value that only flows between them (global pools may read it too), possibly
-// through layout-agnostic element-wise ops (Relu, Clip with scalar bounds, same-shape
-// Add/Mul/..., whose kernels never look at the layout), never needs the plain layout, so the
+// through element-wise ops (Relu, Sigmoid, Clip with scalar bounds, Add/Mul/... of same-shape
+// operands or with a per-channel or scalar operand, which stays plain: its bytes are the same in
+// every layout) and Concats along the channels, never needs the plain layout, so the
 // convolutions skip their reorders. Everything else stays plain: graph outputs, and values any
 // other op reads.
 #pragma once

@@ -144,12 +144,26 @@ Result<std::unique_ptr<Kernel>> make_concat(const KernelSpec& spec) {
   if (axis < 0 || axis >= static_cast<int64_t>(out.size()))
     return kernel_error(spec, StatusCode::kInvalidArgument, "axis out of range");
   int64_t outer = numel(Dims(out.begin(), out.begin() + axis));
+  // In the convolution layout (compiler/passes/conv_layout.h: the channels of 4-D values, every
+  // input in the output's layout): channels-last holds each position's channels together, so
+  // each input adds a run of its channels to every position; in blocks of channels, each input
+  // adds its whole blocks to every image, as in the plain layout.
+  const Layout layout = spec.output_layout(0);
+  const bool channels_last = layout == Layout::kChannelsLast;
+  if (layout != Layout::kPlain) {
+    if (out.size() != 4 || axis != 1)
+      return kernel_error(spec, StatusCode::kInternal, "a Concat in the convolution layout must join the channels of 4-D values");
+    for (size_t i = 0; i < spec.inputs.size(); ++i)
+      if (spec.input_layout(i) != layout)
+        return kernel_error(spec, StatusCode::kInternal, "Concat input ", i, " is not in its output's layout");
+    if (channels_last) outer = out[0] * out[2] * out[3];
+  }
   std::vector<size_t> rows;
   for (const auto& in : spec.inputs) {
     const Dims& d = in.shape.dims();
     if (d.size() != out.size() || dtype_size(in.dtype) != esize)
       return kernel_error(spec, StatusCode::kInvalidArgument, "inputs disagree with the output in rank or type");
-    rows.push_back(static_cast<size_t>(numel(Dims(d.begin() + axis, d.end()))) * esize);
+    rows.push_back(static_cast<size_t>(channels_last ? d[1] : numel(Dims(d.begin() + axis, d.end()))) * esize);
   }
   return make_kernel<ConcatKernel>(outer, std::move(rows), spec.num_threads);
 }

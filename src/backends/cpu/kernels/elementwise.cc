@@ -124,11 +124,40 @@ class BinaryKernel final : public Kernel {
   std::string name_;
 };
 
-StridedPlan binary_plan(const KernelSpec& spec, size_t n_inputs) {
+// The plan over the output's memory order. In the convolution layout (conv_layout.h) that is
+// [N, H, W, C] (channels-last) or [N, C / B, H, W, B] (blocks of B channels); an input in the
+// output's layout and shape walks it contiguously, and a plain one that varies at most per image
+// and channel (a [N, C, 1, 1] scale: the same bytes in every layout) by its NCHW strides put in
+// that order.
+Result<StridedPlan> binary_plan(const KernelSpec& spec, size_t n_inputs) {
   const Dims& out = spec.outputs[0].shape.dims();
   std::vector<Dims> strides;
   for (size_t i = 0; i < n_inputs; ++i) strides.push_back(broadcast_strides(spec.inputs[i].shape.dims(), out));
-  return make_strided_plan(out, strides);
+  const Layout layout = spec.output_layout(0);
+  if (layout == Layout::kPlain) return make_strided_plan(out, strides);
+  const int64_t block = channel_block(layout);
+  if (out.size() != 4 || (block != 0 && out[1] % block != 0))
+    return kernel_error(spec, StatusCode::kInternal, "an element-wise op in the convolution layout needs a 4-D output");
+  const Dims memory = block != 0 ? Dims{out[0], out[1] / block, out[2], out[3], block}
+                                 : Dims{out[0], out[2], out[3], out[1]};
+  for (size_t i = 0; i < n_inputs; ++i) {
+    Dims& s = strides[i];
+    for (size_t d = 0; d < 4; ++d)
+      if (out[d] == 1) s[d] = 0;  // a dim of one position: any stride walks it alike
+    if (spec.input_layout(i) == layout) {
+      if (spec.inputs[i].shape.dims() != out)
+        return kernel_error(spec, StatusCode::kInternal, "input ", i, " in the convolution layout has another shape");
+      s = Dims(memory.size(), 0);
+      for (size_t d = memory.size(), step = 1; d-- > 0; step *= static_cast<size_t>(memory[d]))
+        s[d] = static_cast<int64_t>(step);
+    } else {
+      if (s[2] != 0 || s[3] != 0 || (s[1] != 0 && s[1] != 1))
+        return kernel_error(spec, StatusCode::kInternal, "plain input ", i, " ", spec.inputs[i].shape.dims(),
+                            " varies over more than the images and channels of an output in the convolution layout");
+      s = block != 0 ? Dims{s[0], s[1] * block, 0, 0, s[1]} : Dims{s[0], 0, 0, s[1]};
+    }
+  }
+  return make_strided_plan(memory, strides);
 }
 
 // The plan trusts inference; a spec that disagrees with it must not turn into wild reads.
@@ -143,7 +172,8 @@ Status check_broadcast(const KernelSpec& spec, size_t n_inputs) {
 template <typename T, typename Out, typename Op>
 Result<std::unique_ptr<Kernel>> binary_of(const KernelSpec& spec, bool check_zero) {
   LW_RETURN_IF_ERROR(check_broadcast(spec, 2));
-  return make_kernel<BinaryKernel<T, Out, Op>>(binary_plan(spec, 2), spec.num_threads,
+  LW_ASSIGN_OR_RETURN(StridedPlan plan, binary_plan(spec, 2));
+  return make_kernel<BinaryKernel<T, Out, Op>>(std::move(plan), spec.num_threads,
                                                numel(spec.inputs[1].shape.dims()), check_zero, spec.node.name);
 }
 
@@ -200,7 +230,7 @@ class PowKernel final : public Kernel {
 
 template <typename A>
 Result<std::unique_ptr<Kernel>> pow_with_base(const KernelSpec& spec) {
-  StridedPlan plan = binary_plan(spec, 2);
+  LW_ASSIGN_OR_RETURN(StridedPlan plan, binary_plan(spec, 2));
   switch (spec.inputs[1].dtype) {
     case DType::kFloat32: return make_kernel<PowKernel<A, float>>(std::move(plan), spec.num_threads);
     case DType::kFloat64: return make_kernel<PowKernel<A, double>>(std::move(plan), spec.num_threads);
@@ -348,7 +378,7 @@ class WhereKernel final : public Kernel {
 Result<std::unique_ptr<Kernel>> make_where(const KernelSpec& spec) {
   LW_RETURN_IF_ERROR(require_dtype(spec, 0, {DType::kBool}));
   LW_RETURN_IF_ERROR(check_broadcast(spec, 3));
-  StridedPlan plan = binary_plan(spec, 3);
+  LW_ASSIGN_OR_RETURN(StridedPlan plan, binary_plan(spec, 3));
   switch (dtype_size(spec.inputs[1].dtype)) {
     case 1: return make_kernel<WhereKernel<uint8_t>>(std::move(plan), spec.num_threads);
     case 2: return make_kernel<WhereKernel<uint16_t>>(std::move(plan), spec.num_threads);
