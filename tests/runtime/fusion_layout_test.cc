@@ -888,6 +888,89 @@ TEST(ConvLayout, FlowsThroughConcatsAndPerChannelOperandsAndMatchesNaiveLoops) {
   EXPECT_LT(max_diff(got, want), 1e-5f);
 }
 
+// DenseNet's chains: Conv (c0) -> BatchNormalization -> Relu -> Conv (c1); Concat(c0, c1) -> Pad
+// of nothing (its exporter's, before each pool) -> BatchNormalization -> Clip(0, 6) -> Conv 1 x 1
+// (output). Each BatchNormalization of its own takes the activation after it, every value up to
+// the output keeps the convolution layout (the Pad's output shares its input's memory), and the
+// result matches naive loops.
+TEST(ConvLayout, BatchNormActivationChainsAndEmptyPadsMatchNaiveLoops) {
+  Weights w;
+  constexpr int64_t kCat = 2 * kC;
+  const auto w2 = random_vec(kC * kCat, 101, 0.1f);
+  struct Bn {
+    std::vector<float> scale, bias, mean, var;
+  };
+  auto make_bn = [](int64_t c, uint32_t seed) {
+    Bn b{random_vec(static_cast<size_t>(c), seed, 0.5f), random_vec(static_cast<size_t>(c), seed + 1, 0.5f),
+         random_vec(static_cast<size_t>(c), seed + 2, 0.5f), random_vec(static_cast<size_t>(c), seed + 3, 0.5f)};
+    for (float& v : b.scale) v += 1.0f;
+    for (float& v : b.var) v = std::fabs(v) + 0.5f;
+    return b;
+  };
+  const Bn bn1 = make_bn(kC, 102), bn2 = make_bn(kCat, 106);
+  ir::Graph g;
+  auto batchnorm = [&](ir::ValueId in, const Bn& b, int64_t c, const std::string& name) {
+    return add_op(g, "BatchNormalization",
+                  {in, g.add_const(name + "_s", tensor(b.scale, {c})), g.add_const(name + "_b", tensor(b.bias, {c})),
+                   g.add_const(name + "_m", tensor(b.mean, {c})), g.add_const(name + "_v", tensor(b.var, {c}))},
+                  name, {{"epsilon", 1e-3f}});
+  };
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  ir::ValueId c0 = conv3x3(g, x, w.w1, w.b1, "c0");
+  ir::ValueId r1 = add_op(g, "Relu", {batchnorm(c0, bn1, kC, "bn1")}, "r1");
+  ir::ValueId c1 = conv3x3(g, r1, w.w2, w.b2, "c1");
+  ir::ValueId cat = add_op(g, "Concat", {c0, c1}, "cat", {{"axis", int64_t{1}}});
+  const std::vector<int64_t> zeros(8, 0);
+  ir::ValueId padded = add_op(
+      g, "Pad",
+      {cat, g.add_const("pads", ir::TensorData{DType::kInt64, {8}, Blob::copy_of(zeros.data(), 8 * sizeof(int64_t))})},
+      "pad");
+  ir::ValueId r2 = add_op(g, "Clip", {batchnorm(padded, bn2, kCat, "bn2"), g.add_const("lo", tensor({0.0f}, {})),
+                                      g.add_const("hi", tensor({6.0f}, {}))},
+                          "r2");
+  ir::ValueId y = add_op(g, "Conv", {r2, g.add_const("w2", tensor(w2, {kC, kCat, 1, 1}))}, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  ir::Graph fused = g;
+  passes::fuse_epilogues(fused, {.batchnorm = true});
+  for (ir::ValueId v : {r1, r2}) {
+    const ir::Node& n = fused.nodes[static_cast<size_t>(fused.value(v).producer)];
+    EXPECT_EQ(n.op, "BatchNormalization") << g.value(v).name;
+    EXPECT_TRUE(n.has_attr(passes::kAttrActivation)) << g.value(v).name;
+  }
+  for (int64_t block : {1, 8, 16}) {
+    auto layout = passes::choose_conv_layout(fused, block);
+    for (ir::ValueId v : {c0, r1, c1, cat, padded, r2})
+      EXPECT_TRUE(layout[static_cast<size_t>(v)]) << g.value(v).name << ", block " << block;
+    EXPECT_FALSE(layout[static_cast<size_t>(y)]) << "a graph output";
+  }
+
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto xv = random_vec(static_cast<size_t>(kC * kH * kH), 110);
+  auto got = run_plan(**plan, *store.current(), xv);
+
+  const int64_t hw = kH * kH;
+  auto normalize = [&](std::vector<float> v, const Bn& b, int64_t c, float lo, float hi) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const size_t k = static_cast<size_t>(ch);
+      const double a = b.scale[k] / std::sqrt(double{b.var[k]} + 1e-3);
+      for (int64_t i = 0; i < hw; ++i) {
+        float& e = v[static_cast<size_t>(ch * hw + i)];
+        e = static_cast<float>(std::min(std::max((e - b.mean[k]) * a + b.bias[k], double{lo}), double{hi}));
+      }
+    }
+    return v;
+  };
+  auto first = naive_conv(xv, w.w1, w.b1, kC, kC, kH, 3);
+  auto second = naive_conv(normalize(first, bn1, kC, 0.0f, INFINITY), w.w2, w.b2, kC, kC, kH, 3);
+  std::vector<float> joined = first;
+  joined.insert(joined.end(), second.begin(), second.end());
+  auto want = naive_conv(normalize(joined, bn2, kCat, 0.0f, 6.0f), w2, {}, kCat, kC, kH, 1);
+  EXPECT_LT(max_diff(got, want), 1e-4f);
+}
+
 // With a channel block, values whose channels do not fill whole blocks stay plain (a blocked
 // layout would pad them), and so do the values that then disagree: x -> Conv (12 channels) ->
 // Conv (16) -> Relu -> Conv (16, output).

@@ -33,4 +33,20 @@ inline bool const_ints(const ir::Graph& g, ir::ValueId v, Dims* out) {
   return true;
 }
 
+// Whether `n` is a Pad that adds nothing: its pads (the Const input of opset 11 on, or the
+// attribute before) all zero. It gives its input's bytes back in any layout (DenseNet's
+// exporter puts one before every average pool).
+inline bool pads_nothing(const ir::Graph& g, const ir::Node& n) {
+  if (n.op != "Pad" || n.inputs.empty() || n.outputs.size() != 1) return false;
+  Dims pads;
+  if (n.inputs.size() >= 2) {
+    if (!const_ints(g, n.inputs[1], &pads)) return false;
+  } else {
+    pads = n.attr_ints("pads");
+  }
+  for (int64_t p : pads)
+    if (p != 0) return false;
+  return g.value(n.outputs[0]).shape == g.value(n.inputs[0]).shape;
+}
+
 }  // namespace lw::passes

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "compiler/passes/const_value.h"
 #include "compiler/passes/epilogue_fusion.h"
 
 namespace lw::passes {
@@ -43,13 +44,18 @@ bool per_channel(const ir::Graph& g, ir::ValueId v, const Shape& out) {
 
 // The inputs of `n` that carry the activation, when `n` works in either layout; empty when it
 // does not. Element-wise ops never look at the layout (same-shape operands, or one operand
-// per_channel, which their kernels see in the activation's order); a Concat along the channels
-// of 4-D values knows how each layout holds them.
+// per_channel, which their kernels see in the activation's order), nor does a Pad of nothing;
+// a BatchNormalization and a Concat along the channels of 4-D values know how each layout
+// holds them.
 std::vector<int32_t> agnostic_data_inputs(const ir::Graph& g, const ir::Node& n) {
   if (n.outputs.size() != 1 || n.inputs.empty()) return {};
   const Shape& out = g.value(n.outputs[0]).shape;
   auto same = [&](ir::ValueId v) { return v != ir::kNoValue && g.value(v).shape == out; };
   if (is_unary_elementwise(n.op) && n.inputs.size() == 1 && same(n.inputs[0])) return {0};
+  if (pads_nothing(g, n)) return {0};
+  // An inference BatchNormalization (a per-channel multiply and add; its kernel reads the
+  // layout) on a 4-D activation.
+  if (n.op == "BatchNormalization" && n.inputs.size() == 5 && out.rank() == 4 && same(n.inputs[0])) return {0};
   if (n.op == "Clip" && same(n.inputs[0])) {
     for (size_t i = 1; i < n.inputs.size(); ++i)
       if (!is_scalar(g, n.inputs[i])) return {};

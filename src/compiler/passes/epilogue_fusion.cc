@@ -75,7 +75,10 @@ int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const std::string op = g.nodes[i].op;
     bool is_conv = op == "Conv";
-    if (!is_conv && op != "Gemm" && op != "MatMul") continue;
+    // A BatchNormalization of its own (DenseNet's, before each Relu -> Conv) takes the
+    // activation after it, on backends whose kernel reads it (with `batchnorm`).
+    const bool is_batchnorm = op == "BatchNormalization" && options.batchnorm && g.nodes[i].inputs.size() == 5;
+    if (!is_conv && op != "Gemm" && op != "MatMul" && !is_batchnorm) continue;
     if (g.nodes[i].outputs.size() != 1 || g.nodes[i].has_attr(kAttrResidual) || g.nodes[i].has_attr(kAttrActivation) ||
         g.nodes[i].has_attr(kAttrBias) || g.nodes[i].has_attr(kAttrBatchNorm))
       continue;  // already fused (it moved forward)

@@ -1,6 +1,7 @@
 // Epilogue fusion: Conv -> [BatchNormalization] -> [Add residual] -> [Relu | Clip],
 // Gemm -> [BatchNormalization] -> [Relu | Clip] and MatMul -> [Add bias] -> [Relu | Clip]
-// chains become one node, so
+// chains become one node (and, with EpilogueOptions::batchnorm, BatchNormalization -> Relu |
+// Clip where the BatchNormalization follows no Conv or Gemm), so
 // the convolution or matmul applies them while its result is still in registers/cache (oneDNN
 // post-ops). Runs on a graph the runtime prepares (types inferred);
 // the rewritten graph is only meant for the CPU kernels, not for saving.
@@ -43,7 +44,8 @@ struct EpilogueOptions {
   // Fold an inference BatchNormalization into the Conv or Gemm before it (kAttrBatchNorm). The
   // parameters stay inputs, read on every run, so they may be Variables that a refresh
   // changes: nothing is folded into the weights. Only for backends whose Conv and Gemm kernels
-  // read it (the CPU backend's do).
+  // read it (the CPU backend's do), and whose BatchNormalization kernel applies a fused
+  // activation (kAttrActivation on the BatchNormalization itself).
   bool batchnorm = false;
 };
 int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options = {});

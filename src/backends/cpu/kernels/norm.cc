@@ -1,23 +1,31 @@
 // BatchNormalization (inference: y = (x - mean) / sqrt(var + eps) * scale + B per channel),
 // LayerNormalization, and Softmax/LogSoftmax along one axis (max-subtracted for stability;
 // oneDNN's vectorised primitive when it accepts the shape, the loop kernel otherwise).
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/strided.h"
+#include "compiler/passes/epilogue_fusion.h"
 #include "compiler/passes/layernorm_fusion.h"
 
 namespace lw::cpu {
 
 namespace {
 
+// In plain NCHW, channels-last or blocks of channels (the convolution layout: DenseNet's
+// BatchNorm -> Relu -> Conv chains keep it), with an activation fused after it (Relu or Clip,
+// passes/epilogue_fusion.h). Parameters are run-time inputs (they may be refreshed), so the
+// per-channel multiply and add are derived on every run into scratch: C square roots.
 class BatchNormKernel final : public Kernel {
  public:
-  BatchNormKernel(int64_t n, int64_t c, int64_t spatial, float eps, int threads)
-      : n_(n), c_(c), spatial_(spatial), eps_(eps), threads_(threads) {}
+  BatchNormKernel(int64_t n, int64_t c, int64_t spatial, float eps, Layout layout, float lo, float hi, int threads)
+      : n_(n), c_(c), spatial_(spatial), eps_(eps), layout_(layout), lo_(lo), hi_(hi), threads_(threads) {}
+  size_t scratch_bytes() const override { return static_cast<size_t>(2 * c_) * sizeof(float); }
   Status run(const KernelRun& r) const override {
     const float* x = static_cast<const float*>(r.inputs[0]);
     const float* scale = static_cast<const float*>(r.inputs[1]);
@@ -25,24 +33,52 @@ class BatchNormKernel final : public Kernel {
     const float* mean = static_cast<const float*>(r.inputs[3]);
     const float* var = static_cast<const float*>(r.inputs[4]);
     float* y = static_cast<float*>(r.outputs[0]);
-    // Parameters are run-time inputs (they may be refreshed), so the per-channel affine
-    // form is recomputed per plane; that costs C square roots per image.
-    parallel_ranges(n_ * c_, threads_for(n_ * c_ * spatial_, 32768, threads_), [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
-        int64_t ch = p % c_;
-        float a = scale[ch] / std::sqrt(var[ch] + eps_);
-        float shift = bias[ch] - mean[ch] * a;
-        const float* xp = x + p * spatial_;
-        float* yp = y + p * spatial_;
-        for (int64_t i = 0; i < spatial_; ++i) yp[i] = xp[i] * a + shift;
+    float* mul = static_cast<float*>(r.scratch);
+    float* add = mul + c_;
+    for (int64_t ch = 0; ch < c_; ++ch) {
+      mul[ch] = scale[ch] / std::sqrt(var[ch] + eps_);
+      add[ch] = bias[ch] - mean[ch] * mul[ch];
+    }
+    const float lo = lo_, hi = hi_;
+    // y[i] = clamp(x[i] * mul[c] + add[c]) for n elements, channel c + i * dc (dc 0: one channel).
+    auto apply = [&](const float* xp, float* yp, int64_t n, const float* m, const float* a, bool per_element) {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t k = per_element ? i : 0;
+        yp[i] = std::min(std::max(xp[i] * m[k] + a[k], lo), hi);
       }
-    });
+    };
+    const int threads = threads_for(n_ * c_ * spatial_, 32768, threads_);
+    const int64_t block = channel_block(layout_);
+    if (layout_ == Layout::kChannelsLast) {  // rows of C channels, one per position
+      parallel_ranges(n_ * spatial_, threads, [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) apply(x + p * c_, y + p * c_, c_, mul, add, true);
+      });
+    } else if (block != 0) {  // [n][c / block][spatial][block]: each block of channels over the positions
+      parallel_ranges(n_ * (c_ / block), threads, [&](int64_t b, int64_t e) {
+        for (int64_t q = b; q < e; ++q) {
+          const int64_t c0 = q % (c_ / block) * block;
+          for (int64_t s = 0; s < spatial_; ++s) {
+            const int64_t at = (q * spatial_ + s) * block;
+            apply(x + at, y + at, block, mul + c0, add + c0, true);
+          }
+        }
+      });
+    } else {
+      parallel_ranges(n_ * c_, threads, [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) {
+          const int64_t ch = p % c_;
+          apply(x + p * spatial_, y + p * spatial_, spatial_, mul + ch, add + ch, false);
+        }
+      });
+    }
     return Status::ok();
   }
 
  private:
   int64_t n_, c_, spatial_;
   float eps_;
+  Layout layout_;
+  float lo_, hi_;
   int threads_;
 };
 
@@ -52,11 +88,26 @@ Result<std::unique_ptr<Kernel>> make_batch_norm(const KernelSpec& spec) {
     return kernel_error(spec, StatusCode::kFeatureUnsupported, "training_mode=1 is not supported");
   const Dims& x = spec.inputs[0].shape.dims();
   if (x.size() < 2) return kernel_error(spec, StatusCode::kInvalidArgument, "X must have rank >= 2");
+  if (spec.inputs.size() != 5) return kernel_error(spec, StatusCode::kInvalidArgument, "expected 5 inputs");
   for (size_t i = 1; i < 5; ++i)
     if (numel(spec.inputs[i].shape.dims()) != x[1])
       return kernel_error(spec, StatusCode::kInvalidArgument, "input ", i, " must hold ", x[1], " values");
+  const Layout layout = spec.output_layout(0);
+  if (layout != spec.input_layout(0) ||
+      (layout != Layout::kPlain && (x.size() != 4 || (channel_block(layout) != 0 && x[1] % channel_block(layout) != 0))))
+    return kernel_error(spec, StatusCode::kInternal, "BatchNormalization in the convolution layout needs a 4-D input and output in it");
+  float lo = -INFINITY, hi = INFINITY;
+  const std::string activation = spec.node.attr_string(passes::kAttrActivation, "");
+  if (activation == "Relu") {
+    lo = 0.0f;
+  } else if (activation == "Clip") {
+    lo = spec.node.attr_float(passes::kAttrClipMin, lo);
+    hi = spec.node.attr_float(passes::kAttrClipMax, hi);
+  } else if (!activation.empty()) {
+    return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", activation, "'");
+  }
   return make_kernel<BatchNormKernel>(x[0], x[1], numel(Dims(x.begin() + 2, x.end())),
-                                      spec.node.attr_float("epsilon", 1e-5f), spec.num_threads);
+                                      spec.node.attr_float("epsilon", 1e-5f), layout, lo, hi, spec.num_threads);
 }
 
 class SoftmaxKernel final : public Kernel {
