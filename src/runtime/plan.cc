@@ -14,6 +14,7 @@
 
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "compiler/passes/attention_fusion.h"
+#include "compiler/passes/activation_fusion.h"
 #include "compiler/passes/const_value.h"
 #include "compiler/passes/conv_layout.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -198,6 +199,7 @@ Result<std::unique_ptr<Plan>> Plan::create(ir::Graph graph, const VariableStore&
   plan->graph_ = std::move(graph);
   plan->store_ = &store;
   plan->num_threads_ = num_threads > 0 ? num_threads : 1;
+  passes::fuse_activations(plan->graph_);
   passes::fuse_layernorms(plan->graph_);
   passes::fuse_layernorm_skips(plan->graph_);
   LW_ASSIGN_OR_RETURN(const bool fuse_attention, fuse_attention_here());

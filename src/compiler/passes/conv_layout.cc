@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "compiler/passes/activation_fusion.h"
 #include "compiler/passes/const_value.h"
 #include "compiler/passes/epilogue_fusion.h"
 
@@ -13,7 +14,8 @@ namespace {
 
 bool is_unary_elementwise(const std::string& op) {
   static const std::set<std::string> ops = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish",
-                                            "Elu", "Selu", "Neg", "Abs", "Exp", "Sqrt", "Erf", "Softplus", "Identity"};
+                                            "Elu",  "Selu",    "Neg",  "Abs",       "Exp",         "Sqrt",
+                                            "Erf",  "Softplus", "Identity", kOpSiLU};
   return ops.count(op) != 0;
 }
 
