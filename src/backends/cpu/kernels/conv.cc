@@ -570,13 +570,18 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     };
     port(s.src, pd.src_desc(), activation_desc(x, spec.input_layout(0)), true);
     port(s.dst, pd.dst_desc(), activation_desc(y, spec.output_layout(0)), false);
-    // AVX-512 with channels-last activations: a 1 x 1 convolution of stride 1 without padding is
-    // a product of the [N*H*W, C] input and the weights' transpose, which packed_gemm runs with
-    // the epilogue in registers and, unlike oneDNN's primitive, without allocating memory on
-    // every call. The weights go in its panels (a Variable is held so; a refresh writes them).
-    // Alternating calls on a Zen 5 against oneDNN's brgconv_1x1, ResNet-50's and MobileNet v2's
-    // layers: 0.93-1.05 of its time at one thread, 0.91-1.10 at two (the 7 x 7 ones with 960
-    // and more output channels the slowest); whole models 1.005-1.012 of the time.
+    // Channels-last activations: a 1 x 1 convolution of stride 1 without padding is a product of
+    // the [N*H*W, C] input and the weights' transpose, which packed_gemm runs with the epilogue
+    // in registers and, unlike oneDNN's primitive, without allocating memory on every call. The
+    // weights go in its panels (a Variable is held so; a refresh writes them). Alternating calls
+    // on a Zen 5 against oneDNN's brgconv_1x1, ResNet-50's and MobileNet v2's layers: 0.93-1.05
+    // of its time at one thread, 0.91-1.10 at two (the 7 x 7 ones with 960 and more output
+    // channels the slowest); whole models 1.005-1.012 of the time. AVX2 machines keep nChw8c
+    // between convolutions, but oneDNN picks channels-last where a 1 x 1 convolution reads or
+    // writes plain data (squeeze-and-excitation blocks, ShuffleNet's shuffles, a graph output):
+    // those run on the 6 x 16 blocks there (with oneDNN limited to AVX2 on the Zen 5,
+    // EfficientNet-B0 0.995 of the time, MNASNet 0.97, ShuffleNet v2 1.04; 7-162 allocations a
+    // run -> 0).
     bool undilated = true;
     for (int64_t d : p.dilations) undilated = undilated && d == 1;
     {
@@ -589,13 +594,13 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const auto* given_desc = given ? static_cast<const dnnl::memory::desc*>(given->native.get()) : nullptr;
       if (given_desc && unit) {  // packed by another plan: its panels, if they are
         for (GemmPath path : kAllGemmPaths)
-          if (path != GemmPath::kAvx2 && *given_desc == packed_gemm_b_desc(x[1], y[1], true, path)) s.gemm_path = path;
+          if (*given_desc == packed_gemm_b_desc(x[1], y[1], true, path)) s.gemm_path = path;
       }
       const bool given_panels = given_desc && *given_desc == packed_gemm_b_desc(x[1], y[1], true, s.gemm_path);
       const bool channels_last = pd.src_desc() == activation_desc(x, Layout::kChannelsLast) &&
                                  pd.dst_desc() == activation_desc(y, Layout::kChannelsLast);
       const bool ours = given ? given_panels : const_w || spec.can_pack(1);
-      s.gemm = unit && choice != ConvChoice::kOneDnn && s.gemm_path != GemmPath::kAvx2 &&
+      s.gemm = unit && choice != ConvChoice::kOneDnn &&
                packed_gemm_supported(s.gemm_path) && channels_last && ours;
       // A depthwise convolution there (one output channel per input channel): depthwise_conv.h,
       // on the weights in its 16-channel groups. Per layer against oneDNN's brdgmm_dw (MobileNet
@@ -797,7 +802,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     if (s.direct) {
       const char* depthwise = s.depthwise_blocked8 ? "lw:blocked_depthwise_conv_avx2" : "lw:depthwise_conv_avx512";
       const char* plain = s.plain_blocked8 ? "lw:blocked_plain_conv_avx2" : "lw:plain_conv_avx512";
-      s.implementation = s.gemm        ? "lw:conv1x1_packed_gemm_avx512"
+      const char* gemm = s.gemm_path == GemmPath::kAvx2 ? "lw:conv1x1_packed_gemm_avx2" : "lw:conv1x1_packed_gemm_avx512";
+      s.implementation = s.gemm        ? gemm
                          : s.depthwise ? depthwise
                          : s.plain     ? plain
                          : s.nhwc      ? "lw:nhwc_conv_avx512"
