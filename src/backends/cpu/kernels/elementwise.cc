@@ -558,6 +558,17 @@ LW_TARGET_AVX2_FMA void unary_avx2(const Op& op, const float* x, float* y, int64
   for (; i < n; ++i) y[i] = op(x[i]);
 }
 
+// The same 16 lanes at a time, where oneDNN may use AVX-512 (avx512_allowed).
+template <bool kTimesX>
+LW_TARGET_AVX512 void sigmoid_avx512(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    _mm512_storeu_ps(y + i, kTimesX ? _mm512_mul_ps(v, sigmoid(v)) : sigmoid(v));
+  }
+  for (; i < n; ++i) y[i] = kTimesX ? SiLUOp{}(x[i]) : SigmoidOp{}(x[i]);
+}
+
 template <typename T, typename Op>
 class UnaryKernel final : public Kernel {
  public:
@@ -574,6 +585,12 @@ class UnaryKernel final : public Kernel {
       }
     }
     if constexpr (std::is_same_v<Op, SigmoidOp> || std::is_same_v<Op, SiLUOp>) {
+      if (avx512_allowed()) {
+        parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
+          sigmoid_avx512<std::is_same_v<Op, SiLUOp>>(x + b, y + b, e - b);
+        });
+        return Status::ok();
+      }
       if (has_avx2_fma()) {
         parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
           sigmoid_avx2<std::is_same_v<Op, SiLUOp>>(x + b, y + b, e - b);
