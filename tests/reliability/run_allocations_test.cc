@@ -21,6 +21,7 @@
 #include "liveweight/build.h"
 #include "liveweight/graph.h"
 #include "reliability/reliability_util.h"
+#include "support/naive_conv.h"
 
 namespace lw::test {
 namespace {
@@ -73,32 +74,18 @@ std::vector<uint8_t> conv_bundle(const std::vector<float>& w1, const std::vector
   return bundle.is_ok() ? std::move(bundle).value() : std::vector<uint8_t>{};
 }
 
-// conv_bundle's y [64, 2, 2] by a naive loop in double: the 3 x 3 convolution (padding 1) with
-// its bias and Relu, then the strided 1 x 1 one, which reads positions (0, 0), (0, 2), (2, 0)
-// and (2, 2).
+// conv_bundle's y [64, 2, 2] by naive loops (support/naive_conv.h): the 3 x 3 convolution
+// (padding 1) with its bias and Relu, then the 1 x 1 one at stride 1, of whose output the
+// strided convolution keeps positions (0, 0), (0, 2), (2, 0) and (2, 2).
 std::vector<double> naive_conv_net(const std::vector<float>& x, const std::vector<float>& w1,
                                    const std::vector<float>& b1, const std::vector<float>& w2) {
-  std::vector<double> mid(static_cast<size_t>(kMid * kSide * kSide)), y(static_cast<size_t>(kOut * 4));
-  for (int64_t m = 0; m < kMid; ++m)
-    for (int64_t h = 0; h < kSide; ++h)
-      for (int64_t w = 0; w < kSide; ++w) {
-        double sum = b1[static_cast<size_t>(m)];
-        for (int64_t c = 0; c < kIn; ++c)
-          for (int64_t kh = 0; kh < 3; ++kh)
-            for (int64_t kw = 0; kw < 3; ++kw) {
-              const int64_t ih = h + kh - 1, iw = w + kw - 1;
-              if (ih < 0 || ih >= kSide || iw < 0 || iw >= kSide) continue;
-              sum += double{w1[static_cast<size_t>(((m * kIn + c) * 3 + kh) * 3 + kw)]} *
-                     x[static_cast<size_t>((c * kSide + ih) * kSide + iw)];
-            }
-        mid[static_cast<size_t>((m * kSide + h) * kSide + w)] = std::max(sum, 0.0);
-      }
+  std::vector<float> mid = test::naive_conv(x, w1, b1, kIn, kMid, kSide, 3);
+  for (float& v : mid) v = std::max(v, 0.0f);
+  const std::vector<float> dense = test::naive_conv(mid, w2, {}, kMid, kOut, kSide, 1);
+  std::vector<double> y;
   for (int64_t o = 0; o < kOut; ++o)
     for (int64_t h = 0; h < 2; ++h)
-      for (int64_t w = 0; w < 2; ++w)
-        for (int64_t m = 0; m < kMid; ++m)
-          y[static_cast<size_t>((o * 2 + h) * 2 + w)] +=
-              double{w2[static_cast<size_t>(o * kMid + m)]} * mid[static_cast<size_t>((m * kSide + 2 * h) * kSide + 2 * w)];
+      for (int64_t w = 0; w < 2; ++w) y.push_back(dense[static_cast<size_t>((o * kSide + 2 * h) * kSide + 2 * w)]);
   return y;
 }
 
