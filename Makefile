@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 
-.PHONY: all bootstrap configure build test demo install clean fuzz bench
+.PHONY: all bootstrap configure build test demo install clean fuzz bench bench-zoo
 
 all: build
 
@@ -34,3 +34,8 @@ clean:
 # Speed against ONNX Runtime and PyTorch (bench/run.py); not part of `make test`.
 bench: build
 	$(PY) bench/run.py --build-dir $(BUILD_DIR)
+
+# Inference of more torchvision classifiers against ONNX Runtime (bench/zoo.py): the section
+# "Other models" of docs/benchmarks.md.
+bench-zoo: build
+	$(PY) bench/zoo.py --build-dir $(BUILD_DIR)

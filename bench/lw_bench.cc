@@ -281,6 +281,7 @@ int memory(const std::string& with_init, const std::string& input, int runs) {
   std::vector<float> head;
   nlohmann::json j;
   j["infer_ms"] = infer_times(*session, x, runs, &head);  // another round of inference timings
+  j["output_head"] = head;
   j["peak_rss_kb"] = peak_rss_kb();
   std::printf("%s\n", j.dump().c_str());
   return 0;
