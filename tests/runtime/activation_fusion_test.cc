@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "compiler/passes/activation_fusion.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -13,6 +16,7 @@
 #include "runtime/plan.h"
 #include "support/float_data.h"
 #include "support/graph_builder.h"
+#include "support/naive_conv.h"
 
 namespace lw::rt {
 namespace {
@@ -87,6 +91,68 @@ TEST(ActivationFusion, LookAlikesStayAsTheyAre) {
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   EXPECT_EQ(passes::fuse_activations(g), 0);
   for (ir::ValueId v : {a, b, d, e}) EXPECT_EQ(producer_op(g, v), "Mul") << g.value(v).name;
+}
+
+// Conv -> SiLU chains: the SiLU joins the Conv's epilogue (kAttrActivation "SiLU"), applied in
+// registers by liveweight's kernels (a 3 x 3 convolution) or after oneDNN's primitive (a
+// convolution of 2 groups), against naive loops.
+TEST(ActivationFusion, SiLUAfterAConvJoinsItsEpilogue) {
+  constexpr int64_t kC = 16, kH = 8, kHalf = kC / 2;
+  const auto w1 = random_vec(kC * kC * 9, 11, 0.2f), b1 = random_vec(kC, 12, 0.2f);
+  const auto w2 = random_vec(kC * kHalf * 9, 13, 0.2f), b2 = random_vec(kC, 14, 0.2f);
+  ir::Graph g;
+  const std::map<std::string, ir::Attribute> pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  auto silu = [&](ir::ValueId v, const std::string& name) {
+    return add_op(g, "Mul", {v, add_op(g, "Sigmoid", {v}, name + "_gate")}, name);
+  };
+  ir::ValueId x = g.add_data("x", DType::kFloat32, Shape(Dims{1, kC, kH, kH}));
+  ir::ValueId c1 = add_op(
+      g, "Conv", {x, g.add_const("w1", test::tensor(w1, {kC, kC, 3, 3})), g.add_const("b1", test::tensor(b1, {kC}))},
+      "c1", pads);
+  ir::ValueId s1 = silu(c1, "s1");
+  std::map<std::string, ir::Attribute> grouped = pads;
+  grouped["group"] = int64_t{2};
+  ir::ValueId c2 =
+      add_op(g, "Conv",
+             {s1, g.add_const("w2", test::tensor(w2, {kC, kHalf, 3, 3})), g.add_const("b2", test::tensor(b2, {kC}))},
+             "c2", grouped);
+  ir::ValueId y = silu(c2, "y");
+  g.outputs = {y};
+  ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
+  ir::Graph fused = g;
+  passes::fuse_activations(fused);
+  passes::fuse_epilogues(fused, {.batchnorm = true});
+  for (ir::ValueId v : {s1, y}) {
+    const ir::Node& n = fused.nodes[static_cast<size_t>(fused.value(v).producer)];
+    EXPECT_EQ(n.op, "Conv") << g.value(v).name;
+    EXPECT_EQ(n.attr_string(passes::kAttrActivation, ""), "SiLU") << g.value(v).name;
+  }
+
+  VariableStore store({});
+  auto plan = Plan::create(g, store, 2);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  const auto xv = random_vec(static_cast<size_t>(kC * kH * kH), 15);
+  std::vector<float> got(static_cast<size_t>(kC * kH * kH));
+  ASSERT_TRUE((*plan)->run(*store.current(), {xv.data()}, {got.data()}, nullptr).is_ok());
+
+  auto apply_silu = [](std::vector<float> v) {
+    for (float& e : v) e = static_cast<float>(e / (1.0 + std::exp(-double{e})));
+    return v;
+  };
+  const auto a = apply_silu(test::naive_conv(xv, w1, b1, kC, kC, kH, 3));
+  std::vector<float> want;
+  const size_t plane = static_cast<size_t>(kH * kH), half_w = static_cast<size_t>(kHalf * kHalf * 9);
+  for (size_t grp = 0; grp < 2; ++grp) {  // each group: its half of the channels in and out
+    const std::vector<float> in(a.begin() + static_cast<std::ptrdiff_t>(grp * kHalf * plane),
+                                a.begin() + static_cast<std::ptrdiff_t>((grp + 1) * kHalf * plane));
+    const std::vector<float> w(w2.begin() + static_cast<std::ptrdiff_t>(grp * half_w),
+                               w2.begin() + static_cast<std::ptrdiff_t>((grp + 1) * half_w));
+    const std::vector<float> b(b2.begin() + static_cast<std::ptrdiff_t>(grp * kHalf),
+                               b2.begin() + static_cast<std::ptrdiff_t>((grp + 1) * kHalf));
+    const auto out = apply_silu(test::naive_conv(in, w, b, kHalf, kHalf, kH, 3));
+    want.insert(want.end(), out.begin(), out.end());
+  }
+  EXPECT_LT(max_diff(got, want), 1e-4f);
 }
 
 }  // namespace

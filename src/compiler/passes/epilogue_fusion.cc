@@ -4,6 +4,7 @@
 #include <limits>
 #include <set>
 
+#include "compiler/passes/activation_fusion.h"
 #include "compiler/passes/const_value.h"
 
 namespace lw::passes {
@@ -138,6 +139,11 @@ int fuse_epilogues(ir::Graph& g, const EpilogueOptions& options) {
       bool ok = false;
       if (act.op == "Relu" && act.inputs.size() == 1) {
         node.attrs[kAttrActivation] = std::string("Relu");
+        ok = true;
+      } else if (act.op == kOpSiLU && is_conv && !node.has_attr(kAttrResidual) && act.inputs.size() == 1) {
+        // (passes/activation_fusion.h) The Conv kernels apply it, where theirs cannot in
+        // registers after them; not after a residual, which they would add after it.
+        node.attrs[kAttrActivation] = std::string("SiLU");
         ok = true;
       } else if (act.op == "Clip" && !act.inputs.empty() && act.inputs[0] == cur) {
         ok = (act.inputs.size() < 2 || const_scalar(g, act.inputs[1], &lo)) &&

@@ -15,7 +15,8 @@
 //   kAttrResidual (int 1): the node has one extra, last input added to its result;
 //   kAttrBias (int 1): a MatMul has a third input, a bias of shape [N] (or [1, .., 1, N]) added
 //     to every row of its [.., M, N] result (only with EpilogueOptions::matmul_bias);
-//   kAttrActivation (string "Relu" or "Clip"), with kAttrClipMin/kAttrClipMax (floats) for Clip.
+//   kAttrActivation (string "Relu" or "Clip"), with kAttrClipMin/kAttrClipMax (floats) for Clip;
+//     or "SiLU" (activation_fusion.h's kOpSiLU) after a Conv without a residual.
 // It moves to the position of the last node of its chain (all its inputs are computed by then);
 // the other nodes of the chain become kOpFusedAway with no inputs or outputs.
 #pragma once

@@ -93,7 +93,7 @@ TEST(BlockedDepthwiseConv, FusedConvThroughTheRegistry) {
                                        std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 4 * 4 * 2);
+  EXPECT_EQ(checked, 4 * 5 * 2);
 }
 
 }  // namespace

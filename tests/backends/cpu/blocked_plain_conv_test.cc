@@ -86,7 +86,7 @@ TEST(BlockedPlainConv, FusedConvThroughTheRegistry) {
                                        std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 2 * 4 * 2);
+  EXPECT_EQ(checked, 2 * 5 * 2);
 }
 
 }  // namespace

@@ -23,11 +23,13 @@ namespace lw::test {
 inline double worse(double worst, double diff) { return diff <= worst ? worst : diff; }
 
 // Which steps a fused epilogue takes (the bias always): a BatchNorm, a residual, Clip (else Relu).
+// The activation: Relu, or Clip (`clip`), or SiLU (`silu`, x * sigmoid(x); never with a
+// residual: passes/epilogue_fusion.h).
 struct EpilogueCase {
-  bool batchnorm, residual, clip;
+  bool batchnorm, residual, clip, silu = false;
 };
 inline constexpr EpilogueCase kEpilogueCases[] = {
-    {false, false, false}, {true, true, false}, {false, true, true}, {true, false, true}};
+    {false, false, false}, {true, true, false}, {false, true, true}, {true, false, true}, {true, false, false, true}};
 
 // Random operands of a fused epilogue over `channels` output channels (a BatchNorm with a pruned
 // channel) and an output of `out_elements` values (the residual, NCHW).
@@ -53,6 +55,7 @@ class ConvEpilogue {
       acc = acc * mul + (shift_[ch] - mean_[ch] * mul);
     }
     if (e.residual) acc += residual_[at];
+    if (e.silu) return static_cast<float>(acc / (1.0 + std::exp(-acc)));
     return static_cast<float>(std::min(std::max(acc, double(lo(e))), double(hi(e))));
   }
 
@@ -70,7 +73,7 @@ class ConvEpilogue {
   void add_to(const EpilogueCase& e, const Dims& out_dims, std::vector<TensorIn>& in, Attrs& attrs,
               std::vector<cpu::Layout>& layouts, cpu::Layout out = cpu::Layout::kChannelsLast) const {
     const int64_t channels = static_cast<int64_t>(bias.size());
-    attrs[passes::kAttrActivation] = std::string(e.clip ? "Clip" : "Relu");
+    attrs[passes::kAttrActivation] = std::string(e.silu ? "SiLU" : e.clip ? "Clip" : "Relu");
     if (e.clip) {
       attrs[passes::kAttrClipMin] = lo(e);
       attrs[passes::kAttrClipMax] = hi(e);

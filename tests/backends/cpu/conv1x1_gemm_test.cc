@@ -53,7 +53,7 @@ TEST(Conv1x1Gemm, MatchesNaiveLoopOnChannelsLast) {
               std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 7 * 4 * 2);
+  EXPECT_EQ(checked, 7 * 5 * 2);
 }
 
 // The path each output width takes on AVX-512 for many rows: the block that pads the fewest

@@ -76,7 +76,7 @@ TEST(NhwcConv, MatchesNaiveLoopThroughTheRegistry) {
                                               std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 13 * 4 * 2);
+  EXPECT_EQ(checked, 13 * 5 * 2);
 }
 
 // Edge shapes, run on the kernel directly with a bias, a BatchNorm's multiply and add, a residual

@@ -54,7 +54,7 @@ TEST(PlainConv, MatchesNaiveLoopOnAPlainInput) {
               std::to_string(e.residual) + " clip " + std::to_string(e.clip));
     }
   }
-  EXPECT_EQ(checked, 6 * 4 * 2);
+  EXPECT_EQ(checked, 6 * 5 * 2);
 }
 
 }  // namespace

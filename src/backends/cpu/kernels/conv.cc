@@ -61,6 +61,7 @@
 #include "backends/cpu/kernels/nhwc_conv.h"
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/cpu/kernels/plain_conv.h"
+#include "backends/cpu/kernels/silu.h"
 #include "backends/cpu/kernels/pointwise_conv.h"
 #include "backends/cpu/kernels/winograd_conv.h"
 #include "compiler/passes/epilogue_fusion.h"
@@ -105,6 +106,10 @@ struct ConvSetup {
   std::shared_ptr<PackedLayout> wanted;
   Tail tail = Tail::kNone;
   float act_lo = -INFINITY, act_hi = INFINITY;  // the tail's activation as a clamp (Relu: [0, inf))
+  // A fused SiLU (never with a residual: passes/epilogue_fusion.h), applied in registers by the
+  // kernels that can (`silu_in_kernel`: the AVX-512 blocks of packed_gemm, nhwc_conv,
+  // plain_conv, and depthwise_conv), else over dst after the kernel.
+  bool silu = false, silu_in_kernel = false;
   size_t residual_offset = 0;  // with a tail and a residual: scratch for a reordered or overlapping residual
   std::string implementation;  // oneDNN's name for `conv`'s implementation
   // liveweight's own kernel (blocked_conv.h) runs instead of `conv` on the primitive's layouts,
@@ -181,6 +186,7 @@ class ConvKernel final : public Kernel {
       const size_t dst_bytes = s.dst.prim.get_size();
       if (s.direct) {
         run_direct(r, src, wei, dst, dst_bytes, scratch);
+        if (s.silu && !s.silu_in_kernel) silu_in_place(static_cast<float*>(dst), dst_bytes / sizeof(float), s.threads);
         if (s.dst.reorder) s.dst.convert.run({dst, r.outputs[0]});
         return Status::ok();
       }
@@ -225,6 +231,7 @@ class ConvKernel final : public Kernel {
       if (with_add) buffers[n++] = bn.add;
       conv->run(buffers, n);
       if (s.tail != Tail::kNone) run_tail(static_cast<float*>(dst), tail_residual, dst_bytes / sizeof(float), s.act_lo, s.act_hi);
+      if (s.silu) silu_in_place(static_cast<float*>(dst), dst_bytes / sizeof(float), s.threads);
       if (s.dst.reorder) s.dst.convert.run({dst, r.outputs[0]});
     } catch (const dnnl::error& e) {
       return make_error(StatusCode::kInternal, "node '", name_, "' (Conv): oneDNN convolution failed: ", e.what());
@@ -289,6 +296,7 @@ class ConvKernel final : public Kernel {
       g.residual = e.residual;
       g.lo = e.lo;
       g.hi = e.hi;
+      g.silu = s.silu_in_kernel;
       if (s.depthwise) {  // each element of a residual in y's memory is read before it is written
         if (s.depthwise_blocked8) {
           blocked_depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
@@ -449,8 +457,11 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
   s.residual_input = residual_input;
   s.bn = std::move(bn);
   const std::string act = spec.node.attr_string(passes::kAttrActivation, "");
-  if (!act.empty() && act != "Relu" && act != "Clip")
+  if (!act.empty() && act != "Relu" && act != "Clip" && act != "SiLU")
     return kernel_error(spec, StatusCode::kInternal, "unknown fused activation '", act, "'");
+  if (act == "SiLU" && has_residual)
+    return kernel_error(spec, StatusCode::kInternal, "a fused SiLU after a residual is not supported");
+  s.silu = act == "SiLU";
   if (act == "Relu") {
     s.act_lo = 0.0f;
   } else if (act == "Clip") {
@@ -776,8 +787,11 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       offset += align64(s.dst.prim.get_size());
     }
     if (has_bn) offset = s.bn.place_in_scratch(offset);
+    s.silu_in_kernel = s.silu && s.direct &&
+                       ((s.gemm && s.gemm_path != GemmPath::kAvx2) || (s.depthwise && !s.depthwise_blocked8) ||
+                        (s.plain && !s.plain_blocked8) || s.nhwc);
+    s.threads = std::max(spec.num_threads, 1);
     if (s.direct) {
-      s.threads = std::max(spec.num_threads, 1);
       s.huge_pages = spec.huge_pages;
       s.direct_offset = offset;
       // Winograd's steps, or the direct kernel it falls back to (run_direct).

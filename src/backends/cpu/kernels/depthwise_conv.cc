@@ -6,6 +6,7 @@
 
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/kernels/kernel_util.h"
+#include "backends/cpu/kernels/vector_math.h"
 
 namespace lw::cpu {
 
@@ -27,6 +28,7 @@ struct DwRow {
   int64_t kh_lo, kh_hi;  // the kernel rows inside the image
   int64_t taps;          // kernel_h * kernel_w
   float lo, hi;
+  bool silu;  // then y * sigmoid(y)
 };
 
 // GCC 12 reports the masked intrinsics' own undefined operands as uninitialized.
@@ -88,6 +90,7 @@ __attribute__((target("avx512f"))) void dw_block(const DwRow& r, int64_t ow0) {
       __m512 v = acc[i];
       if (res) v = _mm512_add_ps(v, load16<kFull>(m, res + i * c));
       v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
+      if (r.silu) v = _mm512_mul_ps(v, sigmoid(v));
       if constexpr (kFull) {
         _mm512_storeu_ps(y + i * c, v);
       } else {
@@ -169,6 +172,7 @@ void depthwise_conv(const float* x, const float* w, float* y, const DepthwiseCon
     d.taps = s.kernel_h * s.kernel_w;
     d.lo = e.lo;
     d.hi = e.hi;
+    d.silu = e.silu;
     // The edge columns with checks, the inner ones in blocks without.
     const DwBlockFn* edge = full ? kBlocks<true, true> : kBlocks<true, false>;
     const DwBlockFn* inner = full ? kBlocks<false, true> : kBlocks<false, false>;

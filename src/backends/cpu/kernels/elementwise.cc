@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "backends/cpu/kernels/kernels.h"
+#include "backends/cpu/kernels/silu.h"
 #include "backends/cpu/kernels/strided.h"
 #include "backends/cpu/kernels/vector_math.h"
 #include "compiler/passes/activation_fusion.h"
@@ -568,6 +569,22 @@ LW_TARGET_AVX512 void sigmoid_avx512(const float* x, float* y, int64_t n) {
   }
   for (; i < n; ++i) y[i] = kTimesX ? SiLUOp{}(x[i]) : SigmoidOp{}(x[i]);
 }
+
+}  // namespace
+
+void silu_in_place(float* y, int64_t n, int threads) {
+  parallel_ranges(n, threads_for(n, 16384, threads), [&](int64_t b, int64_t e) {
+    if (avx512_allowed()) {
+      sigmoid_avx512<true>(y + b, y + b, e - b);
+    } else if (has_avx2_fma()) {
+      sigmoid_avx2<true>(y + b, y + b, e - b);
+    } else {
+      for (int64_t i = b; i < e; ++i) y[i] = SiLUOp{}(y[i]);
+    }
+  });
+}
+
+namespace {
 
 template <typename T, typename Op>
 class UnaryKernel final : public Kernel {

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "backends/cpu/kernels/vector_math.h"
+
 namespace lw::cpu {
 
 struct GemmBlockAvx512Args {
@@ -40,6 +42,7 @@ struct GemmBlockAvx512Args {
   const float* residual = nullptr;  // Y's shape (rows ldc apart), added after mul/add; read
                                     // before y's row is written, so it may be y itself
   float lo = -INFINITY, hi = INFINITY;
+  bool silu = false;  // after the clamp, y * sigmoid(y) (vector_math.h)
   // Requests B's lines this many floats ahead of the row being read (0: none): with few rows the
   // block streams B from memory.
   int64_t b_ahead = 0;
@@ -160,6 +163,12 @@ __attribute__((target("avx512f"))) void gemm_block_avx512(const GemmBlockAvx512A
       for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[i][v]));
+      if (g.silu) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_mul_ps(acc[i][v], sigmoid(acc[i][v]));
+      }
     }
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i)

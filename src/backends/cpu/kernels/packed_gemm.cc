@@ -287,6 +287,7 @@ void packed_gemm(const float* a, int64_t lda, const float* b, float* y, int64_t 
     if (shape.avx512_blocks) {
       GemmBlockAvx512Args g;
       fill(g);
+      g.silu = e.silu;
       g.b_step = panel_cols;
       g.b_ahead = b_ahead;
       shape.avx512_blocks[rows](g);

@@ -78,10 +78,15 @@ struct GemmEpilogue {
   // (each element is then read before y's is written); otherwise it must not overlap y.
   const float* residual = nullptr;
   float lo = -INFINITY, hi = INFINITY;
+  // Then y = y * sigmoid(y) (SiLU), where the kernel takes it: the AVX-512 register blocks
+  // (gemm_block_avx512.h) and depthwise_conv.h; the AVX2 blocks do not (conv.cc applies it after
+  // them).
+  bool silu = false;
 };
 
 // Sets a register block's per-column epilogue (gemm_block.h's or gemm_block_avx512.h's
-// arguments: bias, mul, add, the clamp) from e for the block's columns from c0; the residual,
+// arguments: bias, mul, add, the clamp, SiLU where the block has it) from e for the block's
+// columns from c0; the residual,
 // which goes with the block's rows, is left to the caller.
 template <typename BlockArgs>
 void set_block_epilogue(BlockArgs& g, const GemmEpilogue& e, int64_t c0) {
@@ -90,6 +95,7 @@ void set_block_epilogue(BlockArgs& g, const GemmEpilogue& e, int64_t c0) {
   g.add = e.add ? e.add + c0 : nullptr;
   g.lo = e.lo;
   g.hi = e.hi;
+  if constexpr (requires { g.silu; }) g.silu = e.silu;
 }
 
 // How many passes over the depth packed_gemm makes for m rows and depth k on `path`: partial
