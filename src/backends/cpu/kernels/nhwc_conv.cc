@@ -21,13 +21,15 @@ constexpr int kMaxRows = 14;
 // Output rows narrower than this run as one product over gathered positions (see gathers).
 constexpr int64_t kMinRowWidth = 7;
 
-template <int R>
+template <int R, bool kSiLU>
 void block(const GemmBlockAvx512Args& g) {
-  gemm_block_avx512<R, kVectors>(g);
+  gemm_block_avx512<R, kVectors, kSiLU>(g);
 }
-constexpr GemmBlockAvx512Fn kBlocks[kMaxRows + 1] = {nullptr,   block<1>,  block<2>,  block<3>,  block<4>,
-                                                     block<5>,  block<6>,  block<7>,  block<8>,  block<9>,
-                                                     block<10>, block<11>, block<12>, block<13>, block<14>};
+template <bool kSiLU>
+constexpr GemmBlockAvx512Fn kBlocks[kMaxRows + 1] = {
+    nullptr,           block<1, kSiLU>,  block<2, kSiLU>,  block<3, kSiLU>,  block<4, kSiLU>,
+    block<5, kSiLU>,   block<6, kSiLU>,  block<7, kSiLU>,  block<8, kSiLU>,  block<9, kSiLU>,
+    block<10, kSiLU>,  block<11, kSiLU>, block<12, kSiLU>, block<13, kSiLU>, block<14, kSiLU>};
 
 // Whether the input is read in place: the padding that the taps' skips leave out is all there
 // is to read (a channels-last input whose first and last output columns are the only ones to
@@ -106,7 +108,7 @@ void conv_gathered(const float* x, const float* w, float* y, const NhwcConvShape
       g.count = count;
       g.a_next = height_rows * depth;
       g.y_next = height_rows * oc;
-      kBlocks[height_rows](g);
+      (e.silu ? kBlocks<true> : kBlocks<false>)[height_rows](g);
     };
     if (full > 0) blocks_from(p0, height, full);
     if (tail > 0) blocks_from(p0 + full * height, tail, 1);
@@ -236,7 +238,7 @@ void nhwc_conv(const float* x, const float* w, float* y, const NhwcConvShape& s,
       g.a_next = rows * s.stride_w * c;
       g.y_next = rows * oc;
       g.tap_skips = per_column ? skips + t0 : nullptr;
-      kBlocks[rows](g);
+      (e.silu ? kBlocks<true> : kBlocks<false>)[rows](g);
     };
     if (full > 0) run(0, height, full, tail > 0 ? skips_left : skips_both);
     if (tail > 0) run(full * height, tail, 1, full > 0 ? skips_right : skips_both);

@@ -52,7 +52,7 @@ GemmPath packed_gemm_weight_path(int64_t m, int64_t n);
 // count; null for kAvx2), for kernels that drive the blocks themselves (plain_conv.h).
 int packed_gemm_block_rows(GemmPath path);
 using GemmBlockAvx512Fn = void (*)(const GemmBlockAvx512Args&);
-GemmBlockAvx512Fn packed_gemm_avx512_block(GemmPath path, int rows);
+GemmBlockAvx512Fn packed_gemm_avx512_block(GemmPath path, int rows, bool silu = false);
 
 // The panel layout as a oneDNN descriptor, so the weight packing machinery (make_weight_packing:
 // pack, unpack, layout keys) serves it. With P = packed_gemm_panel(path), panel p holds rows
@@ -79,14 +79,14 @@ struct GemmEpilogue {
   const float* residual = nullptr;
   float lo = -INFINITY, hi = INFINITY;
   // Then y = y * sigmoid(y) (SiLU), where the kernel takes it: the AVX-512 register blocks
-  // (gemm_block_avx512.h) and depthwise_conv.h; the AVX2 blocks do not (conv.cc applies it after
-  // them).
+  // (gemm_block_avx512.h's kSiLU variants) and depthwise_conv.h; the AVX2 blocks do not (conv.cc
+  // applies it after them).
   bool silu = false;
 };
 
 // Sets a register block's per-column epilogue (gemm_block.h's or gemm_block_avx512.h's
-// arguments: bias, mul, add, the clamp, SiLU where the block has it) from e for the block's
-// columns from c0; the residual,
+// arguments: bias, mul, add, the clamp) from e for the block's columns from c0 (SiLU is the
+// choice of the block function: packed_gemm_avx512_block); the residual,
 // which goes with the block's rows, is left to the caller.
 template <typename BlockArgs>
 void set_block_epilogue(BlockArgs& g, const GemmEpilogue& e, int64_t c0) {
@@ -95,7 +95,6 @@ void set_block_epilogue(BlockArgs& g, const GemmEpilogue& e, int64_t c0) {
   g.add = e.add ? e.add + c0 : nullptr;
   g.lo = e.lo;
   g.hi = e.hi;
-  if constexpr (requires { g.silu; }) g.silu = e.silu;
 }
 
 // How many passes over the depth packed_gemm makes for m rows and depth k on `path`: partial

@@ -70,7 +70,7 @@ void plain_conv(const float* x, const float* w, float* y, const PlainConvShape& 
         g.count = count;
         g.a_next = height * s.stride_w;
         g.y_next = height * oc;
-        packed_gemm_avx512_block(path, height)(g);
+        packed_gemm_avx512_block(path, height, e.silu)(g);
       };
       if (rem == 0 || full == 0) {
         if (full > 0) run(0, rows, full);
