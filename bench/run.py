@@ -341,7 +341,13 @@ Notes:
   (columns added 2026-11-27 14:00). A load with init also verifies the checksums of the
   weights it reads (about 16 GB/s a thread since 2026-11-27 17:15, when the checksum loop began
   requesting its next pages ahead; 8-11 GB/s before), creates the primitives and packs the
-  weights, which a read of the file does not.
+  weights, which a read of the file does not. MobileNet v2's first load at two threads is
+  bimodal on this machine (5-25 ms; 11.5 ms against a 5.7 ms first read at 08:10 on
+  2026-11-28, 4.4 against 5.9 at 06:08): with OMP_WAIT_POLICY=passive it stays at 5.5-7.5 ms,
+  so libgomp's spinning worker costs it, not the work. Where the time of a repeated load goes
+  (ResNet-50, one thread, perf, 2026-11-28): the weights' packing into their kernels' layouts
+  about 30%, the checksums 20%, zeroing fresh pages for the weights 11%, mapping the file's
+  pages 6%.
 - The transformer's attention runs as one fused kernel since 2026-11-27 13:40 (q k^T, softmax
   and the product with v per block of rows, reading q, k and v through the head-splitting
   Transposes; LW_CPU_ATTENTION=unfused keeps the separate nodes; its batched oneDNN matmuls
@@ -378,12 +384,18 @@ Notes:
   calls per run (their 3 x 3, strided and stem convolutions, the max pool) until 05:00 on
   2026-11-28, MobileNet v2 150 at 03:00, 14 at 03:35, none from 04:00 (174, 437 and 422 with
   every convolution and product on oneDNN that morning); the MLP's and the transformer's
-  products none since 02:40 (39 and 116 calls before).
+  products none since 02:40 (39 and 116 calls before). On smaller inputs (64 to 160 pixels
+  square, exported as the benchmark's), ResNet-18 and ResNet-50 ran 31-86 calls per run on
+  AVX-512 machines (the convolutions of rows narrower than 7 were oneDNN's) until nhwc_conv
+  gathered those on 2026-11-28 (none since; MobileNet v2 none before either; with oneDNN
+  limited to AVX2 none at all). A convolution writing a graph output converted it from its
+  layout with a oneDNN reorder (3 calls a run) until src/backends/cpu/activation_reorder.h.
   liveweight's kernels keep their oneDNN memory objects between runs
   (src/backends/cpu/dnnl_call.h), activations and scratch come from the arena planned at load,
   and the C API and Model::execute reuse per-thread lists: a warm aclmdlExecute allocates
-  nothing in liveweight itself (tests/reliability/run_allocations_test.cc checks it on a graph
-  of liveweight's own kernels).
+  nothing in liveweight itself (tests/reliability/run_allocations_test.cc checks it on graphs
+  of liveweight's own kernels: element-wise ops, narrow-row convolutions, a convolution writing
+  a graph output).
 - One-element constants (ReLU6's bounds, GELU's 0.5) are not weights for `lw build`, so they
   stay constants the compiler can fuse through; every other float initializer is refreshable.
 - The transformer's four layers have their own weights (bench/export_models.py re-draws each

@@ -114,7 +114,7 @@ def table(out):
         allocs = run.fmt(r["allocs_per_run"]) + (f" ({run.fmt(r['allocs_per_run_avx2'])})" if avx2 else "")
         rows.append(f"| {r['model']} | {run.fmt(r['lw_ms'])} | {run.fmt(r['ort_ms'])} | "
                     f"{run.fmt(statistics.median(q))} ({run.fmt(min(q))}-{run.fmt(max(q))}) | {allocs} | "
-                    f"{run.fmt(r['max_abs_diff'])} |")
+                    f"{r['max_abs_diff']:.1e} |")
     return "\n".join(rows)
 
 
