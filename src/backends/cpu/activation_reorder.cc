@@ -50,14 +50,6 @@ struct Addressing {
   }
 };
 
-bool has_avx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
-
 // Channels [c0, c0 + nc) of image n at positions [s0, s1), one element at a time: the edges the
 // vector paths leave, and everything on a CPU without AVX2.
 void copy_elements(const Addressing& in, const Addressing& out, int64_t n, int64_t c0, int64_t nc, int64_t s0,
@@ -163,7 +155,7 @@ void run_activation_reorder(const ActivationReorder& r, const float* src, float*
   constexpr int64_t kChannels = 16;
   const int64_t channel_groups = (r.channels + kChannels - 1) / kChannels;
   int64_t units = r.batch * channel_groups;
-  const bool vectors = has_avx2(), transposed = in.s_stride == 1 || out.s_stride == 1;
+  const bool vectors = avx2_fma_supported(), transposed = in.s_stride == 1 || out.s_stride == 1;
   // Channels-last is written 8 positions (with all their channels) at a time instead.
   const bool to_channels_last = r.to == Layout::kChannelsLast;
   const int64_t position_groups = (r.spatial + 7) / 8;

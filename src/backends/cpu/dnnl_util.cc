@@ -83,6 +83,11 @@ bool avx512_allowed() {
   return allowed;
 }
 
+bool avx2_fma_supported() {
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported;
+}
+
 namespace {
 std::string desc_key(const dnnl::memory::desc& md) {
   // The descriptor's bytes, hashed: equal layouts from oneDNN give equal bytes. FNV-1a over

@@ -38,6 +38,9 @@ Layout preferred_conv_activation_layout();
 // machine run as an AVX2 one throughout (the tests of the AVX2 paths use that). Computed once per
 // process (dnnl_util.cc); thread-safe.
 bool avx512_allowed();
+// True when the CPU has AVX2 and FMA (every x86 machine of this project): the AVX2 code paths of
+// liveweight's own kernels. Computed once per process (dnnl_util.cc); thread-safe.
+bool avx2_fma_supported();
 
 // A physical layout a kernel wants a weight (Variable) held in, e.g. oneDNN's blocked
 // convolution weights. Immutable once created; shared by the VariableStore and kernels.

@@ -525,11 +525,6 @@ struct LeakyReluOp {
   float operator()(float x) const { return x < 0.0f ? alpha * x : x; }
 };
 
-bool has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-
 // x * sigmoid(x) (passes/activation_fusion.h: SiLU, EfficientNet's activation).
 struct SiLUOp {
   float operator()(float x) const { return x * SigmoidOp{}(x); }
@@ -570,19 +565,24 @@ LW_TARGET_AVX512 void sigmoid_avx512(const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = kTimesX ? SiLUOp{}(x[i]) : SigmoidOp{}(x[i]);
 }
 
-}  // namespace
-
-void silu_in_place(float* y, int64_t n, int threads) {
+// Sigmoid (or with kTimesX, SiLU) of n floats on the widest vectors the CPU allows, on up to
+// `threads` threads; x may be y.
+template <bool kTimesX>
+void sigmoid_all(const float* x, float* y, int64_t n, int threads) {
   parallel_ranges(n, threads_for(n, 16384, threads), [&](int64_t b, int64_t e) {
     if (avx512_allowed()) {
-      sigmoid_avx512<true>(y + b, y + b, e - b);
-    } else if (has_avx2_fma()) {
-      sigmoid_avx2<true>(y + b, y + b, e - b);
+      sigmoid_avx512<kTimesX>(x + b, y + b, e - b);
+    } else if (avx2_fma_supported()) {
+      sigmoid_avx2<kTimesX>(x + b, y + b, e - b);
     } else {
-      for (int64_t i = b; i < e; ++i) y[i] = SiLUOp{}(y[i]);
+      for (int64_t i = b; i < e; ++i) y[i] = kTimesX ? SiLUOp{}(x[i]) : SigmoidOp{}(x[i]);
     }
   });
 }
+
+}  // namespace
+
+void silu_in_place(float* y, int64_t n, int threads) { sigmoid_all<true>(y, y, n, threads); }
 
 namespace {
 
@@ -595,25 +595,15 @@ class UnaryKernel final : public Kernel {
     T* y = static_cast<T*>(r.outputs[0]);
     const Op op = op_;
     if constexpr (std::is_same_v<T, float> && kHasApply8<Op>) {
-      if (has_avx2_fma()) {
+      if (avx2_fma_supported()) {
         parallel_ranges(n_, threads_for(n_, 16384, threads_),
                         [&](int64_t b, int64_t e) { unary_avx2(op, x + b, y + b, e - b); });
         return Status::ok();
       }
     }
     if constexpr (std::is_same_v<Op, SigmoidOp> || std::is_same_v<Op, SiLUOp>) {
-      if (avx512_allowed()) {
-        parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
-          sigmoid_avx512<std::is_same_v<Op, SiLUOp>>(x + b, y + b, e - b);
-        });
-        return Status::ok();
-      }
-      if (has_avx2_fma()) {
-        parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
-          sigmoid_avx2<std::is_same_v<Op, SiLUOp>>(x + b, y + b, e - b);
-        });
-        return Status::ok();
-      }
+      sigmoid_all<std::is_same_v<Op, SiLUOp>>(x, y, n_, threads_);
+      return Status::ok();
     }
     parallel_ranges(n_, threads_for(n_, 16384, threads_), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);

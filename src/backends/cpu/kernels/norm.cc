@@ -40,18 +40,15 @@ class BatchNormKernel final : public Kernel {
       add[ch] = bias[ch] - mean[ch] * mul[ch];
     }
     const float lo = lo_, hi = hi_;
-    // y[i] = clamp(x[i] * mul[c] + add[c]) for n elements, channel c + i * dc (dc 0: one channel).
-    auto apply = [&](const float* xp, float* yp, int64_t n, const float* m, const float* a, bool per_element) {
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t k = per_element ? i : 0;
-        yp[i] = std::min(std::max(xp[i] * m[k] + a[k], lo), hi);
-      }
+    // y[i] = clamp(x[i] * m[i] + a[i]): a run of n channels at one position.
+    auto apply = [&](const float* xp, float* yp, int64_t n, const float* m, const float* a) {
+      for (int64_t i = 0; i < n; ++i) yp[i] = std::min(std::max(xp[i] * m[i] + a[i], lo), hi);
     };
     const int threads = threads_for(n_ * c_ * spatial_, 32768, threads_);
     const int64_t block = channel_block(layout_);
     if (layout_ == Layout::kChannelsLast) {  // rows of C channels, one per position
       parallel_ranges(n_ * spatial_, threads, [&](int64_t b, int64_t e) {
-        for (int64_t p = b; p < e; ++p) apply(x + p * c_, y + p * c_, c_, mul, add, true);
+        for (int64_t p = b; p < e; ++p) apply(x + p * c_, y + p * c_, c_, mul, add);
       });
     } else if (block != 0) {  // [n][c / block][spatial][block]: each block of channels over the positions
       parallel_ranges(n_ * (c_ / block), threads, [&](int64_t b, int64_t e) {
@@ -59,15 +56,17 @@ class BatchNormKernel final : public Kernel {
           const int64_t c0 = q % (c_ / block) * block;
           for (int64_t s = 0; s < spatial_; ++s) {
             const int64_t at = (q * spatial_ + s) * block;
-            apply(x + at, y + at, block, mul + c0, add + c0, true);
+            apply(x + at, y + at, block, mul + c0, add + c0);
           }
         }
       });
     } else {
       parallel_ranges(n_ * c_, threads, [&](int64_t b, int64_t e) {
-        for (int64_t p = b; p < e; ++p) {
-          const int64_t ch = p % c_;
-          apply(x + p * spatial_, y + p * spatial_, spatial_, mul + ch, add + ch, false);
+        for (int64_t p = b; p < e; ++p) {  // a plane of one channel
+          const float m = mul[p % c_], a = add[p % c_];
+          const float* xp = x + p * spatial_;
+          float* yp = y + p * spatial_;
+          for (int64_t i = 0; i < spatial_; ++i) yp[i] = std::min(std::max(xp[i] * m + a, lo), hi);
         }
       });
     }

@@ -376,7 +376,7 @@ Result<std::unique_ptr<Kernel>> make_pool(const KernelSpec& spec, PoolKind kind)
   const Dims& y = spec.outputs[0].shape.dims();
   if ((in != Layout::kPlain || out_layout != Layout::kPlain) && (x.size() != 4 || indices))
     return kernel_error(spec, StatusCode::kInternal, "pooling in the convolution layout needs a 4-D input and no Indices output");
-  if (!indices && x.size() == 4 && x[1] % 8 == 0 && g.d[1] == 1 && g.d[2] == 1 && __builtin_cpu_supports("avx2")) {
+  if (!indices && x.size() == 4 && x[1] % 8 == 0 && g.d[1] == 1 && g.d[2] == 1 && avx2_fma_supported()) {
     const Layout pool_layout = in == Layout::kBlocked8 ? Layout::kBlocked8 : Layout::kChannelsLast;
     std::optional<ActivationReorder> to_pool, from_pool;
     if (in != pool_layout) to_pool = describe_activation_reorder(activation_desc(x, in), activation_desc(x, pool_layout));
