@@ -55,6 +55,7 @@
 #include "backends/cpu/kernels/blocked_depthwise_conv.h"
 #include "backends/cpu/kernels/blocked_plain_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
+#include "backends/cpu/kernels/grouped_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
@@ -108,7 +109,7 @@ struct ConvSetup {
   float act_lo = -INFINITY, act_hi = INFINITY;  // the tail's activation as a clamp (Relu: [0, inf))
   // A fused SiLU (never with a residual: passes/epilogue_fusion.h), applied in registers by the
   // kernels that can (`silu_in_kernel`: the AVX-512 blocks of packed_gemm, nhwc_conv,
-  // plain_conv, and depthwise_conv), else over dst after the kernel.
+  // plain_conv, depthwise_conv and grouped_conv), else over dst after the kernel.
   bool silu = false, silu_in_kernel = false;
   size_t residual_offset = 0;  // with a tail and a residual: scratch for a reordered or overlapping residual
   std::string implementation;  // oneDNN's name for `conv`'s implementation
@@ -127,6 +128,10 @@ struct ConvSetup {
   // blocked_depthwise_conv.h where `depthwise_blocked8` (AVX2, nChw8c).
   bool depthwise = false, depthwise_blocked8 = false;
   DepthwiseConvShape depthwise_shape;
+  // Direct by grouped_conv.h (AVX-512, channels-last, groups of c inputs to c outputs, no
+  // dilation).
+  bool grouped = false;
+  GroupedConvShape grouped_shape;
   // Direct by plain_conv.h (AVX-512, a few input channels on a plain NCHW input, a
   // channels-last output), with gemm_path's blocks, or by blocked_plain_conv.h where
   // `plain_blocked8` (AVX2, an nChw8c output).
@@ -288,7 +293,7 @@ class ConvKernel final : public Kernel {
       pointwise_conv(x, w, y, s.direct_shape, e, scratch + s.direct_offset, s.threads);
       return;
     }
-    if (s.gemm || s.depthwise || s.plain || s.nhwc) {
+    if (s.gemm || s.depthwise || s.grouped || s.plain || s.nhwc) {
       GemmEpilogue g;
       g.bias = e.bias;
       g.mul = e.mul;
@@ -303,6 +308,10 @@ class ConvKernel final : public Kernel {
         } else {
           depthwise_conv(x, w, y, s.depthwise_shape, g, s.threads);
         }
+        return;
+      }
+      if (s.grouped) {  // likewise
+        grouped_conv(x, w, y, s.grouped_shape, g, s.threads);
         return;
       }
       if (s.plain) {  // one pass: each element of a residual in y's memory is read before it is written
@@ -638,6 +647,17 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                                    : const_w || spec.can_pack(1);
         s.depthwise = s.depthwise_blocked8 = blocked_depthwise_conv_accepts(ds) && ours_dw;
       }
+      // A grouped convolution there whose groups map c inputs to c outputs (ResNeXt's, RegNet's):
+      // grouped_conv.h, on the weights in 16-output-channel vectors.
+      if (rank == 2 && group > 1 && w[0] == x[1] && w[1] > 1 && undilated && choice != ConvChoice::kOneDnn &&
+          channels_last && grouped_conv_supported()) {
+        GroupedConvShape& gs = s.grouped_shape;
+        gs = {x[0], x[1], w[1], x[2], x[3], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1], p.pads_begin[0],
+              p.pads_begin[1]};
+        const bool ours_grouped = given ? given_desc && *given_desc == grouped_conv_weights_desc(gs)
+                                        : const_w || spec.can_pack(1);
+        s.grouped = grouped_conv_accepts(gs) && ours_grouped;
+      }
       // A few input channels on a plain NCHW input (an image network's stem: 3 channels):
       // plain_conv.h, on the weights in packed_gemm's panels. It ran MobileNet v2's 3 x 3 stem
       // (27 taps) 20% slower than oneDNN's primitive with its input reorder (0.02 ms a run) and
@@ -729,6 +749,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const dnnl::memory::desc held = s.depthwise_blocked8 ? blocked_depthwise_conv_weights_desc(s.depthwise_shape)
                                                            : depthwise_conv_weights_desc(s.depthwise_shape);
       LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(g.wdims), held)));
+    } else if (s.grouped) {
+      LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(w), grouped_conv_weights_desc(s.grouped_shape))));
     } else if (s.nhwc) {
       LW_RETURN_IF_ERROR(
           hold_weights(make_weight_packing(plain_desc(g.wdims), nhwc_conv_weights_desc(s.nhwc_shape))));
@@ -768,7 +790,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // threads, 1.02-1.08 at one, its 56 x 56 and 28 x 28 ones at 1.05-1.24, a lone 8-channel
     // block 1.5-1.6x; whole models with oneDNN limited to AVX2 on a Zen 5 (2026-11-28, against
     // the choice by those figures): ResNet-50 1.01-1.03, MobileNet v2 1.01-1.04, ResNet-18 1.00.
-    if (!s.gemm && !s.depthwise && !s.plain && !s.nhwc && choice != ConvChoice::kOneDnn &&
+    if (!s.gemm && !s.depthwise && !s.grouped && !s.plain && !s.nhwc && choice != ConvChoice::kOneDnn &&
         rank == 2 && group == 1 && x[1] % 8 == 0 && w[0] % 8 == 0 && blocked_conv_supported()) {
       const BlockedConvShape& d = s.direct_shape;
       const dnnl::memory::desc blocked_w(dnnl::memory::dims(w.begin(), w.end()), dt::f32, tag::ABcd8b8a);
@@ -788,7 +810,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     if (has_bn) offset = s.bn.place_in_scratch(offset);
     s.silu_in_kernel = s.silu && s.direct &&
-                       ((s.gemm && s.gemm_path != GemmPath::kAvx2) || (s.depthwise && !s.depthwise_blocked8) ||
+                       ((s.gemm && s.gemm_path != GemmPath::kAvx2) || (s.depthwise && !s.depthwise_blocked8) || s.grouped ||
                         (s.plain && !s.plain_blocked8) || s.nhwc);
     s.threads = std::max(spec.num_threads, 1);
     if (s.direct) {
@@ -798,7 +820,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       size_t direct_scratch = s.plain_blocked8        ? blocked_plain_conv_scratch_bytes(s.plain_shape)
                               : s.plain               ? plain_conv_scratch_bytes(s.plain_shape)
                               : s.nhwc                ? nhwc_conv_scratch_bytes(s.nhwc_shape)
-                              : s.gemm || s.depthwise ? 0
+                              : s.gemm || s.depthwise || s.grouped ? 0
                               : s.pointwise ? pointwise_conv_scratch_bytes(s.direct_shape, s.threads)
                                             : blocked_conv_scratch_bytes(s.direct_shape, s.threads);
       if (s.winograd) direct_scratch = std::max(direct_scratch, winograd_step_scratch_bytes(s.direct_shape, s.threads));
@@ -819,6 +841,7 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const char* gemm = s.gemm_path == GemmPath::kAvx2 ? "lw:conv1x1_packed_gemm_avx2" : "lw:conv1x1_packed_gemm_avx512";
       s.implementation = s.gemm        ? gemm
                          : s.depthwise ? depthwise
+                         : s.grouped   ? "lw:grouped_conv_avx512"
                          : s.plain     ? plain
                          : s.nhwc      ? "lw:nhwc_conv_avx512"
                          : s.winograd  ? "lw:winograd_conv_avx2"

@@ -1,0 +1,70 @@
+// Grouped convolutions whose groups map c input channels to c outputs, on channels-last
+// activations through the kernel registry, which on AVX-512 machines run grouped_conv.h: groups
+// of 2, 4 and 8 channels (several groups per 16-lane vector) and of 16, 32 and 48 (one group
+// over one to three vectors; a pair of vectors within one group or across two), 3 x 3, 1 x 1 and
+// 5 x 3 kernels, strides 1 and 2, symmetric and one-sided padding, widths around the 8-position
+// blocks, a batch of 2, a fused epilogue each way (bias, a BatchNorm with a pruned channel, a
+// residual, Relu, Clip or SiLU), one and two threads, against a naive loop in double. Shapes the
+// kernel does not take (channels not a multiple of 16, groups of 12) run on oneDNN and must match
+// just as well; so does everything on other machines.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backends/cpu/channels_last_conv.h"
+#include "backends/cpu/kernel.h"
+#include "backends/cpu/kernels/grouped_conv.h"
+#include "backends/cpu/naive_conv.h"
+#include "backends/kernel_harness.h"
+
+namespace lw::test {
+namespace {
+
+struct GroupedCase {
+  int64_t batch, channels, group_channels, h, w, kernel_h, kernel_w, stride, pad_begin, pad_end;
+  bool ours;  // grouped_conv.h takes it (on a CPU that runs it)
+};
+
+TEST(GroupedConv, MatchesNaiveLoopOnChannelsLast) {
+  int checked = 0, cases = 0;
+  for (const GroupedCase& c :
+       {GroupedCase{1, 32, 4, 9, 11, 3, 3, 1, 1, 1, true}, GroupedCase{2, 64, 8, 7, 7, 3, 3, 1, 1, 1, true},
+        GroupedCase{1, 32, 2, 10, 13, 3, 3, 2, 1, 1, true}, GroupedCase{1, 48, 16, 12, 20, 3, 3, 1, 1, 1, true},
+        GroupedCase{1, 64, 32, 6, 17, 3, 3, 2, 0, 1, true}, GroupedCase{1, 96, 48, 7, 8, 3, 3, 1, 1, 1, true},
+        GroupedCase{1, 128, 4, 5, 9, 1, 1, 1, 0, 0, true}, GroupedCase{1, 32, 8, 8, 10, 5, 3, 1, 2, 1, true},
+        GroupedCase{1, 40, 8, 7, 7, 3, 3, 1, 1, 1, false}, GroupedCase{1, 36, 12, 6, 6, 3, 3, 1, 1, 1, false}}) {
+    const int64_t groups = c.channels / c.group_channels;
+    NaiveConv2d s{c.batch,  c.channels,  c.channels,  c.h,       c.w,       c.kernel_h, c.kernel_w,
+                  c.stride, c.pad_begin, c.pad_begin, c.pad_end, c.pad_end, groups};
+    if (c.kernel_w == 3 && c.kernel_h == 5) s.pad_left = s.pad_right = 1;
+    const int64_t oh = s.out_h(), ow = s.out_w(), hw = c.h * c.w, ohw = oh * ow;
+    auto x = random_floats(static_cast<size_t>(c.batch * c.channels * hw), 1);
+    auto w =
+        random_floats(static_cast<size_t>(c.channels * c.group_channels * c.kernel_h * c.kernel_w), 2, -0.5f, 0.5f);
+    const std::vector<double> sums = naive_conv_sums(s, x, w);
+    const ConvEpilogue epilogue(c.channels, c.batch * c.channels * ohw);
+    const Dims out_dims = {c.batch, c.channels, oh, ow};
+    const char* expected = c.ours && cpu::grouped_conv_supported() ? "lw:grouped_conv_avx512" : nullptr;
+    for (const EpilogueCase& e : kEpilogueCases) {
+      const std::vector<float> want = epilogue.apply_to(e, sums, ohw);
+      std::vector<TensorIn> in = {f32({c.batch, c.channels, c.h, c.w}, to_nhwc(x, c.batch, c.channels, hw)),
+                                  f32({c.channels, c.group_channels, c.kernel_h, c.kernel_w}, w, true),
+                                  f32({c.channels}, epilogue.bias)};
+      std::vector<cpu::Layout> layouts = {cpu::Layout::kChannelsLast, cpu::Layout::kPlain, cpu::Layout::kPlain};
+      Attrs attrs = {{"group", groups},
+                     {"pads", std::vector<int64_t>{s.pad_top, s.pad_left, s.pad_bottom, s.pad_right}},
+                     {"strides", std::vector<int64_t>{c.stride, c.stride}}};
+      epilogue.add_to(e, out_dims, in, attrs, layouts);
+      checked += check_channels_last_conv(in, attrs, layouts, out_dims, want, expected,
+                                          conv_name(s) + " bn " + std::to_string(e.batchnorm) + " residual " +
+                                              std::to_string(e.residual) + " clip " + std::to_string(e.clip) +
+                                              " silu " + std::to_string(e.silu));
+    }
+    ++cases;
+  }
+  EXPECT_EQ(checked, cases * 5 * 2);
+}
+
+}  // namespace
+}  // namespace lw::test
