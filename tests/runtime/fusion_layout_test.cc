@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernels/blocked_grouped_conv.h"
 #include "backends/cpu/kernels/grouped_conv.h"
 #include "backends/cpu/kernels/packed_gemm.h"
 #include "backends/cpu/kernels/skinny_gemm.h"
@@ -193,8 +194,9 @@ TEST(FusedPlan, PackedVariablesMatchNaiveLoopsAndRefresh) {
 }
 
 // Grouped convolutions with Variable weights (ResNeXt's kind: groups of 4 inputs to 4 outputs,
-// then 2 groups of 16), which grouped_conv.h runs on AVX-512 from weights the store holds in its
-// 16-output vectors: written through Assign, refreshed, and a pinned snapshot keeps the old ones.
+// then 2 groups of 16), which grouped_conv.h runs on AVX-512 (blocked_grouped_conv.h on AVX2) from
+// weights the store holds in its output vectors: written through Assign, refreshed, and a pinned
+// snapshot keeps the old ones.
 TEST(FusedPlan, GroupedConvVariablesMatchNaiveLoopsAndRefresh) {
   constexpr int64_t kCh = 32, kSide = 9;
   const std::map<std::string, std::pair<int64_t, Dims>> shapes = {
@@ -221,7 +223,7 @@ TEST(FusedPlan, GroupedConvVariablesMatchNaiveLoopsAndRefresh) {
   ASSERT_TRUE(ir::infer_graph_types(g).is_ok());
   auto plan = Plan::create(g, store, 2);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
-  if (cpu::grouped_conv_supported()) {
+  if (cpu::grouped_conv_supported() || cpu::blocked_grouped_conv_supported()) {
     ASSERT_NE(store.layout(store.find("w1")), nullptr) << "the grouped weights should be held packed";
     ASSERT_NE(store.layout(store.find("w2")), nullptr);
   }

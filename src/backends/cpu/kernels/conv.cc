@@ -53,6 +53,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernels/blocked_conv.h"
 #include "backends/cpu/kernels/blocked_depthwise_conv.h"
+#include "backends/cpu/kernels/blocked_grouped_conv.h"
 #include "backends/cpu/kernels/blocked_plain_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
 #include "backends/cpu/kernels/grouped_conv.h"
@@ -129,8 +130,8 @@ struct ConvSetup {
   bool depthwise = false, depthwise_blocked8 = false;
   DepthwiseConvShape depthwise_shape;
   // Direct by grouped_conv.h (AVX-512, channels-last, groups of c inputs to c outputs, no
-  // dilation).
-  bool grouped = false;
+  // dilation), or by blocked_grouped_conv.h where `grouped_blocked8` (AVX2, nChw8c).
+  bool grouped = false, grouped_blocked8 = false;
   GroupedConvShape grouped_shape;
   // Direct by plain_conv.h (AVX-512, a few input channels on a plain NCHW input, a
   // channels-last output), with gemm_path's blocks, or by blocked_plain_conv.h where
@@ -311,7 +312,11 @@ class ConvKernel final : public Kernel {
         return;
       }
       if (s.grouped) {  // likewise
-        grouped_conv(x, w, y, s.grouped_shape, g, s.threads);
+        if (s.grouped_blocked8) {
+          blocked_grouped_conv(x, w, y, s.grouped_shape, g, s.threads);
+        } else {
+          grouped_conv(x, w, y, s.grouped_shape, g, s.threads);
+        }
         return;
       }
       if (s.plain) {  // one pass: each element of a residual in y's memory is read before it is written
@@ -588,8 +593,43 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
       const dnnl::memory::desc& to = input ? prim : user;
       port.convert = reorder_call(from, to);
     };
-    port(s.src, pd.src_desc(), activation_desc(x, spec.input_layout(0)), true);
-    port(s.dst, pd.dst_desc(), activation_desc(y, spec.output_layout(0)), false);
+    bool undilated = true;
+    for (int64_t d : p.dilations) undilated = undilated && d == 1;
+    // A grouped convolution whose groups map c inputs to c outputs (ResNeXt's, RegNet's):
+    // grouped_conv.h on channels-last activations (AVX-512), blocked_grouped_conv.h on nChw8c
+    // (AVX2), each on the weights in its output vectors. They take the graph's activations as
+    // they are where those are in their layout, else (a plain input or output) through reorders
+    // into it, whatever layout oneDNN's primitive would have wanted: its AVX2 code takes groups
+    // of fewer than 8 channels only as plain or channels-last data (gemm:jit). Per layer against
+    // oneDNN's (two threads, AVX-512): ResNeXt-50's 56 x 56 (4-channel groups) 0.3-0.4 of its
+    // time, 28 x 28 (8) 0.5-0.7, 14 x 14 (16) 1.05-1.1, 7 x 7 (32) 0.8-1.1; RegNet-X 400MF's
+    // 0.85-1.0.
+    Layout grouped_layout = Layout::kPlain;  // none
+    if (rank == 2 && group > 1 && w[0] == x[1] && w[1] > 1 && undilated && choice != ConvChoice::kOneDnn) {
+      const Layout l = spec.input_layout(0);
+      const bool as_given = l == spec.output_layout(0) && ((l == Layout::kChannelsLast && grouped_conv_supported()) ||
+                                                           (l == Layout::kBlocked8 && blocked_grouped_conv_supported()));
+      grouped_layout = as_given                         ? l
+                       : grouped_conv_supported()         ? Layout::kChannelsLast
+                       : blocked_grouped_conv_supported() ? Layout::kBlocked8
+                                                          : Layout::kPlain;
+    }
+    if (grouped_layout != Layout::kPlain) {
+      const bool blocked8 = grouped_layout == Layout::kBlocked8;
+      GroupedConvShape& gs = s.grouped_shape;
+      gs = {x[0], x[1], w[1], x[2], x[3], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1], p.pads_begin[0],
+            p.pads_begin[1]};
+      const dnnl::memory::desc held = blocked8 ? blocked_grouped_conv_weights_desc(gs) : grouped_conv_weights_desc(gs);
+      const PackedLayout* given = spec.packing(1);
+      const auto* given_desc = given ? static_cast<const dnnl::memory::desc*>(given->native.get()) : nullptr;
+      const bool ours = given ? given_desc && *given_desc == held : const_w || spec.can_pack(1);
+      s.grouped = ours && (blocked8 ? blocked_grouped_conv_accepts(gs) : grouped_conv_accepts(gs));
+      s.grouped_blocked8 = s.grouped && blocked8;
+    }
+    const dnnl::memory::desc user_src = activation_desc(x, spec.input_layout(0));
+    const dnnl::memory::desc user_dst = activation_desc(y, spec.output_layout(0));
+    port(s.src, s.grouped ? activation_desc(x, grouped_layout) : pd.src_desc(), user_src, true);
+    port(s.dst, s.grouped ? activation_desc(y, grouped_layout) : pd.dst_desc(), user_dst, false);
     // Channels-last activations: a 1 x 1 convolution of stride 1 without padding is a product of
     // the [N*H*W, C] input and the weights' transpose, which packed_gemm runs with the epilogue
     // in registers and, unlike oneDNN's primitive, without allocating memory on every call. The
@@ -602,8 +642,6 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     // those run on the 6 x 16 blocks there (with oneDNN limited to AVX2 on the Zen 5,
     // EfficientNet-B0 0.995 of the time, MNASNet 0.97, ShuffleNet v2 1.04; 7-162 allocations a
     // run -> 0).
-    bool undilated = true;
-    for (int64_t d : p.dilations) undilated = undilated && d == 1;
     {
       bool unit = rank == 2 && group == 1 && undilated;
       for (size_t i = 0; unit && i < rank; ++i)
@@ -646,17 +684,6 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
         const bool ours_dw = given ? given_desc && *given_desc == blocked_depthwise_conv_weights_desc(ds)
                                    : const_w || spec.can_pack(1);
         s.depthwise = s.depthwise_blocked8 = blocked_depthwise_conv_accepts(ds) && ours_dw;
-      }
-      // A grouped convolution there whose groups map c inputs to c outputs (ResNeXt's, RegNet's):
-      // grouped_conv.h, on the weights in 16-output-channel vectors.
-      if (rank == 2 && group > 1 && w[0] == x[1] && w[1] > 1 && undilated && choice != ConvChoice::kOneDnn &&
-          channels_last && grouped_conv_supported()) {
-        GroupedConvShape& gs = s.grouped_shape;
-        gs = {x[0], x[1], w[1], x[2], x[3], y[2], y[3], w[2], w[3], p.strides[0], p.strides[1], p.pads_begin[0],
-              p.pads_begin[1]};
-        const bool ours_grouped = given ? given_desc && *given_desc == grouped_conv_weights_desc(gs)
-                                        : const_w || spec.can_pack(1);
-        s.grouped = grouped_conv_accepts(gs) && ours_grouped;
       }
       // A few input channels on a plain NCHW input (an image network's stem: 3 channels):
       // plain_conv.h, on the weights in packed_gemm's panels. It ran MobileNet v2's 3 x 3 stem
@@ -750,7 +777,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
                                                            : depthwise_conv_weights_desc(s.depthwise_shape);
       LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(g.wdims), held)));
     } else if (s.grouped) {
-      LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(w), grouped_conv_weights_desc(s.grouped_shape))));
+      const dnnl::memory::desc held = s.grouped_blocked8 ? blocked_grouped_conv_weights_desc(s.grouped_shape)
+                                                         : grouped_conv_weights_desc(s.grouped_shape);
+      LW_RETURN_IF_ERROR(hold_weights(make_weight_packing(plain_desc(w), held)));
     } else if (s.nhwc) {
       LW_RETURN_IF_ERROR(
           hold_weights(make_weight_packing(plain_desc(g.wdims), nhwc_conv_weights_desc(s.nhwc_shape))));
@@ -837,11 +866,12 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     };
     if (s.direct) {
       const char* depthwise = s.depthwise_blocked8 ? "lw:blocked_depthwise_conv_avx2" : "lw:depthwise_conv_avx512";
+      const char* grouped = s.grouped_blocked8 ? "lw:blocked_grouped_conv_avx2" : "lw:grouped_conv_avx512";
       const char* plain = s.plain_blocked8 ? "lw:blocked_plain_conv_avx2" : "lw:plain_conv_avx512";
       const char* gemm = s.gemm_path == GemmPath::kAvx2 ? "lw:conv1x1_packed_gemm_avx2" : "lw:conv1x1_packed_gemm_avx512";
       s.implementation = s.gemm        ? gemm
                          : s.depthwise ? depthwise
-                         : s.grouped   ? "lw:grouped_conv_avx512"
+                         : s.grouped   ? grouped
                          : s.plain     ? plain
                          : s.nhwc      ? "lw:nhwc_conv_avx512"
                          : s.winograd  ? "lw:winograd_conv_avx2"

@@ -253,20 +253,9 @@ dnnl::memory::desc grouped_conv_weights_desc(const GroupedConvShape& s) {
 void grouped_conv(const float* x, const float* w, float* y, const GroupedConvShape& s, const GemmEpilogue& e,
                   int threads) {
   const int64_t ch = s.channels, vectors = ch / 16, rows = s.batch * s.out_h;
-  // The output columns whose kernel columns all lie in the input: the same bounds as a
-  // depthwise convolution of this geometry.
-  DepthwiseConvShape geometry;
-  geometry.in_w = s.in_w;
-  geometry.out_w = s.out_w;
-  geometry.kernel_w = s.kernel_w;
-  geometry.stride_w = s.stride_w;
-  geometry.pad_left = s.pad_left;
-  const DepthwiseInnerColumns inner_columns = depthwise_inner_columns(geometry);
-  const int64_t inner_lo = inner_columns.begin, inner_hi = inner_columns.end;
+  const GroupedRowBlocks blocks(s, kPositions);
   const auto [edge, inner] = blocks_for(s.group_channels);
-  const int64_t row_blocks = (s.out_w + kPositions - 1) / kPositions;
-  // Output vectors `[v_lo, v_hi)` of output row r (image n = r / out_h).
-  auto row = [&](int64_t r, int64_t v_lo, int64_t v_hi) {
+  run_grouped_rows(vectors, rows, s.group_channels >= 16, threads, [&](int64_t r, int64_t v_lo, int64_t v_hi) {
     const int64_t n = r / s.out_h, oh = r % s.out_h;
     GroupedRow g;
     g.x = x + n * s.in_h * s.in_w * ch;
@@ -291,39 +280,23 @@ void grouped_conv(const float* x, const float* w, float* y, const GroupedConvSha
     g.lo = e.lo;
     g.hi = e.hi;
     g.silu = e.silu;
-    // The row in blocks of as nearly equal widths as 8 positions at most allow (a 7 x 7
-    // output: one of 7; 14 x 14: two of 7), those with an edge column with checks. Edge columns
-    // in blocks of their own, as depthwise_conv runs them, left single positions, each loading
-    // its weights for one FMA apiece: RegNet's 7 x 7 layers took 1.3x oneDNN's time.
-    for (int64_t b = 0; b < row_blocks; ++b) {
-      const int64_t begin = s.out_w * b / row_blocks, end = s.out_w * (b + 1) / row_blocks;
-      const bool at_edge = begin < inner_lo || end > inner_hi;
-      (at_edge ? edge : inner)[end - begin](g, begin);
-    }
-  };
-  // Items: (a stretch of output vectors, a stretch of rows), each vector's rows in turn, so its
-  // weights are fetched once per item and stay in L1 over the rows. Groups of 16 channels or
-  // more have c * 16 floats of weights a kernel position for every 16 outputs: walking row by
-  // row over all vectors fetched ResNeXt's 7 x 7 layer's 1.2 MB from L3 for each of its 7 rows
-  // (1.2x oneDNN's time). There a stretch is one pair of vectors (broadcast_vectors' two) and
-  // the rows are split only as far as the threads need work to share; the smaller groups'
-  // weights (c * 16 floats a position) take the rows one at a time over up to all vectors.
-  const int parts = std::max(threads, 1);
-  const bool wide = s.group_channels >= 16;
-  int64_t span = wide ? std::min<int64_t>(vectors, 2) : rows >= 8 * parts ? vectors : std::min<int64_t>(vectors, 4);
-  const int64_t spans = (vectors + span - 1) / span;
-  int64_t row_span = wide ? rows : 1;
-  while (wide && row_span > 1 && spans * ((rows + row_span - 1) / row_span) < 4 * parts) row_span = (row_span + 1) / 2;
-  const int64_t row_spans = (rows + row_span - 1) / row_span, items = spans * row_spans;
-  auto item = [&](int64_t it) {
-    const int64_t v_lo = it / row_spans * span, v_hi = std::min(vectors, v_lo + span);
-    const int64_t r0 = it % row_spans * row_span, r1 = std::min(rows, r0 + row_span);
-    for (int64_t r = r0; r < r1; ++r) row(r, v_lo, v_hi);
-  };
-  const int want = static_cast<int>(std::min<int64_t>(parts, items));
-  run_shares(want, [&](int t, int shares) {
-    for (int64_t it = items * t / shares, end = items * (t + 1) / shares; it < end; ++it) item(it);
+    blocks.each([&](int64_t ow0, int64_t width, bool at_edge) { (at_edge ? edge : inner)[width](g, ow0); });
   });
+}
+
+GroupedRowBlocks::GroupedRowBlocks(const GroupedConvShape& s, int64_t positions)
+    : out_w_(s.out_w), blocks_((s.out_w + positions - 1) / positions) {
+  // The output columns whose kernel columns all lie in the input: the same bounds as a
+  // depthwise convolution of this geometry.
+  DepthwiseConvShape geometry;
+  geometry.in_w = s.in_w;
+  geometry.out_w = s.out_w;
+  geometry.kernel_w = s.kernel_w;
+  geometry.stride_w = s.stride_w;
+  geometry.pad_left = s.pad_left;
+  const DepthwiseInnerColumns inner = depthwise_inner_columns(geometry);
+  inner_lo_ = inner.begin;
+  inner_hi_ = inner.end;
 }
 
 }  // namespace lw::cpu
