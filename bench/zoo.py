@@ -127,9 +127,8 @@ def write_doc(path, out, text):
                f"{out['rounds']} alternating rounds of fresh processes, {out['runs']} timed runs each (lw/ORT: the "
                "median of the per-round ratios of medians, their range in brackets). allocs/run: calls to malloc "
                "in a warm run (bench/alloc_count.cc); in brackets with oneDNN limited to AVX2, which also keeps "
-               "liveweight's own kernels on their AVX2 code (the paths of the project's AVX2 machines). Grouped "
-               "convolutions that are not depthwise (RegNet, ResNeXt) run on oneDNN, which allocates on every "
-               f"call.\n\nMachine: {out['machine']}. Date: {out['date']}.\n\n{text}\n")
+               "liveweight's own kernels on their AVX2 code (the paths of the project's AVX2 machines)."
+               f"\n\nMachine: {out['machine']}. Date: {out['date']}.\n\n{text}\n")
     start = doc.find("\n" + SECTION)
     if start < 0:
         doc = doc.rstrip("\n") + "\n\n" + section
