@@ -12,8 +12,6 @@ namespace lw::cpu {
 
 namespace {
 
-constexpr int64_t kMaxTaps = 64;
-constexpr int64_t kMaxGroupChannels = 1024;
 constexpr int kPositions = 6;  // output positions per block: 6 or 12 accumulators
 // What a block reads for a kernel column in the padding (one 8-channel block).
 alignas(32) const float kZeros[8] = {};
@@ -40,8 +38,11 @@ struct BlockedGroupedRow {
 template <int C, int I>
 LW_TARGET_AVX2_FMA inline __m256 group_input(__m256 x) {
   static_assert(C == 2 || C == 4, "groups of 2 or 4 lanes");
-  if constexpr (C == 4) return _mm256_permute_ps(x, I * 0x55);
-  return _mm256_permute_ps(x, I | I << 2 | (2 + I) << 4 | (2 + I) << 6);  // I and 2 + I, each twice
+  if constexpr (C == 4) {
+    return _mm256_permute_ps(x, I * 0x55);
+  } else {
+    return _mm256_permute_ps(x, I | I << 2 | (2 + I) << 4 | (2 + I) << 6);  // I and 2 + I, each twice
+  }
 }
 
 // acc[i] += group_input<C, J>(xv[i]) * w[J] for every input J of the group from I on.
@@ -222,11 +223,7 @@ bool blocked_grouped_conv_supported() {
 
 bool blocked_grouped_conv_accepts(const GroupedConvShape& s) {
   const int64_t c = s.group_channels;
-  const bool lanes = c == 2 || c == 4 || (c > 0 && c % 8 == 0);
-  return s.batch > 0 && s.channels > 0 && s.channels % 8 == 0 && lanes && c <= kMaxGroupChannels &&
-         s.channels % c == 0 && s.in_h > 0 && s.in_w > 0 && s.out_h > 0 && s.out_w > 0 && s.kernel_h > 0 &&
-         s.kernel_w > 0 && s.kernel_h * s.kernel_w <= kMaxTaps && s.stride_h > 0 && s.stride_w > 0 && s.pad_top >= 0 &&
-         s.pad_left >= 0;
+  return grouped_conv_geometry_ok(s) && s.channels % 8 == 0 && (c == 2 || c == 4 || c % 8 == 0);
 }
 
 dnnl::memory::desc blocked_grouped_conv_weights_desc(const GroupedConvShape& s) {
@@ -239,7 +236,9 @@ void blocked_grouped_conv(const float* x, const float* w, float* y, const Groupe
   const int64_t vectors = s.channels / 8, rows = s.batch * s.out_h;
   const int64_t in_plane = s.in_h * s.in_w * 8, out_plane = s.out_h * s.out_w * 8;
   const GroupedRowBlocks blocks(s, kPositions);
-  const auto [edge, inner] = blocks_for(s.group_channels);
+  // Not a structured binding: clang 14's lambdas cannot capture one.
+  const std::pair<const BlockFn*, const BlockFn*> tables = blocks_for(s.group_channels);
+  const BlockFn *edge = tables.first, *inner = tables.second;
   run_grouped_rows(vectors, rows, s.group_channels >= 16, threads, [&](int64_t r, int64_t v_lo, int64_t v_hi) {
     const int64_t n = r / s.out_h, oh = r % s.out_h;
     BlockedGroupedRow g;

@@ -27,9 +27,8 @@ namespace lw::cpu {
 // True when this CPU runs the kernel (AVX2 and FMA).
 bool blocked_grouped_conv_supported();
 
-// Whether the kernel takes the shape: every size positive, pads non-negative, channels a
-// multiple of 8, c 2, 4 or a multiple of 8 dividing the channels (at most 1024), at most 64
-// kernel positions.
+// Whether the kernel takes the shape: grouped_conv_geometry_ok(s), channels a multiple of 8, c
+// 2, 4 or a multiple of 8.
 bool blocked_grouped_conv_accepts(const GroupedConvShape& s);
 
 // The weights' layout: [channels, c, kernel_h, kernel_w] as Ohwi8o.

@@ -236,13 +236,16 @@ std::pair<const GroupedBlockFn*, const GroupedBlockFn*> blocks_for(int64_t c) {
 
 bool grouped_conv_supported() { return packed_gemm_supported(GemmPath::kAvx512x64); }
 
+bool grouped_conv_geometry_ok(const GroupedConvShape& s) {
+  const int64_t c = s.group_channels;
+  return s.batch > 0 && s.channels > 0 && c > 0 && c <= kMaxGroupChannels && s.channels % c == 0 && s.in_h > 0 &&
+         s.in_w > 0 && s.out_h > 0 && s.out_w > 0 && s.kernel_h > 0 && s.kernel_w > 0 &&
+         s.kernel_h * s.kernel_w <= kMaxTaps && s.stride_h > 0 && s.stride_w > 0 && s.pad_top >= 0 && s.pad_left >= 0;
+}
+
 bool grouped_conv_accepts(const GroupedConvShape& s) {
   const int64_t c = s.group_channels;
-  const bool lanes = c == 2 || c == 4 || c == 8 || (c > 0 && c % 16 == 0);
-  return s.batch > 0 && s.channels > 0 && s.channels % 16 == 0 && lanes && c <= kMaxGroupChannels &&
-         s.channels % c == 0 && s.in_h > 0 && s.in_w > 0 && s.out_h > 0 && s.out_w > 0 && s.kernel_h > 0 &&
-         s.kernel_w > 0 && s.kernel_h * s.kernel_w <= kMaxTaps && s.stride_h > 0 && s.stride_w > 0 && s.pad_top >= 0 &&
-         s.pad_left >= 0;
+  return grouped_conv_geometry_ok(s) && s.channels % 16 == 0 && (c == 2 || c == 4 || c == 8 || c % 16 == 0);
 }
 
 dnnl::memory::desc grouped_conv_weights_desc(const GroupedConvShape& s) {
@@ -254,7 +257,9 @@ void grouped_conv(const float* x, const float* w, float* y, const GroupedConvSha
                   int threads) {
   const int64_t ch = s.channels, vectors = ch / 16, rows = s.batch * s.out_h;
   const GroupedRowBlocks blocks(s, kPositions);
-  const auto [edge, inner] = blocks_for(s.group_channels);
+  // Not a structured binding: clang 14's lambdas cannot capture one.
+  const std::pair<const GroupedBlockFn*, const GroupedBlockFn*> tables = blocks_for(s.group_channels);
+  const GroupedBlockFn *edge = tables.first, *inner = tables.second;
   run_grouped_rows(vectors, rows, s.group_channels >= 16, threads, [&](int64_t r, int64_t v_lo, int64_t v_hi) {
     const int64_t n = r / s.out_h, oh = r % s.out_h;
     GroupedRow g;

@@ -42,9 +42,8 @@ struct GroupedConvShape {
 // True when this CPU runs the kernel (AVX-512, where oneDNN may use it).
 bool grouped_conv_supported();
 
-// Whether the kernel takes the shape: every size positive, pads non-negative, channels a
-// multiple of 16, c 2, 4, 8 or a multiple of 16 dividing the channels, at most 64 kernel
-// positions.
+// Whether the kernel takes the shape: grouped_conv_geometry_ok(s), channels a multiple of 16, c
+// 2, 4, 8 or a multiple of 16.
 bool grouped_conv_accepts(const GroupedConvShape& s);
 
 // The weights' layout: [channels, c, kernel_h, kernel_w] as Ohwi16o.
@@ -58,8 +57,12 @@ dnnl::memory::desc grouped_conv_weights_desc(const GroupedConvShape& s);
 void grouped_conv(const float* x, const float* w, float* y, const GroupedConvShape& s, const GemmEpilogue& e,
                   int threads);
 
-// What grouped_conv and blocked_grouped_conv.h (its AVX2 form on nChw8c) share: how a row is cut
-// into blocks of positions and how the work is shared out.
+// What grouped_conv and blocked_grouped_conv.h (its AVX2 form on nChw8c) share: the geometry both
+// take, how a row is cut into blocks of positions and how the work is shared out.
+
+// Every size positive, pads non-negative, c at most 1024 and dividing the channels, at most 64
+// kernel positions (the lane rules on c and the channels are each kernel's own).
+bool grouped_conv_geometry_ok(const GroupedConvShape& s);
 
 // The blocks of one output row: widths as nearly equal as `positions` at most allow (a 7 x 7
 // output: one of 7; 14 x 14: two of 7), each flagged when a kernel column of one of its positions
