@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "backends/cpu/transpose_8x8.h"
+#include "core/parallel_for.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
@@ -317,16 +318,14 @@ LW_AVX512 void stream_row_avx512(float* o, const float* s, int64_t n) {
 LW_AVX512 void stream_source_rows(const Blocked2DPacking& p, const float* src, float* dst, int threads) {
   const int C = p.inner, R = 1 - p.inner;
   const int64_t rb = p.block[R], cb = p.block[C], nc = p.dims[C] / cb, rows = p.dims[R];
-#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && rows > 1)
-  {
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+  parallel_ranges(rows, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
       const float* row = src + r * p.src_stride[R];
       float* to = dst + p.offset0 + (r / rb) * p.outer_stride[R] + (r % rb) * cb;
       for (int64_t tc = 0; tc < nc; ++tc) stream_row_avx512(to + tc * p.outer_stride[C], row + tc * cb, cb);
     }
     streaming_fence();  // this thread's stores, before the region ends
-  }
+  });
   const int64_t last = (p.padded[R] / rb) - 1, valid = rows - last * rb;
   if (valid < rb)
     for (int64_t tc = 0; tc < nc; ++tc)
@@ -470,10 +469,8 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
     float* to = dst + p.offset0 + tr * p.outer_stride[R] + tc * p.outer_stride[C];
     pack_tile<kStream>(from, p.src_stride[R], p.src_stride[C], rb, cb, vr, vc, to, avx512);
   };
-#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
-  {
-#pragma omp for schedule(static)
-  for (int64_t u = 0; u < units; ++u) {
+  parallel_ranges(units, threads, [&](int64_t u0, int64_t u1) {
+  for (int64_t u = u0; u < u1; ++u) {
     // Destination order: the dim with the larger block stride outermost.
     const int64_t gr = r_outer ? u / nc : u % groups_r;
     const int64_t tc = r_outer ? u % nc : u / groups_r;
@@ -490,7 +487,7 @@ void pack_2d(const Blocked2DPacking& p, const float* src, float* dst, int thread
     }
   }
   if (kStream || stream_runs) streaming_fence();  // this thread's stores, before the region ends
-  }
+  });
 }
 
 }  // namespace
@@ -622,10 +619,8 @@ void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int th
   const int64_t blocks = p.padded_rows / p.block, col_chunks = (p.cols + kCols - 1) / kCols;
   const int64_t units = blocks * col_chunks;
   const int64_t* offset = p.column_offset.data();
-#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
-  {
-#pragma omp for schedule(static)
-  for (int64_t u = 0; u < units; ++u) {
+  parallel_ranges(units, threads, [&](int64_t u0, int64_t u1) {
+  for (int64_t u = u0; u < u1; ++u) {
     const int64_t ob = u / col_chunks, j0 = u % col_chunks * kCols, j1 = std::min(p.cols, j0 + kCols);
     float* out = dst + p.offset0 + ob * p.block_stride;
     const int64_t r0 = ob * p.block;
@@ -727,7 +722,7 @@ void pack_rows(const BlockedRowsPacking& p, const float* src, float* dst, int th
       for (int64_t j = j0; j < j1; ++j) out[offset[j] + r] = 0.0f;
   }
   if constexpr (kStream) streaming_fence();  // this thread's stores, before the region ends
-  }
+  });
 }
 
 // One group gi of the 8 rows at s0 (`valid` of them real) into the L1 buffer `stage`, then to
@@ -770,11 +765,9 @@ void pack_rows_grouped_avx2(const BlockedRowsPacking& p, const float* src, float
   const int64_t per_unit = std::max<int64_t>(1, 512 / g), groups = p.cols / g;
   const int64_t blocks = p.padded_rows / kBlock, chunks = (groups + per_unit - 1) / per_unit;
   const int64_t units = blocks * chunks;
-#pragma omp parallel num_threads(std::max(threads, 1)) if (threads > 1 && units > 1)
-  {
+  parallel_ranges(units, threads, [&](int64_t u0, int64_t u1) {
     alignas(64) float stage[2048];  // find_column_groups' kMaxGroupFloats
-#pragma omp for schedule(static)
-    for (int64_t u = 0; u < units; ++u) {
+    for (int64_t u = u0; u < u1; ++u) {
       const int64_t ob = u / chunks, g0 = u % chunks * per_unit, g1 = std::min(groups, g0 + per_unit);
       const int64_t r0 = ob * kBlock;
       for (int64_t gi = g0; gi < g1; ++gi)
@@ -782,7 +775,7 @@ void pack_rows_grouped_avx2(const BlockedRowsPacking& p, const float* src, float
                         stage);
     }
     streaming_fence();  // this thread's stores, before the region ends
-  }
+  });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "backends/cpu/kernels/gemm_block_avx512.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/work_shares.h"
+#include "core/parallel_for.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
@@ -98,11 +99,9 @@ __attribute__((target("avx2,fma"))) void row_to_panels(const float* row, int64_t
 void pack_panels(const float* b, int64_t k, int64_t n, int64_t panel, float* dst, StoreMode mode) {
   const int64_t full = n / panel, tail = n - full * panel;
   const bool stream = mode == StoreMode::kStreaming && reinterpret_cast<uintptr_t>(dst) % 64 == 0;
-  const int threads = omp_get_max_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1 && k * n >= 65536)
-  {
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < k; ++q) {
+  const int threads = k * n >= 65536 ? omp_get_max_threads() : 1;
+  parallel_ranges(k, threads, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
       const float* row = b + q * n;
       row_to_panels(row, full, panel, dst + q * panel, k * panel, stream);
       if (tail != 0) {
@@ -112,7 +111,7 @@ void pack_panels(const float* b, int64_t k, int64_t n, int64_t panel, float* dst
       }
     }
     if (stream) streaming_fence();  // this thread's stores, before the region ends
-  }
+  });
 }
 
 }  // namespace
