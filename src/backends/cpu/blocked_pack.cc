@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/transpose_8x8.h"
-#include "core/parallel_for.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {

@@ -13,7 +13,6 @@
 #include "backends/cpu/kernels/gemm_block_avx512.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/work_shares.h"
-#include "core/parallel_for.h"
 #include "core/stream_copy.h"
 
 namespace lw::cpu {
