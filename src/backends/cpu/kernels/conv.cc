@@ -56,8 +56,8 @@
 #include "backends/cpu/kernels/blocked_grouped_conv.h"
 #include "backends/cpu/kernels/blocked_plain_conv.h"
 #include "backends/cpu/kernels/depthwise_conv.h"
-#include "backends/cpu/kernels/grouped_conv.h"
 #include "backends/cpu/kernels/fused_batchnorm.h"
+#include "backends/cpu/kernels/grouped_conv.h"
 #include "backends/cpu/kernels/kernel_util.h"
 #include "backends/cpu/kernels/kernels.h"
 #include "backends/cpu/kernels/nhwc_conv.h"
@@ -839,8 +839,8 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     }
     if (has_bn) offset = s.bn.place_in_scratch(offset);
     s.silu_in_kernel = s.silu && s.direct &&
-                       ((s.gemm && s.gemm_path != GemmPath::kAvx2) || (s.depthwise && !s.depthwise_blocked8) || s.grouped ||
-                        (s.plain && !s.plain_blocked8) || s.nhwc);
+                       ((s.gemm && s.gemm_path != GemmPath::kAvx2) || (s.depthwise && !s.depthwise_blocked8) ||
+                        s.grouped || (s.plain && !s.plain_blocked8) || s.nhwc);
     s.threads = std::max(spec.num_threads, 1);
     if (s.direct) {
       s.huge_pages = spec.huge_pages;
