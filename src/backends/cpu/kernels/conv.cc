@@ -607,8 +607,9 @@ Result<std::unique_ptr<Kernel>> make_conv(const KernelSpec& spec) {
     Layout grouped_layout = Layout::kPlain;  // none
     if (rank == 2 && group > 1 && w[0] == x[1] && w[1] > 1 && undilated && choice != ConvChoice::kOneDnn) {
       const Layout l = spec.input_layout(0);
-      const bool as_given = l == spec.output_layout(0) && ((l == Layout::kChannelsLast && grouped_conv_supported()) ||
-                                                           (l == Layout::kBlocked8 && blocked_grouped_conv_supported()));
+      const bool ours_as_given = (l == Layout::kChannelsLast && grouped_conv_supported()) ||
+                                 (l == Layout::kBlocked8 && blocked_grouped_conv_supported());
+      const bool as_given = l == spec.output_layout(0) && ours_as_given;
       grouped_layout = as_given                         ? l
                        : grouped_conv_supported()         ? Layout::kChannelsLast
                        : blocked_grouped_conv_supported() ? Layout::kBlocked8
