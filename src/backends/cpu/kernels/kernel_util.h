@@ -55,14 +55,16 @@ void run_shares(int threads, Fn&& share) {
 }
 
 // Calls fn(begin, end) over contiguous slices of [0, n), one per thread (in thread order, as a
-// static schedule splits them). With one thread, one item, or inside another parallel region,
-// fn(0, n) runs right here instead of in a one-thread region: libgomp builds a team for every
-// region, even one whose `if` clause fails, and a refresh packs each tensor in a region of its
-// own (blocked_pack.h): a 16 x 32 weight's pack took 0.49 us that way, 0.05 this one (MobileNet
-// v2's full refresh at one thread, 106 tensors: 0.50-0.51 -> 0.48-0.49 ms).
+// static schedule splits them). With one thread, one item, or where a region would run on one
+// thread anyway (inside another parallel region, nesting not enabled), fn(0, n) runs right here
+// instead of in a one-thread region: libgomp builds a team for every region, even one whose `if`
+// clause fails, and a refresh packs each tensor in a region of its own (blocked_pack.h), inside
+// the region that shares the small tensors out: a 16 x 32 weight's pack took 0.49 us that way,
+// 0.05 this one (MobileNet v2's full refresh at one thread, 106 tensors: 0.50-0.51 -> 0.48-0.49
+// ms).
 template <typename Fn>
 void parallel_ranges(int64_t n, int threads, Fn&& fn) {
-  if (threads <= 1 || n <= 1 || omp_in_parallel()) {
+  if (threads <= 1 || n <= 1 || omp_get_active_level() >= omp_get_max_active_levels()) {
     if (n > 0) fn(int64_t{0}, n);
     return;
   }
