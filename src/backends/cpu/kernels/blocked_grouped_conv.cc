@@ -216,10 +216,7 @@ std::pair<const BlockFn*, const BlockFn*> blocks_for(int64_t c) {
 
 }  // namespace
 
-bool blocked_grouped_conv_supported() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
+bool blocked_grouped_conv_supported() { return avx2_fma_supported(); }
 
 bool blocked_grouped_conv_accepts(const GroupedConvShape& s) {
   const int64_t c = s.group_channels;
